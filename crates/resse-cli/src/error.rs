@@ -1,0 +1,38 @@
+//! Errors that end a subcommand early.
+
+use std::fmt;
+use std::io;
+
+/// A failure that stops the current subcommand (printed as `resse: <message>`, exit status 1).
+///
+/// Decoder limit errors are not here: they do not stop decoding (see `decode`).
+#[derive(Debug)]
+pub(crate) enum CliError {
+    /// Opening or reading the input failed.
+    Input {
+        /// The input as the user named it (`-` for stdin).
+        name: String,
+        /// What went wrong.
+        source: io::Error,
+    },
+    /// Writing to stdout failed.
+    Output(io::Error),
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Input { name, source } if name == "-" => write!(f, "reading stdin: {source}"),
+            Self::Input { name, source } => write!(f, "{name}: {source}"),
+            Self::Output(source) => write!(f, "writing output: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for CliError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Input { source, .. } | Self::Output(source) => Some(source),
+        }
+    }
+}

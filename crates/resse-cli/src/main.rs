@@ -1,0 +1,73 @@
+//! `resse`: command-line tools for Server-Sent Events.
+//!
+//! Subcommands live in their own modules; this file only parses arguments,
+//! dispatches, and turns the outcome into an exit status:
+//!
+//! - `0`: success;
+//! - `1`: a runtime error (I/O, or a decoder limit was hit; see `decode`);
+//! - `2`: bad command-line arguments.
+//!
+//! Every error is printed to stderr as `resse: <message>`.
+
+mod decode;
+mod error;
+mod render;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::error::CliError;
+
+/// Command-line tools for Server-Sent Events (SSE).
+#[derive(Debug, Parser)]
+#[command(name = "resse", version, propagate_version = true)]
+struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Decode an SSE stream (a file or stdin) and print its frames.
+    Decode(decode::DecodeArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
+    let result = match cli.command {
+        Command::Decode(args) => decode::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        // The reader of our output went away (`resse decode | head`): not an error of ours.
+        Err(CliError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("resse: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reports a clap error: help and version go to stdout as usual, real errors
+/// to stderr in the `resse: <message>` shape.
+fn usage_error(e: &clap::Error) -> ExitCode {
+    if !e.use_stderr()
+        || e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    {
+        // --help / --version (exit 0), or plain `resse` (help on stderr, exit 2).
+        e.exit();
+    }
+    let rendered = e.render().to_string();
+    let message = rendered.strip_prefix("error: ").unwrap_or(&rendered);
+    eprint!("resse: {message}");
+    if !message.ends_with('\n') {
+        eprintln!();
+    }
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+}

@@ -1,0 +1,1090 @@
+//! The incremental event stream decoder.
+
+use alloc::vec::Vec;
+use core::time::Duration;
+
+use bytes::{Buf, Bytes, BytesMut};
+use memchr::memchr2;
+
+use crate::{DecodeError, Event, Frame, Text};
+
+/// Default for [`DecoderConfig::max_line_len`]: 16 MiB.
+///
+/// Real streams carry single events of several MiB (LLM and MCP servers send
+/// whole tool results or base64 images as one `data:` line), and 64 KiB limits
+/// in other libraries keep breaking them. 16 MiB is four times the largest
+/// such events seen in the wild while still bounding what one hostile
+/// connection can pin. Servers that hold many connections to untrusted peers
+/// should lower it.
+pub const DEFAULT_MAX_LINE_LEN: usize = 16 * 1024 * 1024;
+
+/// Default for [`DecoderConfig::max_event_len`]: 16 MiB (see
+/// [`DEFAULT_MAX_LINE_LEN`] for why).
+pub const DEFAULT_MAX_EVENT_LEN: usize = 16 * 1024 * 1024;
+
+/// What the decoder does after a limit is exceeded.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Overflow {
+    /// Discard the rest of the oversized block and carry on after the next
+    /// blank line (the way `LinesCodec` discards an overlong line).
+    #[default]
+    Skip,
+    /// Stop decoding: all further input is ignored until
+    /// [`Decoder::reset`]; [`Decoder::is_stopped`] becomes true.
+    Stop,
+}
+
+/// Settings of a [`Decoder`]. The defaults are safe for production.
+///
+/// # Limits and untrusted input
+///
+/// The decoder holds the bytes of one event block until its blank line (that
+/// is what makes single-line events zero-copy), plus the unterminated line
+/// being read. Two limits bound that memory:
+///
+/// * `max_line_len`: the longest line, in bytes, line terminator excluded.
+///   Without it a peer that never sends a newline grows memory forever.
+/// * `max_event_len`: the most bytes one block may hold before its blank
+///   line, *raw*: field names, the space after the colon and the terminators
+///   of all but its last line count. A `data:` payload of `N` bytes on one
+///   line needs `N + 6` bytes (`"data: "`). When both limits are exceeded,
+///   the one exceeded first in the byte stream is reported, so the outcome
+///   does not depend on how the input was chunked.
+///
+/// Whatever the input, after [`Decoder::decode`] returns `Ok(None)` the
+/// buffer holds at most `max(max_line_len, max_event_len) + 2` bytes (the 2
+/// being the terminator of a block's last line), and during a call at most
+/// that plus the chunk you appended. The decoder's own bookkeeping adds at
+/// most 16 bytes per `data` line of the block being read.
+///
+/// ```
+/// use resse_codec::{Decoder, DecoderConfig, Overflow};
+///
+/// let decoder = Decoder::with_config(
+///     DecoderConfig::default()
+///         .max_line_len(64 * 1024)
+///         .max_event_len(1024 * 1024)
+///         .on_overflow(Overflow::Stop)
+///         .comments(true),
+/// );
+/// assert_eq!(decoder.config().get_max_line_len(), 64 * 1024);
+/// ```
+#[derive(Clone, Debug)]
+pub struct DecoderConfig {
+    max_line_len: usize,
+    max_event_len: usize,
+    on_overflow: Overflow,
+    comments: bool,
+}
+
+impl Default for DecoderConfig {
+    fn default() -> Self {
+        Self {
+            max_line_len: DEFAULT_MAX_LINE_LEN,
+            max_event_len: DEFAULT_MAX_EVENT_LEN,
+            on_overflow: Overflow::Skip,
+            comments: false,
+        }
+    }
+}
+
+impl DecoderConfig {
+    /// Sets the longest accepted line in bytes, terminator excluded
+    /// (default [`DEFAULT_MAX_LINE_LEN`]).
+    #[must_use]
+    pub fn max_line_len(mut self, n: usize) -> Self {
+        self.max_line_len = n;
+        self
+    }
+
+    /// Sets the most raw bytes one event block may hold before its blank line,
+    /// counted up to the end of its last line's content (default
+    /// [`DEFAULT_MAX_EVENT_LEN`]).
+    #[must_use]
+    pub fn max_event_len(mut self, n: usize) -> Self {
+        self.max_event_len = n;
+        self
+    }
+
+    /// Sets what happens after a limit is exceeded (default
+    /// [`Overflow::Skip`]).
+    #[must_use]
+    pub fn on_overflow(mut self, overflow: Overflow) -> Self {
+        self.on_overflow = overflow;
+        self
+    }
+
+    /// Reports comment lines as [`Frame::Comment`] (default: off, comments
+    /// are skipped as the spec says).
+    #[must_use]
+    pub fn comments(mut self, yes: bool) -> Self {
+        self.comments = yes;
+        self
+    }
+
+    /// The longest accepted line.
+    pub fn get_max_line_len(&self) -> usize {
+        self.max_line_len
+    }
+
+    /// The most raw bytes one event block may hold.
+    pub fn get_max_event_len(&self) -> usize {
+        self.max_event_len
+    }
+
+    /// What happens after a limit is exceeded.
+    pub fn get_on_overflow(&self) -> Overflow {
+        self.on_overflow
+    }
+
+    /// Whether comments are reported.
+    pub fn get_comments(&self) -> bool {
+        self.comments
+    }
+}
+
+/// A byte range `start..end` of the block being read, relative to the front
+/// of the caller's buffer (which is where the block starts).
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    start: usize,
+    end: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Mode {
+    Normal,
+    /// Skipping the rest of an oversized block until a blank line.
+    /// `at_line_start` is false while the rest of an overlong line is skipped.
+    Discard {
+        at_line_start: bool,
+    },
+    Stopped,
+}
+
+const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
+
+/// How many bytes of a line are scanned word-at-a-time before handing over
+/// to `memchr2`'s vector search. Most event stream lines are short, and for
+/// them a SWAR scan beats `memchr2`'s dispatch and set-up (measured about
+/// 1.7x on 37-byte events; 32 bytes is the best compromise between 37-byte
+/// and 86-byte lines by instruction count); long
+/// lines get the vector search.
+const SHORT_SCAN: usize = 32;
+
+/// Lines at least this long make the decoder manage buffer room
+/// ([`Decoder::make_room`]).
+const LONG_LINE: usize = 4096;
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// A mask with the high bit set in every byte of `w` that is CR or LF, exact
+/// up to and including the first such byte (the classic has-zero-byte trick:
+/// borrows only run upwards, so the lowest flagged byte is a true match).
+#[inline(always)]
+fn eol_mask(w: u64) -> u64 {
+    let lf = w ^ (LO * u64::from(b'\n'));
+    let cr = w ^ (LO * u64::from(b'\r'));
+    ((lf.wrapping_sub(LO) & !lf) | (cr.wrapping_sub(LO) & !cr)) & HI
+}
+
+/// A CR/LF searcher set up once per decoder: on x86-64 with AVX2 a prebuilt
+/// vector searcher, which skips `memchr2`'s per-call dispatch and needle
+/// set-up (measured 7% faster on 80-byte lines); `memchr2` elsewhere.
+#[derive(Clone, Copy, Debug)]
+struct Eol {
+    #[cfg(target_arch = "x86_64")]
+    avx2: Option<memchr::arch::x86_64::avx2::memchr::Two>,
+}
+
+impl Eol {
+    fn new() -> Self {
+        Self {
+            #[cfg(target_arch = "x86_64")]
+            avx2: memchr::arch::x86_64::avx2::memchr::Two::new(b'\n', b'\r'),
+        }
+    }
+
+    /// The index of the first CR or LF in `hay`, with a vector search.
+    #[inline]
+    fn find(&self, hay: &[u8]) -> Option<usize> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(two) = &self.avx2 {
+            return two.find(hay);
+        }
+        memchr2(b'\n', b'\r', hay)
+    }
+
+    /// The index of the first CR or LF in `hay`: a word-at-a-time scan of
+    /// the first [`SHORT_SCAN`] bytes, then a vector search.
+    #[inline]
+    fn find_short(&self, hay: &[u8]) -> Option<usize> {
+        let head = &hay[..hay.len().min(SHORT_SCAN)];
+        let mut words = head.chunks_exact(8);
+        let mut at = 0;
+        for word in &mut words {
+            let word: [u8; 8] = word.try_into().expect("chunks_exact(8) yields 8 bytes");
+            let mask = eol_mask(u64::from_le_bytes(word));
+            if mask != 0 {
+                // Little-endian: byte 0 is the lowest; each byte is 8 bits.
+                return Some(at + (mask.trailing_zeros() / 8) as usize);
+            }
+            at += 8;
+        }
+        if let Some(i) = words
+            .remainder()
+            .iter()
+            .position(|&b| b == b'\n' || b == b'\r')
+        {
+            return Some(at + i);
+        }
+        if hay.len() <= SHORT_SCAN {
+            return None;
+        }
+        self.find(&hay[SHORT_SCAN..]).map(|i| i + SHORT_SCAN)
+    }
+}
+
+/// Where the line terminator at `buf[i]` (CR or LF) ends, or `None` for a CR
+/// that is the last byte so far (a LF may follow in the next chunk).
+#[inline]
+fn after_eol(buf: &[u8], i: usize) -> Option<usize> {
+    if buf[i] == b'\n' {
+        return Some(i + 1);
+    }
+    match buf.get(i + 1) {
+        Some(b'\n') => Some(i + 2),
+        Some(_) => Some(i + 1),
+        None => None,
+    }
+}
+
+/// An incremental decoder for `text/event-stream`, exact to the WHATWG HTML
+/// standard's [event stream interpretation][spec].
+///
+/// It is sans-IO: you append bytes to a [`BytesMut`] as they arrive and call
+/// [`decode`](Self::decode) until it returns `Ok(None)` ("need more bytes"),
+/// then [`decode_eof`](Self::decode_eof) at the end of the stream. The call
+/// shape is `tokio_util::codec::Decoder`'s, so an adapter can delegate to it
+/// directly. How the input is split into chunks never changes the output.
+///
+/// Zero-copy: an event whose data is one `data:` line hands out a slice of
+/// your buffer; several lines are joined into one new allocation; invalid
+/// UTF-8 is replaced with U+FFFD (allocating only then).
+///
+/// ```
+/// use bytes::BytesMut;
+/// use resse_codec::{Decoder, Frame};
+///
+/// let mut decoder = Decoder::new();
+/// let mut buf = BytesMut::new();
+/// let mut events = Vec::new();
+/// for chunk in [&b"id: 1\ndata: hel"[..], b"lo\r", b"\n\ndata: partial"] {
+///     buf.extend_from_slice(chunk);
+///     while let Some(frame) = decoder.decode(&mut buf)? {
+///         if let Frame::Event(event) = frame {
+///             events.push((event.last_event_id().to_owned(), event.data().to_owned()));
+///         }
+///     }
+/// }
+/// while let Some(_frame) = decoder.decode_eof(&mut buf)? {}
+/// assert_eq!(events, [("1".to_owned(), "hello".to_owned())]);
+/// assert!(decoder.incomplete_at_eof()); // "data: partial" never ended
+/// assert_eq!(decoder.last_event_id(), "1");
+/// # Ok::<(), resse_codec::DecodeError>(())
+/// ```
+///
+/// # Buffer contract
+///
+/// Between calls, only *append* to the buffer (as `FramedRead` does). The
+/// decoder removes what it has consumed from the front and remembers how far
+/// it has scanned, so no byte is scanned twice.
+///
+/// [spec]: https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
+#[derive(Debug)]
+pub struct Decoder {
+    config: DecoderConfig,
+    /// The committed last event ID string.
+    last_event_id: Text,
+    /// Start of the current line in the buffer. Zero unless the current block
+    /// holds state (then `buf[..pos]` is the block so far).
+    pos: usize,
+    /// How far the current line has been scanned for a terminator.
+    scan: usize,
+    /// `data` values of the current block.
+    data: Vec<Span>,
+    /// Sum of the lengths of the `data` values.
+    data_len: usize,
+    /// The last `event` value of the current block.
+    event_type: Option<Span>,
+    /// The last valid `id` value of the current block (the "last event ID
+    /// buffer" when it differs from the committed string).
+    id: Option<Span>,
+    /// A leading BOM may still be (partly) ahead.
+    bom_pending: bool,
+    /// The last line ended in CR at the end of the buffer: a following LF
+    /// belongs to that line end.
+    skip_lf: bool,
+    mode: Mode,
+    incomplete: bool,
+    eol: Eol,
+    /// Length of the last data line of at least `LONG_LINE` bytes.
+    long_line: usize,
+    /// Where multi-line data is joined. Events take their data out of it with
+    /// `split`, and its memory is reused once they are dropped, so joining
+    /// allocates nothing in steady state.
+    joined: BytesMut,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Decoder {
+    /// A decoder with the default [`DecoderConfig`].
+    pub fn new() -> Self {
+        Self::with_config(DecoderConfig::default())
+    }
+
+    /// A decoder with the given settings.
+    pub fn with_config(config: DecoderConfig) -> Self {
+        Self {
+            config,
+            last_event_id: Text::new(),
+            pos: 0,
+            scan: 0,
+            data: Vec::new(),
+            data_len: 0,
+            event_type: None,
+            id: None,
+            bom_pending: true,
+            skip_lf: false,
+            mode: Mode::Normal,
+            incomplete: false,
+            eol: Eol::new(),
+            long_line: 0,
+            joined: BytesMut::new(),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &DecoderConfig {
+        &self.config
+    }
+
+    /// The last event ID string: the value a reconnecting client sends as
+    /// `Last-Event-ID`. It changes only when a block ends with a blank line,
+    /// and it survives [`reset`](Self::reset).
+    pub fn last_event_id(&self) -> &Text {
+        &self.last_event_id
+    }
+
+    /// The last event ID for a dispatched event: a clone, without the
+    /// indirect call of cloning an empty `Bytes`.
+    #[inline]
+    fn event_id(&self) -> Text {
+        if self.last_event_id.is_empty() {
+            Text::new()
+        } else {
+            self.last_event_id.clone()
+        }
+    }
+
+    /// Sets the last event ID (for example the one a client starts with).
+    pub fn set_last_event_id(&mut self, id: Text) {
+        self.last_event_id = id;
+    }
+
+    /// Whether [`decode_eof`](Self::decode_eof) discarded an unterminated
+    /// block (fields not followed by a blank line) or an unterminated line.
+    /// Cleared by [`reset`](Self::reset).
+    pub fn incomplete_at_eof(&self) -> bool {
+        self.incomplete
+    }
+
+    /// Whether a limit was exceeded with [`Overflow::Stop`]: the decoder
+    /// ignores input until [`reset`](Self::reset).
+    pub fn is_stopped(&self) -> bool {
+        self.mode == Mode::Stopped
+    }
+
+    /// Prepares for a new stream (a new connection): forgets any partial
+    /// block, expects a possible BOM again, clears [`is_stopped`] and
+    /// [`incomplete_at_eof`]. The last event ID is kept, as the spec keeps it
+    /// for the `EventSource` across reconnections. Use a fresh buffer too.
+    ///
+    /// [`is_stopped`]: Self::is_stopped
+    /// [`incomplete_at_eof`]: Self::incomplete_at_eof
+    pub fn reset(&mut self) {
+        self.start_stream();
+        self.mode = Mode::Normal;
+        self.incomplete = false;
+    }
+
+    fn start_stream(&mut self) {
+        self.pos = 0;
+        self.scan = 0;
+        self.clear_block();
+        self.bom_pending = true;
+        self.skip_lf = false;
+        if self.mode != Mode::Stopped {
+            self.mode = Mode::Normal;
+        }
+    }
+
+    fn clear_block(&mut self) {
+        self.data.clear();
+        self.data_len = 0;
+        self.event_type = None;
+        self.id = None;
+    }
+
+    #[inline]
+    fn has_state(&self) -> bool {
+        !self.data.is_empty() || self.event_type.is_some() || self.id.is_some()
+    }
+
+    /// Decodes the next frame from `buf`, consuming the bytes it used.
+    ///
+    /// Returns `Ok(None)` when more bytes are needed (never an error). Call it
+    /// in a loop after each append until it returns `Ok(None)`.
+    ///
+    /// # Errors
+    /// [`DecodeError`] when a limit is exceeded; see [`Overflow`] for what
+    /// happens next. Input is never a reason to panic.
+    #[inline]
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
+        // Inlined into the caller: the commonest event is built right where
+        // it is consumed (measured: 38 -> 27 ns per 37-byte event).
+        if self.scan == 0
+            && self.mode == Mode::Normal
+            && !self.bom_pending
+            && !self.skip_lf
+            && !self.has_state()
+        {
+            if let Some(frame) = self.single_line_event(buf) {
+                return Ok(Some(frame));
+            }
+        }
+        self.decode_general(buf)
+    }
+
+    /// Everything but the fast path: one line at a time.
+    #[inline(never)]
+    fn decode_general(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
+        if self.scan > buf.len() {
+            // The buffer contract was broken (bytes were removed behind our
+            // back): start afresh rather than index out of bounds.
+            self.pos = 0;
+            self.scan = 0;
+            self.clear_block();
+        }
+        loop {
+            match self.mode {
+                Mode::Normal => {}
+                Mode::Stopped => {
+                    buf.clear();
+                    return Ok(None);
+                }
+                Mode::Discard { .. } => {
+                    if !self.discard(buf) {
+                        return Ok(None);
+                    }
+                    continue;
+                }
+            }
+            if self.bom_pending && !self.strip_bom(buf) {
+                return Ok(None);
+            }
+            if self.skip_lf {
+                let Some(&b) = buf.get(self.pos) else {
+                    return Ok(None);
+                };
+                self.skip_lf = false;
+                if b == b'\n' {
+                    let next = self.pos + 1;
+                    self.finish_line(buf, next);
+                }
+            }
+            if self.scan == 0 && !self.has_state() {
+                if let Some(frame) = self.single_line_event(buf) {
+                    return Ok(Some(frame));
+                }
+            }
+            self.run_lines(buf);
+            // A blank line (the end of almost every event) needs no scan.
+            let end = match buf.get(self.scan) {
+                Some(b'\n' | b'\r') => self.scan,
+                _ => match self.eol.find_short(&buf[self.scan..]) {
+                    Some(i) => self.scan + i,
+                    None => {
+                        self.scan = buf.len();
+                        return self.check_partial(buf).map(|()| None);
+                    }
+                },
+            };
+            let next = after_eol(buf, end).unwrap_or_else(|| {
+                self.skip_lf = true;
+                end + 1
+            });
+            if let Some(frame) = self.line(buf, end, next)? {
+                return Ok(Some(frame));
+            }
+        }
+    }
+
+    /// Decodes what is left at the end of the stream.
+    ///
+    /// Call it until it returns `Ok(None)`. It first returns the frames that
+    /// complete lines still yield; then it discards any block not ended by a
+    /// blank line, as the spec requires (its `id` is not committed), records
+    /// whether it did in [`incomplete_at_eof`](Self::incomplete_at_eof),
+    /// clears `buf` and gets ready for a new stream, keeping the last event
+    /// ID.
+    ///
+    /// # Errors
+    /// As [`decode`](Self::decode).
+    pub fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
+        if let Some(frame) = self.decode(buf)? {
+            return Ok(Some(frame));
+        }
+        let discarded = match self.mode {
+            Mode::Normal => self.has_state() || buf.len() > self.pos,
+            Mode::Discard { .. } => true,
+            Mode::Stopped => false,
+        };
+        self.incomplete |= discarded;
+        buf.clear();
+        self.start_stream();
+        Ok(None)
+    }
+
+    /// Strips a leading UTF-8 BOM. Returns false when more bytes are needed
+    /// to tell. (At the end of input a partial BOM is just an unterminated
+    /// line, which `decode_eof` discards.)
+    fn strip_bom(&mut self, buf: &mut BytesMut) -> bool {
+        let n = buf.len().min(BOM.len());
+        if buf[..n] == BOM[..n] {
+            if n < BOM.len() {
+                return false;
+            }
+            buf.advance(n);
+        }
+        self.bom_pending = false;
+        true
+    }
+
+    /// The fast path for the commonest block: one `data:` line then a blank
+    /// line, both complete in `buf`, at the start of a block. Returns `None`
+    /// (having consumed nothing) for anything else, which the general path
+    /// then handles with exactly the same result; it records in `scan` how
+    /// far it looked, so nothing is scanned twice.
+    #[inline]
+    fn single_line_event(&mut self, buf: &mut BytesMut) -> Option<Frame> {
+        if !buf.starts_with(b"data:") {
+            return None;
+        }
+        let Some(i) = self.eol.find_short(&buf[5..]) else {
+            // Incomplete line: the general path resumes from here.
+            self.scan = buf.len();
+            return None;
+        };
+        let end = 5 + i;
+        if end >= LONG_LINE {
+            self.long_line = end.min(self.config.max_line_len);
+        }
+        self.scan = end;
+        let next = after_eol(buf, end)?;
+        if !matches!(buf.get(next), Some(b'\n' | b'\r')) {
+            return None;
+        }
+        let block_end = after_eol(buf, next)?;
+        if end > self.config.max_line_len || end > self.config.max_event_len {
+            return None;
+        }
+        let value = 5 + usize::from(buf.get(5) == Some(&b' '));
+        let mut data = buf.split_to(block_end);
+        data.advance(value);
+        data.truncate(end - value);
+        self.scan = 0;
+        let data = Text::from_utf8_lossy(data.freeze());
+        Some(Frame::Event(Event::decoded(None, data, self.event_id())))
+    }
+
+    /// Consumes, in one tight loop, a run of lines that need nothing but
+    /// bookkeeping: `data:` lines of a block that already holds state, or,
+    /// between blocks, comment lines that are not reported and blank lines
+    /// (keep-alives). It stops at any other line, a line that exceeds a
+    /// limit, an incomplete line or a CR ending the buffer, and leaves those
+    /// to the general path, which gives exactly the same result line by line.
+    #[inline]
+    fn run_lines(&mut self, buf: &mut BytesMut) {
+        let state = self.has_state();
+        if self.scan != self.pos || (!state && self.config.comments) {
+            return;
+        }
+        let mut pos = self.pos;
+        let mut scanned = pos;
+        while let Some(&first) = buf.get(pos) {
+            let end = if state {
+                if !buf[pos..].starts_with(b"data:") {
+                    break;
+                }
+                // Data lines of a multi-line block tend to be long: go
+                // straight to the vector search (faster for 80-byte lines).
+                match self.eol.find(&buf[pos + 5..]) {
+                    Some(i) => pos + 5 + i,
+                    None => {
+                        scanned = buf.len();
+                        break;
+                    }
+                }
+            } else if first == b'\n' || first == b'\r' {
+                // A blank line with nothing pending dispatches nothing.
+                pos
+            } else if first == b':' {
+                // Keep-alive comments are short: try one word first.
+                let word = buf.get(pos..pos + 8).map(|w| {
+                    let w: [u8; 8] = w.try_into().expect("a slice of 8 bytes");
+                    u64::from_le_bytes(w)
+                });
+                let mask = word.map_or(0, eol_mask);
+                if let Some(w) = word.filter(|_| mask != 0) {
+                    // The commonest keep-alive, `:...\n\n` within the word,
+                    // is recognised from the word alone: no dependent loads.
+                    let k = (mask.trailing_zeros() / 8) as usize;
+                    if k < 7
+                        && (w >> (8 * k)) as u16 == u16::from_le_bytes(*b"\n\n")
+                        && self.crossed(pos, pos + k, false).is_none()
+                    {
+                        // An idle server repeats the same keep-alive: skip a
+                        // run of identical ones at a fixed stride, which lets
+                        // the CPU run ahead instead of waiting on each load.
+                        let len = k + 2;
+                        let keep = u64::MAX >> (64 - 8 * len);
+                        let same = w & keep;
+                        pos += len;
+                        while let Some(next) = buf.get(pos..pos + 8) {
+                            let next: [u8; 8] = next.try_into().expect("a slice of 8 bytes");
+                            if u64::from_le_bytes(next) & keep != same {
+                                break;
+                            }
+                            pos += len;
+                        }
+                        scanned = pos;
+                        continue;
+                    }
+                }
+                match (mask != 0).then(|| pos + (mask.trailing_zeros() / 8) as usize) {
+                    Some(end) => end,
+                    None => match self.eol.find_short(&buf[pos + 1..]) {
+                        Some(i) => pos + 1 + i,
+                        None => {
+                            scanned = buf.len();
+                            break;
+                        }
+                    },
+                }
+            } else {
+                break;
+            };
+            let Some(next) = after_eol(buf, end) else {
+                break;
+            };
+            if self.crossed(pos, end, state).is_some() {
+                break;
+            }
+            if state {
+                let value = pos + 5 + usize::from(buf.get(pos + 5) == Some(&b' '));
+                self.push_data(value, end);
+                pos = next;
+            } else if buf.get(next) == Some(&b'\n') {
+                // The blank line after a keep-alive: nothing to dispatch.
+                pos = next + 1;
+            } else {
+                pos = next;
+            }
+            scanned = pos;
+        }
+        if state {
+            self.pos = pos;
+            self.scan = scanned;
+        } else if pos > 0 {
+            buf.advance(pos);
+            self.pos = 0;
+            self.scan = scanned - pos;
+        }
+    }
+
+    /// A long line has begun and is not complete: make room now for one as
+    /// long as the last long line, while the buffer holds little of it.
+    ///
+    /// Without this, `BytesMut` runs out of room in the middle of the line
+    /// and moves the part already received to the front, nearly doubling the
+    /// bytes copied for large events (measured 57 KiB moved per 64 KiB
+    /// event). Reserving here moves at most the one chunk received so far,
+    /// and allocates only when the buffer is too small for such a line, or
+    /// when earlier events still share it (as the caller's next append would
+    /// anyway).
+    #[inline]
+    fn make_room(&self, buf: &mut BytesMut) {
+        let held = buf.len();
+        let want = self.pos + self.long_line + 2;
+        if held - self.pos >= LONG_LINE && want > held && buf.capacity() < want {
+            buf.reserve(want - held);
+        }
+    }
+
+    /// Ends the current line at `next`: keeps it when the block holds state,
+    /// drops it from the buffer otherwise.
+    #[inline]
+    fn finish_line(&mut self, buf: &mut BytesMut, next: usize) {
+        if self.has_state() {
+            self.pos = next;
+            self.scan = next;
+        } else {
+            buf.advance(next);
+            self.pos = 0;
+            self.scan = 0;
+        }
+    }
+
+    /// Interprets the line `buf[pos..end]`, whose terminator ends at `next`.
+    #[inline]
+    fn line(
+        &mut self,
+        buf: &mut BytesMut,
+        end: usize,
+        next: usize,
+    ) -> Result<Option<Frame>, DecodeError> {
+        let start = self.pos;
+        if start == end {
+            return Ok(self.dispatch(buf, next));
+        }
+        let state_before = self.has_state();
+        if let Some(error) = self.crossed(start, end, state_before) {
+            return Err(self.overflow(buf, next, true, error));
+        }
+        let line = &buf[start..end];
+        let mut frame = None;
+        if line.starts_with(b"data:") {
+            let value = start + 5 + usize::from(line.get(5) == Some(&b' '));
+            self.push_data(value, end);
+        } else if line[0] == b':' {
+            if self.config.comments {
+                let value = start + 1 + usize::from(line.get(1) == Some(&b' '));
+                if !self.has_state() {
+                    // The line is all there is in the buffer's front: hand it
+                    // out without copying.
+                    buf.advance(value);
+                    let text = buf.split_to(end - value).freeze();
+                    buf.advance(next - end);
+                    self.pos = 0;
+                    self.scan = 0;
+                    return Ok(Some(Frame::Comment(Text::from_utf8_lossy(text))));
+                }
+                let text = Bytes::copy_from_slice(&buf[value..end]);
+                frame = Some(Frame::Comment(Text::from_utf8_lossy(text)));
+            }
+        } else {
+            // Field names are a few bytes long: a plain loop finds the colon
+            // sooner than a `memchr` call is set up.
+            let (name_end, value) = match line.iter().position(|&b| b == b':') {
+                Some(c) => (
+                    start + c,
+                    start + c + 1 + usize::from(line.get(c + 1) == Some(&b' ')),
+                ),
+                None => (end, end),
+            };
+            let span = Span { start: value, end };
+            match &buf[start..name_end] {
+                b"data" => self.push_data(value, end),
+                b"event" => self.event_type = Some(span),
+                // An id containing NUL is ignored (spec).
+                b"id" if buf[value..end].iter().all(|&b| b != 0) => self.id = Some(span),
+                b"retry" => {
+                    if let Some(ms) = parse_retry(&buf[value..end]) {
+                        frame = Some(Frame::Retry(Duration::from_millis(ms)));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if !state_before && self.has_state() && end > self.config.max_event_len {
+            // This line started the block and is already too big for it.
+            let limit = self.config.max_event_len;
+            return Err(self.overflow(buf, next, true, DecodeError::EventTooLong { limit }));
+        }
+        self.finish_line(buf, next);
+        Ok(frame)
+    }
+
+    #[inline]
+    fn push_data(&mut self, start: usize, end: usize) {
+        if end - start >= LONG_LINE {
+            self.long_line = end - start;
+        }
+        self.data.push(Span { start, end });
+        self.data_len += end - start;
+    }
+
+    /// A blank line at `buf[pos]` ends the block: commit the id, dispatch the
+    /// event if there is data.
+    #[inline]
+    fn dispatch(&mut self, buf: &mut BytesMut, next: usize) -> Option<Frame> {
+        if !self.has_state() {
+            buf.advance(next);
+            self.pos = 0;
+            self.scan = 0;
+            return None;
+        }
+        let frame = if let ([span], None, None) = (&self.data[..], self.event_type, self.id) {
+            // Fast path, the common event: one data line, nothing else.
+            // `advance` + `split_to` take the slice with a single reference
+            // count increment.
+            buf.advance(span.start);
+            let data = buf.split_to(span.end - span.start).freeze();
+            buf.advance(next - span.end);
+            let data = Text::from_utf8_lossy(data);
+            Some(Frame::Event(Event::decoded(None, data, self.event_id())))
+        } else {
+            let block = buf.split_to(next).freeze();
+            let text = |span: Span| Text::from_utf8_lossy(block.slice(span.start..span.end));
+            if let Some(id) = self.id {
+                self.last_event_id = text(id);
+            }
+            match &self.data[..] {
+                [] => None,
+                spans => {
+                    let event_type = self.event_type.filter(|s| s.start < s.end).map(&text);
+                    let data = match spans {
+                        [one] => text(*one),
+                        _ => join(&mut self.joined, &block, spans, self.data_len),
+                    };
+                    Some(Frame::Event(Event::decoded(
+                        event_type,
+                        data,
+                        self.event_id(),
+                    )))
+                }
+            }
+        };
+        self.clear_block();
+        self.pos = 0;
+        self.scan = 0;
+        frame
+    }
+
+    /// No line end in the buffer: enforce the limits on the partial line.
+    fn check_partial(&mut self, buf: &mut BytesMut) -> Result<(), DecodeError> {
+        let held = buf.len();
+        if held > self.pos {
+            if let Some(error) = self.crossed(self.pos, held, self.has_state()) {
+                return Err(self.overflow(buf, held, false, error));
+            }
+            self.make_room(buf);
+        }
+        Ok(())
+    }
+
+    /// The limit the line starting at `start` exceeds once it extends to
+    /// `upto`, if any.
+    ///
+    /// The same rule serves complete and partial lines, so the outcome never
+    /// depends on chunking: the line limit is exceeded when the line reaches
+    /// `max_line_len + 1` bytes; the event limit (when the block already
+    /// holds state) when the block reaches `max_event_len + 1` bytes, counted
+    /// up to the end of the line's content. When both are exceeded, the one
+    /// crossed first in the byte stream is reported.
+    #[inline]
+    fn crossed(&self, start: usize, upto: usize, state_before: bool) -> Option<DecodeError> {
+        if upto - start <= self.config.max_line_len
+            && (!state_before || upto <= self.config.max_event_len)
+        {
+            return None;
+        }
+        self.crossed_slow(start, upto, state_before)
+    }
+
+    #[cold]
+    fn crossed_slow(&self, start: usize, upto: usize, state_before: bool) -> Option<DecodeError> {
+        let line_at = start.saturating_add(self.config.max_line_len);
+        let event_at = if state_before {
+            self.config.max_event_len
+        } else {
+            usize::MAX
+        };
+        let line = DecodeError::LineTooLong {
+            limit: self.config.max_line_len,
+        };
+        let event = DecodeError::EventTooLong {
+            limit: self.config.max_event_len,
+        };
+        match (upto > line_at, upto > event_at) {
+            (true, true) if line_at <= event_at => Some(line),
+            (_, true) => Some(event),
+            (true, false) => Some(line),
+            (false, false) => None,
+        }
+    }
+
+    /// Drops the block and the bytes up to `consumed`, then skips or stops.
+    fn overflow(
+        &mut self,
+        buf: &mut BytesMut,
+        consumed: usize,
+        at_line_start: bool,
+        error: DecodeError,
+    ) -> DecodeError {
+        buf.advance(consumed);
+        self.clear_block();
+        self.pos = 0;
+        self.scan = 0;
+        self.mode = match self.config.on_overflow {
+            Overflow::Skip => Mode::Discard { at_line_start },
+            Overflow::Stop => {
+                buf.clear();
+                self.skip_lf = false;
+                Mode::Stopped
+            }
+        };
+        error
+    }
+
+    /// Skips input until a blank line. Returns true once it has been found.
+    fn discard(&mut self, buf: &mut BytesMut) -> bool {
+        let Mode::Discard { mut at_line_start } = self.mode else {
+            return true;
+        };
+        loop {
+            if self.skip_lf {
+                let Some(&b) = buf.first() else {
+                    break;
+                };
+                self.skip_lf = false;
+                if b == b'\n' {
+                    buf.advance(1);
+                }
+            }
+            let Some(i) = self.eol.find_short(buf) else {
+                at_line_start &= buf.is_empty();
+                buf.clear();
+                break;
+            };
+            let blank = i == 0 && at_line_start;
+            let next = after_eol(buf, i).unwrap_or_else(|| {
+                self.skip_lf = true;
+                i + 1
+            });
+            buf.advance(next);
+            at_line_start = true;
+            if blank {
+                self.mode = Mode::Normal;
+                return true;
+            }
+        }
+        self.mode = Mode::Discard { at_line_start };
+        false
+    }
+}
+
+/// Joins several `data` values with LF in `joined`, and takes the result
+/// out of it (no allocation once `joined` has room and earlier events were
+/// dropped; at most one otherwise, plus one if the bytes are not UTF-8).
+fn join(joined: &mut BytesMut, block: &Bytes, spans: &[Span], data_len: usize) -> Text {
+    // One resize, then plain copies: half the time of appending piece by
+    // piece, which re-checks the capacity for every piece.
+    joined.resize(data_len + spans.len() - 1, b'\n');
+    let mut at = 0;
+    for span in spans {
+        let len = span.end - span.start;
+        joined[at..at + len].copy_from_slice(&block[span.start..span.end]);
+        at += len + 1;
+    }
+    Text::from_utf8_lossy(joined.split().freeze())
+}
+
+/// The `retry` value in milliseconds, if it is one or more ASCII digits.
+/// Values beyond `u64::MAX` saturate (the spec sets no bound; a reconnect
+/// policy caps such values anyway).
+fn parse_retry(value: &[u8]) -> Option<u64> {
+    if value.is_empty() {
+        return None;
+    }
+    let mut ms: u64 = 0;
+    for &b in value {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        ms = ms.saturating_mul(10).saturating_add(u64::from(b - b'0'));
+    }
+    Some(ms)
+}
+
+/// A [`Decoder`] that owns its buffer: feed it byte slices, pull frames.
+///
+/// ```
+/// use resse_codec::{BufferedDecoder, Decoder, Frame};
+///
+/// let mut d = BufferedDecoder::new(Decoder::new());
+/// d.feed(b"event: greet\ndata: hi\n\n");
+/// let Some(Frame::Event(e)) = d.next_frame()? else { panic!("expected an event") };
+/// assert_eq!((e.event_type(), e.data()), ("greet", "hi"));
+/// assert_eq!(d.finish()?, None);
+/// # Ok::<(), resse_codec::DecodeError>(())
+/// ```
+#[derive(Debug, Default)]
+pub struct BufferedDecoder {
+    decoder: Decoder,
+    buf: BytesMut,
+}
+
+impl BufferedDecoder {
+    /// Wraps `decoder` with an empty buffer.
+    pub fn new(decoder: Decoder) -> Self {
+        Self {
+            decoder,
+            buf: BytesMut::new(),
+        }
+    }
+
+    /// Appends bytes received from the stream.
+    pub fn feed(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// The next frame, or `Ok(None)` when more bytes are needed.
+    ///
+    /// # Errors
+    /// As [`Decoder::decode`].
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, DecodeError> {
+        self.decoder.decode(&mut self.buf)
+    }
+
+    /// At the end of the stream: the remaining frames, then `Ok(None)`.
+    ///
+    /// # Errors
+    /// As [`Decoder::decode_eof`].
+    pub fn finish(&mut self) -> Result<Option<Frame>, DecodeError> {
+        self.decoder.decode_eof(&mut self.buf)
+    }
+
+    /// The decoder.
+    pub fn decoder(&self) -> &Decoder {
+        &self.decoder
+    }
+
+    /// The decoder, mutably.
+    pub fn decoder_mut(&mut self) -> &mut Decoder {
+        &mut self.decoder
+    }
+
+    /// Bytes received but not consumed yet.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf
+    }
+}

@@ -1,0 +1,210 @@
+//! Shared helpers for the resse-codec integration tests: drive the real
+//! decoder over an input cut into given chunks, and enumerate chunkings.
+
+#![allow(dead_code)] // each test binary uses a different subset
+
+pub(crate) mod oracle;
+
+use bytes::BytesMut;
+use resse_codec::{DecodeError, Decoder, DecoderConfig, Frame};
+
+/// Guard against a decoder that never stops producing output.
+const MAX_OUTPUTS_PER_CALL_SITE: usize = 1_000_000;
+
+/// One item the decoder produced: a frame or a (limit) error.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Out {
+    /// `Ok(Some(frame))`.
+    Frame(Frame),
+    /// `Err(DecodeError::LineTooLong { limit })`.
+    LineTooLong(usize),
+    /// `Err(DecodeError::EventTooLong { limit })`.
+    EventTooLong(usize),
+}
+
+impl Out {
+    fn from_error(e: &DecodeError) -> Self {
+        match e {
+            DecodeError::LineTooLong { limit } => Self::LineTooLong(*limit),
+            DecodeError::EventTooLong { limit } => Self::EventTooLong(*limit),
+            other => panic!("unknown DecodeError variant: {other:?}"),
+        }
+    }
+}
+
+/// What a decoder run yields, comparable with [`oracle::Outcome`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Run {
+    /// Frames and errors in order.
+    pub(crate) outs: Vec<Out>,
+    /// `Decoder::last_event_id()` after `decode_eof` returned `Ok(None)`.
+    pub(crate) last_event_id: String,
+    /// `Decoder::incomplete_at_eof()` at that point.
+    pub(crate) incomplete: bool,
+    /// `Decoder::is_stopped()` at that point.
+    pub(crate) stopped: bool,
+    /// The largest `buf.len()` seen after any decode call.
+    pub(crate) max_buffered: usize,
+}
+
+impl Run {
+    /// The frames, panicking if the run produced an error.
+    pub(crate) fn frames(&self) -> Vec<Frame> {
+        self.outs
+            .iter()
+            .map(|o| match o {
+                Out::Frame(f) => f.clone(),
+                other => panic!("unexpected decode error {other:?} in {:?}", self.outs),
+            })
+            .collect()
+    }
+
+    /// `(frames, last_event_id, incomplete)`, panicking on errors.
+    pub(crate) fn triple(&self) -> (Vec<Frame>, String, bool) {
+        (self.frames(), self.last_event_id.clone(), self.incomplete)
+    }
+}
+
+/// Decodes every frame `decode` has for `buf` right now, appending to `outs`.
+pub(crate) fn drain(dec: &mut Decoder, buf: &mut BytesMut, outs: &mut Vec<Out>) {
+    for _ in 0..MAX_OUTPUTS_PER_CALL_SITE {
+        match dec.decode(buf) {
+            Ok(Some(f)) => outs.push(Out::Frame(f)),
+            Ok(None) => return,
+            Err(e) => outs.push(Out::from_error(&e)),
+        }
+    }
+    panic!("decode never returned Ok(None)");
+}
+
+/// Calls `decode_eof` until `Ok(None)`, appending to `outs`.
+pub(crate) fn drain_eof(dec: &mut Decoder, buf: &mut BytesMut, outs: &mut Vec<Out>) {
+    for _ in 0..MAX_OUTPUTS_PER_CALL_SITE {
+        match dec.decode_eof(buf) {
+            Ok(Some(f)) => outs.push(Out::Frame(f)),
+            Ok(None) => return,
+            Err(e) => outs.push(Out::from_error(&e)),
+        }
+    }
+    panic!("decode_eof never returned Ok(None)");
+}
+
+/// Feeds `chunks` in order to `dec` through one `BytesMut` that is only ever
+/// appended to (as `FramedRead` does), draining after each chunk, then runs
+/// `decode_eof` until `Ok(None)`.
+pub(crate) fn run_decoder<'a>(
+    dec: &mut Decoder,
+    chunks: impl IntoIterator<Item = &'a [u8]>,
+) -> Run {
+    let mut buf = BytesMut::new();
+    let mut outs = Vec::new();
+    let mut max_buffered = 0;
+    for chunk in chunks {
+        buf.extend_from_slice(chunk);
+        drain(dec, &mut buf, &mut outs);
+        max_buffered = max_buffered.max(buf.len());
+    }
+    drain_eof(dec, &mut buf, &mut outs);
+    Run {
+        outs,
+        last_event_id: dec.last_event_id().as_str().to_owned(),
+        incomplete: dec.incomplete_at_eof(),
+        stopped: dec.is_stopped(),
+        max_buffered,
+    }
+}
+
+/// [`run_decoder`] with a fresh decoder built from `config`.
+pub(crate) fn run<'a>(config: &DecoderConfig, chunks: impl IntoIterator<Item = &'a [u8]>) -> Run {
+    run_decoder(&mut Decoder::with_config(config.clone()), chunks)
+}
+
+/// Decodes `input` cut at the given (sorted, in-range) offsets.
+pub(crate) fn run_split(config: &DecoderConfig, input: &[u8], cuts: &[usize]) -> Run {
+    run(config, split_at(input, cuts))
+}
+
+/// `(frames, last_event_id, incomplete)` for `input` cut into `chunks`
+/// (default config, comments as given); panics on decode errors.
+pub(crate) fn decode_chunks(comments: bool, chunks: &[&[u8]]) -> (Vec<Frame>, String, bool) {
+    run(
+        &DecoderConfig::default().comments(comments),
+        chunks.iter().copied(),
+    )
+    .triple()
+}
+
+/// Cuts `input` at `cuts` (sorted offsets, each `<= input.len()`; repeats give
+/// empty chunks, which the decoder must tolerate).
+pub(crate) fn split_at<'a>(input: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
+    let mut out = Vec::with_capacity(cuts.len() + 1);
+    let mut start = 0;
+    for &c in cuts {
+        assert!(c >= start && c <= input.len(), "bad cut {c} in {cuts:?}");
+        out.push(&input[start..c]);
+        start = c;
+    }
+    out.push(&input[start..]);
+    out
+}
+
+/// The chunkings every table case is run under: whole, byte by byte, every
+/// two-way split, and (for inputs up to `three_way_max` bytes) every three-way
+/// split. Each item is a list of cut offsets plus a label for messages.
+pub(crate) fn chunkings(len: usize, three_way_max: usize) -> Vec<(String, Vec<usize>)> {
+    let mut out = vec![
+        ("whole".to_owned(), Vec::new()),
+        ("byte-by-byte".to_owned(), (1..len).collect()),
+    ];
+    for i in 0..=len {
+        out.push((format!("split at {i}"), vec![i]));
+    }
+    if len <= three_way_max {
+        for i in 0..=len {
+            for j in i..=len {
+                out.push((format!("split at {i},{j}"), vec![i, j]));
+            }
+        }
+    }
+    out
+}
+
+/// A tiny deterministic PRNG (xorshift64*) for reproducible random chunkings
+/// without a dependency.
+#[derive(Clone, Debug)]
+pub(crate) struct Rng(u64);
+
+impl Rng {
+    /// A generator from a seed (0 is remapped).
+    pub(crate) fn new(seed: u64) -> Self {
+        Self(seed.max(1))
+    }
+
+    /// The next 64 random bits.
+    pub(crate) fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Sorted random cut offsets for an input of `len` bytes.
+    pub(crate) fn cuts(&mut self, len: usize) -> Vec<usize> {
+        if len == 0 {
+            return Vec::new();
+        }
+        let n = (self.next_u64() % 8) as usize;
+        let mut cuts: Vec<usize> = (0..n)
+            .map(|_| (self.next_u64() % (len as u64 + 1)) as usize)
+            .collect();
+        cuts.sort_unstable();
+        cuts
+    }
+}
+
+/// Renders frames for readable assertion messages.
+pub(crate) fn show(input: &[u8]) -> String {
+    input.escape_ascii().to_string()
+}

@@ -1,0 +1,192 @@
+//! [`SessionConfig`].
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, Method};
+use resse_codec::{DecoderConfig, Text};
+use resse_heartbeat::IdleConfig;
+use resse_reconnect::ReconnectConfig;
+
+/// Configuration of a [`ClientSession`](crate::ClientSession): what to
+/// request, and the decoder, reconnection and idle settings.
+///
+/// Chainable by-value setters; getters are named `get_*`.
+///
+/// ```
+/// use std::time::Duration;
+/// use http::{HeaderValue, Method, header::AUTHORIZATION};
+/// use resse_session::SessionConfig;
+///
+/// // An LLM-style POST endpoint: the body is sent again on every reconnection.
+/// let config = SessionConfig::new("https://api.example/v1/stream")
+///     .method(Method::POST)
+///     .header(AUTHORIZATION, HeaderValue::from_static("Bearer t0ken"))
+///     .body(r#"{"prompt":"hi"}"#)
+///     .seed(0x5eed) // one seed per client, for the reconnection jitter
+///     .idle_timeout(Some(Duration::from_secs(60)));
+/// assert_eq!(config.get_url(), "https://api.example/v1/stream");
+/// ```
+#[derive(Clone, Debug)]
+pub struct SessionConfig {
+    pub(crate) url: String,
+    pub(crate) method: Method,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Option<Bytes>,
+    pub(crate) last_event_id: Text,
+    pub(crate) reconnect: ReconnectConfig,
+    pub(crate) idle: Option<IdleConfig>,
+    pub(crate) decoder: DecoderConfig,
+}
+
+impl SessionConfig {
+    /// A `GET` of `url` with the default decoder, reconnection policy (seed
+    /// 0: set your own with [`seed`](Self::seed)) and a 45 s idle timeout.
+    ///
+    /// The URL is used as given (it should be absolute); the session only
+    /// parses it to resolve redirect locations against it.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            method: Method::GET,
+            headers: HeaderMap::new(),
+            body: None,
+            last_event_id: Text::new(),
+            reconnect: ReconnectConfig::default(),
+            idle: Some(IdleConfig::default()),
+            decoder: DecoderConfig::default(),
+        }
+    }
+
+    /// The URL to connect to. Every reconnection starts from it again (as
+    /// `EventSource` does); a redirect only changes the request that follows
+    /// it.
+    pub fn url(mut self, url: impl Into<String>) -> Self {
+        self.url = url.into();
+        self
+    }
+
+    /// The request method (default `GET`). For a `POST` endpoint, set the
+    /// [`body`](Self::body) too: it is sent again on every reconnection.
+    pub fn method(mut self, method: Method) -> Self {
+        self.method = method;
+        self
+    }
+
+    /// Adds a request header, after any earlier value of the same name.
+    ///
+    /// A user header replaces the session's default of the same name
+    /// (`Accept`, `Cache-Control`). `Last-Event-ID` cannot be set this way
+    /// (it is ignored): the session owns it; use
+    /// [`last_event_id`](Self::last_event_id) to start from a known id.
+    /// `Authorization`, `Cookie` and `Proxy-Authorization` are not forwarded
+    /// to another origin after a redirect.
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.append(name, value);
+        self
+    }
+
+    /// Adds all these request headers (see [`header`](Self::header)).
+    pub fn headers(mut self, headers: HeaderMap) -> Self {
+        let mut current = None;
+        for (name, value) in headers {
+            if let Some(name) = name {
+                current = Some(name);
+            }
+            if let Some(name) = &current {
+                self.headers.append(name.clone(), value);
+            }
+        }
+        self
+    }
+
+    /// A request body, sent with every connection attempt (for endpoints
+    /// that stream the answer to a `POST`). Default: none.
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.body = Some(body.into());
+        self
+    }
+
+    /// The last event id to start from (default empty: none), sent as
+    /// `Last-Event-ID` on the first connection already. Useful to resume
+    /// after a restart of the client process.
+    pub fn last_event_id(mut self, id: impl Into<Text>) -> Self {
+        self.last_event_id = id.into();
+        self
+    }
+
+    /// The reconnection policy's configuration (default
+    /// [`ReconnectConfig::default()`]).
+    pub fn reconnect(mut self, config: ReconnectConfig) -> Self {
+        self.reconnect = config;
+        self
+    }
+
+    /// Seeds the reconnection jitter: shorthand for setting
+    /// [`ReconnectConfig::seed`] in [`reconnect`](Self::reconnect).
+    ///
+    /// **Give every client its own seed**, or clients dropped together all
+    /// come back at the same instant: adapters should draw it from the OS
+    /// random source (or hash a client id); tests pass fixed seeds. The
+    /// session itself never draws randomness. Call it after
+    /// [`reconnect`](Self::reconnect), which replaces the whole policy
+    /// configuration, seed included.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.reconnect = self.reconnect.seed(seed);
+        self
+    }
+
+    /// How long a connection may stay silent (no response head yet, or no
+    /// byte of body, keep-alive comments included) before the session
+    /// declares it dead and reconnects. `None` disables the watchdog (a
+    /// half-open connection then hangs forever). Default 45 s
+    /// ([`IdleConfig::DEFAULT_TIMEOUT`]); servers should send a keep-alive
+    /// comment well within it (every 15 s is common).
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.idle = timeout.map(IdleConfig::new);
+        self
+    }
+
+    /// The decoder's limits and options (default [`DecoderConfig::default()`]).
+    /// With [`Overflow::Stop`](resse_codec::Overflow::Stop) an oversized
+    /// event closes the session; with `Skip` (default) it is reported and
+    /// skipped.
+    pub fn decoder(mut self, config: DecoderConfig) -> Self {
+        self.decoder = config;
+        self
+    }
+
+    /// The configured URL.
+    pub fn get_url(&self) -> &str {
+        &self.url
+    }
+    /// The request method.
+    pub fn get_method(&self) -> &Method {
+        &self.method
+    }
+    /// The user's request headers.
+    pub fn get_headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+    /// The request body.
+    pub fn get_body(&self) -> Option<&Bytes> {
+        self.body.as_ref()
+    }
+    /// The last event id the session starts from.
+    pub fn get_last_event_id(&self) -> &Text {
+        &self.last_event_id
+    }
+    /// The reconnection policy's configuration.
+    pub fn get_reconnect(&self) -> &ReconnectConfig {
+        &self.reconnect
+    }
+    /// The idle timeout, if the watchdog is enabled.
+    pub fn get_idle_timeout(&self) -> Option<Duration> {
+        self.idle.map(|c| c.get_timeout())
+    }
+    /// The decoder's configuration.
+    pub fn get_decoder(&self) -> &DecoderConfig {
+        &self.decoder
+    }
+}
