@@ -173,6 +173,11 @@ const BOM: &[u8; 3] = b"\xEF\xBB\xBF";
 /// lines get the vector search.
 const SHORT_SCAN: usize = 32;
 
+/// Events whose single data line is at most this long are copied into the
+/// decoder's join buffer along with their event type and id when they have
+/// either (one handle to share instead of three).
+const SMALL_DATA: usize = 256;
+
 /// Lines at least this long make the decoder manage buffer room
 /// ([`Decoder::make_room`]).
 const LONG_LINE: usize = 4096;
@@ -270,9 +275,13 @@ fn after_eol(buf: &[u8], i: usize) -> Option<usize> {
 /// shape is `tokio_util::codec::Decoder`'s, so an adapter can delegate to it
 /// directly. How the input is split into chunks never changes the output.
 ///
-/// Zero-copy: an event whose data is one `data:` line hands out a slice of
-/// your buffer; several lines are joined into one new allocation; invalid
-/// UTF-8 is replaced with U+FFFD (allocating only then).
+/// Zero-copy and allocation-free in steady state: an event whose data is one
+/// `data:` line hands out a slice of your buffer; several lines (and small
+/// events' type and id) are joined into a buffer the decoder reuses once the
+/// events you were given are dropped; invalid UTF-8 is replaced with U+FFFD
+/// (allocating only then). Events share memory with the buffers they came
+/// from: copy what you keep for long (`event.data().to_owned()`) if that
+/// matters to you.
 ///
 /// ```
 /// use bytes::BytesMut;
@@ -336,6 +345,8 @@ pub struct Decoder {
     /// `split`, and its memory is reused once they are dropped, so joining
     /// allocates nothing in steady state.
     joined: BytesMut,
+    /// Where committed last event IDs live (see `dispatch_joined`).
+    ids: BytesMut,
 }
 
 impl Default for Decoder {
@@ -368,6 +379,7 @@ impl Decoder {
             eol: Eol::new(),
             long_line: 0,
             joined: BytesMut::new(),
+            ids: BytesMut::new(),
         }
     }
 
@@ -851,32 +863,62 @@ impl Decoder {
             buf.advance(next - span.end);
             let data = Text::from_utf8_lossy(data);
             Some(Frame::Event(Event::decoded(None, data, self.event_id())))
+        } else if self.data.len() > 1 || (!self.data.is_empty() && self.data_len <= SMALL_DATA) {
+            // The data is copied anyway (several lines) or small: copy the
+            // event type and id along with it and cut the three out of one
+            // buffer, instead of sharing the block with three handles.
+            let frame = self.dispatch_joined(buf);
+            buf.advance(next);
+            Some(frame)
         } else {
+            // No data (an id-only block), or one large data line shared
+            // without copying.
             let block = buf.split_to(next).freeze();
             let text = |span: Span| Text::from_utf8_lossy(block.slice(span.start..span.end));
             if let Some(id) = self.id {
                 self.last_event_id = text(id);
             }
-            match &self.data[..] {
-                [] => None,
-                spans => {
-                    let event_type = self.event_type.filter(|s| s.start < s.end).map(&text);
-                    let data = match spans {
-                        [one] => text(*one),
-                        _ => join(&mut self.joined, &block, spans, self.data_len),
-                    };
-                    Some(Frame::Event(Event::decoded(
-                        event_type,
-                        data,
-                        self.event_id(),
-                    )))
-                }
-            }
+            self.data.first().map(|&span| {
+                let event_type = self.event_type.filter(|s| s.start < s.end).map(&text);
+                Frame::Event(Event::decoded(event_type, text(span), self.event_id()))
+            })
         };
         self.clear_block();
         self.pos = 0;
         self.scan = 0;
         frame
+    }
+
+    /// Builds the event of the block at the front of `buf` by copying its
+    /// data (joined with LF) and event type into `self.joined`, checking
+    /// UTF-8 once, and cutting the two out of it. Commits the id through
+    /// `self.ids`.
+    fn dispatch_joined(&mut self, buf: &BytesMut) -> Frame {
+        if let Some(id) = self.id {
+            // The decoder keeps the last event ID for as long as it lasts,
+            // so it gets a buffer of its own: sharing the join buffer would
+            // pin it and make every later join allocate. The old ID is let
+            // go first, so that its memory can be reused.
+            self.last_event_id = Text::new();
+            self.ids.extend_from_slice(&buf[id.start..id.end]);
+            self.last_event_id = Text::from_utf8_lossy(self.ids.split().freeze());
+        }
+        let data_len = self.data_len + self.data.len() - 1;
+        let type_len = self.event_type.map_or(0, |s| s.end - s.start);
+        let joined = &mut self.joined;
+        joined.resize(data_len + type_len, b'\n');
+        let mut at = 0;
+        for span in &self.data {
+            let n = span.end - span.start;
+            joined[at..at + n].copy_from_slice(&buf[span.start..span.end]);
+            at += n + 1;
+        }
+        if let Some(span) = self.event_type {
+            joined[data_len..].copy_from_slice(&buf[span.start..span.end]);
+        }
+        let [data, event_type] = Text::split2_lossy(joined.split().freeze(), data_len);
+        let event_type = (type_len > 0).then_some(event_type);
+        Frame::Event(Event::decoded(event_type, data, self.event_id()))
     }
 
     /// No line end in the buffer: enforce the limits on the partial line.
@@ -990,22 +1032,6 @@ impl Decoder {
         self.mode = Mode::Discard { at_line_start };
         false
     }
-}
-
-/// Joins several `data` values with LF in `joined`, and takes the result
-/// out of it (no allocation once `joined` has room and earlier events were
-/// dropped; at most one otherwise, plus one if the bytes are not UTF-8).
-fn join(joined: &mut BytesMut, block: &Bytes, spans: &[Span], data_len: usize) -> Text {
-    // One resize, then plain copies: half the time of appending piece by
-    // piece, which re-checks the capacity for every piece.
-    joined.resize(data_len + spans.len() - 1, b'\n');
-    let mut at = 0;
-    for span in spans {
-        let len = span.end - span.start;
-        joined[at..at + len].copy_from_slice(&block[span.start..span.end]);
-        at += len + 1;
-    }
-    Text::from_utf8_lossy(joined.split().freeze())
 }
 
 /// The `retry` value in milliseconds, if it is one or more ASCII digits.

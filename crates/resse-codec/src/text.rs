@@ -63,11 +63,32 @@ impl Text {
         }
     }
 
+    /// Cuts `bytes` into two texts at `at`. When the bytes are valid UTF-8
+    /// and `at` falls on a character boundary, the two share `bytes`;
+    /// otherwise each piece is converted on its own, exactly as
+    /// [`from_utf8_lossy`](Self::from_utf8_lossy) would.
+    pub(crate) fn split2_lossy(bytes: Bytes, at: usize) -> [Self; 2] {
+        let valid =
+            bytes.is_ascii() || core::str::from_utf8(&bytes).is_ok_and(|s| s.is_char_boundary(at));
+        if valid {
+            let mut rest = bytes;
+            let first = rest.split_to(at);
+            // Substrings of a valid string cut at a character boundary are
+            // valid strings.
+            return [Self(first), Self(rest)];
+        }
+        [
+            Self::from_utf8_lossy(bytes.slice(..at)),
+            Self::from_utf8_lossy(bytes.slice(at..)),
+        ]
+    }
+
     /// The string.
     pub fn as_str(&self) -> &str {
         // SAFETY: every constructor of `Text` checks or guarantees that the
         // bytes are valid UTF-8 (`from_utf8` validates; `from_utf8_lossy`
-        // accepts only ASCII or validated bytes, else converts;
+        // accepts only ASCII or validated bytes, else converts; `split2_lossy`
+        // cuts validated bytes at a character boundary, else converts;
         // `From<&str>`/`From<String>`/`from_static` start from a `str`), and
         // the bytes are never mutated afterwards.
         unsafe { core::str::from_utf8_unchecked(&self.0) }
