@@ -152,6 +152,15 @@ struct Span {
     end: usize,
 }
 
+/// The fields `Decoder::run_lines` handles.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Field {
+    Data,
+    Event,
+    Id,
+    Comment,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Mode {
     Normal,
@@ -177,6 +186,13 @@ const SHORT_SCAN: usize = 32;
 /// decoder's join buffer along with their event type and id when they have
 /// either (one handle to share instead of three).
 const SMALL_DATA: usize = 256;
+
+/// Reservation step of the join buffer (see [`reserve_in_steps`]). A held
+/// event keeps at most one such step alive besides its own bytes.
+const JOIN_STEP: usize = 8 * 1024;
+
+/// Reservation step of the buffer that holds last event IDs.
+const ID_STEP: usize = 256;
 
 /// Lines at least this long make the decoder manage buffer room
 /// ([`Decoder::make_room`]).
@@ -527,7 +543,12 @@ impl Decoder {
                     return Ok(Some(frame));
                 }
             }
-            self.run_lines(buf);
+            if let Some(next) = self.run_lines(buf) {
+                if let Some(frame) = self.dispatch(buf, next) {
+                    return Ok(Some(frame));
+                }
+                continue;
+            }
             // A blank line (the end of almost every event) needs no scan.
             let end = match buf.get(self.scan) {
                 Some(b'\n' | b'\r') => self.scan,
@@ -627,101 +648,96 @@ impl Decoder {
         Some(Frame::Event(Event::decoded(None, data, self.event_id())))
     }
 
-    /// Consumes, in one tight loop, a run of lines that need nothing but
-    /// bookkeeping: `data:` lines of a block that already holds state, or,
-    /// between blocks, comment lines that are not reported and blank lines
-    /// (keep-alives). It stops at any other line, a line that exceeds a
-    /// limit, an incomplete line or a CR ending the buffer, and leaves those
-    /// to the general path, which gives exactly the same result line by line.
+    /// Consumes, in one tight loop, the lines that need nothing but
+    /// bookkeeping: `data:`, `event:` and `id:` lines, comments that are not
+    /// reported, and blank lines between blocks (keep-alives). Returns
+    /// `Some(next)` when a blank line ending at `next` closes a block that
+    /// holds state, for the caller to dispatch. It stops (returning `None`)
+    /// at any other line, a line that exceeds a limit, an incomplete line or
+    /// a CR ending the buffer, and leaves those to the general path, which
+    /// gives exactly the same result line by line.
     #[inline]
-    fn run_lines(&mut self, buf: &mut BytesMut) {
-        let state = self.has_state();
-        if self.scan != self.pos || (!state && self.config.comments) {
-            return;
+    fn run_lines(&mut self, buf: &mut BytesMut) -> Option<usize> {
+        if self.scan != self.pos {
+            return None;
         }
+        let comments = self.config.comments;
+        let mut state = self.has_state();
         let mut pos = self.pos;
         let mut scanned = pos;
-        while let Some(&first) = buf.get(pos) {
-            let end = if state {
-                if !buf[pos..].starts_with(b"data:") {
-                    break;
+        let result = loop {
+            let Some(&first) = buf.get(pos) else {
+                break None;
+            };
+            if first == b'\n' || first == b'\r' {
+                let Some(next) = after_eol(buf, pos) else {
+                    break None;
+                };
+                if state {
+                    break Some(next);
                 }
-                // Data lines of a multi-line block tend to be long: go
-                // straight to the vector search (faster for 80-byte lines).
-                match self.eol.find(&buf[pos + 5..]) {
-                    Some(i) => pos + 5 + i,
-                    None => {
-                        scanned = buf.len();
-                        break;
-                    }
-                }
-            } else if first == b'\n' || first == b'\r' {
                 // A blank line with nothing pending dispatches nothing.
-                pos
-            } else if first == b':' {
-                // Keep-alive comments are short: try one word first.
-                let word = buf.get(pos..pos + 8).map(|w| {
-                    let w: [u8; 8] = w.try_into().expect("a slice of 8 bytes");
-                    u64::from_le_bytes(w)
-                });
-                let mask = word.map_or(0, eol_mask);
-                if let Some(w) = word.filter(|_| mask != 0) {
-                    // The commonest keep-alive, `:...\n\n` within the word,
-                    // is recognised from the word alone: no dependent loads.
-                    let k = (mask.trailing_zeros() / 8) as usize;
-                    if k < 7
-                        && (w >> (8 * k)) as u16 == u16::from_le_bytes(*b"\n\n")
-                        && self.crossed(pos, pos + k, false).is_none()
-                    {
-                        // An idle server repeats the same keep-alive: skip a
-                        // run of identical ones at a fixed stride, which lets
-                        // the CPU run ahead instead of waiting on each load.
-                        let len = k + 2;
-                        let keep = u64::MAX >> (64 - 8 * len);
-                        let same = w & keep;
-                        pos += len;
-                        while let Some(next) = buf.get(pos..pos + 8) {
-                            let next: [u8; 8] = next.try_into().expect("a slice of 8 bytes");
-                            if u64::from_le_bytes(next) & keep != same {
-                                break;
-                            }
-                            pos += len;
-                        }
-                        scanned = pos;
-                        continue;
-                    }
+                pos = next;
+                scanned = pos;
+                continue;
+            }
+            let (field, name_len) = match first {
+                b'd' if buf[pos..].starts_with(b"data:") => (Field::Data, 5),
+                b'e' if buf[pos..].starts_with(b"event:") => (Field::Event, 6),
+                b'i' if buf[pos..].starts_with(b"id:") => (Field::Id, 3),
+                b':' if !comments => (Field::Comment, 1),
+                _ => break None,
+            };
+            if field == Field::Comment && !state {
+                if let Some(after) = self.skip_keep_alives(buf, pos) {
+                    pos = after;
+                    scanned = pos;
+                    continue;
                 }
-                match (mask != 0).then(|| pos + (mask.trailing_zeros() / 8) as usize) {
-                    Some(end) => end,
-                    None => match self.eol.find_short(&buf[pos + 1..]) {
-                        Some(i) => pos + 1 + i,
-                        None => {
-                            scanned = buf.len();
-                            break;
-                        }
-                    },
-                }
-            } else {
-                break;
+            }
+            let from = pos + name_len;
+            // Data lines tend to be long: straight to the vector search.
+            let found = match field {
+                Field::Data => self.eol.find(&buf[from..]),
+                _ => self.eol.find_short(&buf[from..]),
+            };
+            let Some(end) = found.map(|i| from + i) else {
+                scanned = buf.len();
+                break None;
             };
             let Some(next) = after_eol(buf, end) else {
-                break;
+                break None;
             };
             if self.crossed(pos, end, state).is_some() {
-                break;
+                break None;
             }
-            if state {
-                let value = pos + 5 + usize::from(buf.get(pos + 5) == Some(&b' '));
-                self.push_data(value, end);
-                pos = next;
-            } else if buf.get(next) == Some(&b'\n') {
-                // The blank line after a keep-alive: nothing to dispatch.
-                pos = next + 1;
-            } else {
-                pos = next;
+            let value = from + usize::from(buf[from] == b' ');
+            let span = Span { start: value, end };
+            match field {
+                Field::Comment => {}
+                Field::Id if buf[value..end].contains(&0) => {}
+                _ if !state => {
+                    // This line starts a block: drop what went before, so
+                    // that spans count from the block's first byte.
+                    if end - pos > self.config.max_event_len {
+                        break None;
+                    }
+                    buf.advance(pos);
+                    let shift = |s: Span| Span {
+                        start: s.start - pos,
+                        end: s.end - pos,
+                    };
+                    self.record(field, shift(span));
+                    state = true;
+                    pos = next - pos;
+                    scanned = pos;
+                    continue;
+                }
+                _ => self.record(field, span),
             }
+            pos = next;
             scanned = pos;
-        }
+        };
         if state {
             self.pos = pos;
             self.scan = scanned;
@@ -730,6 +746,56 @@ impl Decoder {
             self.pos = 0;
             self.scan = scanned - pos;
         }
+        result
+    }
+
+    /// Records the value of a `data`, `event` or `id` line.
+    #[inline]
+    fn record(&mut self, field: Field, span: Span) {
+        match field {
+            Field::Data => self.push_data(span.start, span.end),
+            Field::Event => self.event_type = Some(span),
+            Field::Id => self.id = Some(span),
+            Field::Comment => {}
+        }
+    }
+
+    /// Between blocks, skips the commonest keep-alive, a comment line ending
+    /// in LF followed by a blank line (`:...\n\n`) within 8 bytes, and any
+    /// identical ones right after it. Returns where the run ends, or `None`
+    /// when the line at `pos` is not such a keep-alive.
+    #[inline]
+    fn skip_keep_alives(&self, buf: &[u8], pos: usize) -> Option<usize> {
+        let word: [u8; 8] = buf
+            .get(pos..pos + 8)?
+            .try_into()
+            .expect("a slice of 8 bytes");
+        let w = u64::from_le_bytes(word);
+        let mask = eol_mask(w);
+        // The lowest flagged byte is exact (see `eol_mask`).
+        let k = (mask.trailing_zeros() / 8) as usize;
+        if mask == 0
+            || k >= 7
+            || (w >> (8 * k)) as u16 != u16::from_le_bytes(*b"\n\n")
+            || self.crossed(pos, pos + k, false).is_some()
+        {
+            return None;
+        }
+        // An idle server repeats the same keep-alive: skip a run of
+        // identical ones at a fixed stride, which lets the CPU run ahead
+        // instead of waiting on each load.
+        let len = k + 2;
+        let keep = u64::MAX >> (64 - 8 * len);
+        let same = w & keep;
+        let mut pos = pos + len;
+        while let Some(next) = buf.get(pos..pos + 8) {
+            let next: [u8; 8] = next.try_into().expect("a slice of 8 bytes");
+            if u64::from_le_bytes(next) & keep != same {
+                break;
+            }
+            pos += len;
+        }
+        Some(pos)
     }
 
     /// A long line has begun and is not complete: make room now for one as
@@ -900,21 +966,23 @@ impl Decoder {
             // pin it and make every later join allocate. The old ID is let
             // go first, so that its memory can be reused.
             self.last_event_id = Text::new();
+            reserve_in_steps(&mut self.ids, id.end - id.start, ID_STEP);
             self.ids.extend_from_slice(&buf[id.start..id.end]);
             self.last_event_id = Text::from_utf8_lossy(self.ids.split().freeze());
         }
         let data_len = self.data_len + self.data.len() - 1;
         let type_len = self.event_type.map_or(0, |s| s.end - s.start);
         let joined = &mut self.joined;
-        joined.resize(data_len + type_len, b'\n');
-        let mut at = 0;
-        for span in &self.data {
-            let n = span.end - span.start;
-            joined[at..at + n].copy_from_slice(&buf[span.start..span.end]);
-            at += n + 1;
+        reserve_in_steps(joined, data_len + type_len, JOIN_STEP);
+        // Room is reserved: each append below is a copy, no reallocation.
+        for (i, span) in self.data.iter().enumerate() {
+            if i > 0 {
+                joined.extend_from_slice(b"\n");
+            }
+            joined.extend_from_slice(&buf[span.start..span.end]);
         }
         if let Some(span) = self.event_type {
-            joined[data_len..].copy_from_slice(&buf[span.start..span.end]);
+            joined.extend_from_slice(&buf[span.start..span.end]);
         }
         let [data, event_type] = Text::split2_lossy(joined.split().freeze(), data_len);
         let event_type = (type_len > 0).then_some(event_type);
@@ -1031,6 +1099,16 @@ impl Decoder {
         }
         self.mode = Mode::Discard { at_line_start };
         false
+    }
+}
+
+/// Makes room for `n` more bytes in a buffer the decoder hands out pieces of,
+/// in steps of at least `step` bytes, so that reclaiming its memory (once
+/// the pieces are dropped) happens once per many events rather than on each.
+#[inline]
+fn reserve_in_steps(buf: &mut BytesMut, n: usize, step: usize) {
+    if buf.capacity() - buf.len() < n {
+        buf.reserve(n.max(step));
     }
 }
 
