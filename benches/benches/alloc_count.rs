@@ -26,7 +26,7 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::BytesMut;
-use resse_benches::{CHUNK_LEN, Counts, Scale, Workload, resse_decode};
+use resse_benches::{CHUNK_LEN, Counts, Scale, Workload, resse_decode, resse_decode_bytes};
 use support::{Peer, PeerState};
 
 /// Allocations allowed per run independently of the event count.
@@ -96,42 +96,48 @@ fn main() -> ExitCode {
     );
     for workload in Workload::all(scale) {
         let input = &workload.bytes[..];
-        let (got, allocs) = counted(|| {
-            let mut buf = BytesMut::new();
-            resse_decode(input, CHUNK_LEN, &mut buf)
-        });
-        let got = got.expect("resse: within limits");
-        println!(
-            "{:<10} {:<19} {:>9} {:>11} {:>12.4}",
-            workload.name,
-            "resse",
-            got.events,
-            allocs,
-            per_event(allocs, got)
-        );
-        let multi_line = workload.name == "multiline";
-        let limit = if multi_line {
-            got.events + SLACK
-        } else {
-            SLACK
-        };
-        if got != workload.expected {
-            failed.push(format!(
-                "{}: resse decoded {got:?}, expected {:?}",
-                workload.name, workload.expected
-            ));
-        } else if allocs > limit {
-            let target = if multi_line {
-                "<= 1 per event"
+        for parser in ["resse", "resse-bytesmut"] {
+            let (got, allocs) = counted(|| {
+                if parser == "resse" {
+                    resse_decode_bytes(&workload.bytes, CHUNK_LEN)
+                } else {
+                    let mut buf = BytesMut::new();
+                    resse_decode(input, CHUNK_LEN, &mut buf)
+                }
+            });
+            let got = got.expect("resse: within limits");
+            println!(
+                "{:<10} {:<19} {:>9} {:>11} {:>12.4}",
+                workload.name,
+                parser,
+                got.events,
+                allocs,
+                per_event(allocs, got)
+            );
+            let multi_line = workload.name == "multiline";
+            let limit = if multi_line {
+                got.events + SLACK
             } else {
-                "0 per event"
+                SLACK
             };
-            failed.push(format!(
-                "{}: resse made {allocs} allocations for {} events (target {target}, limit {limit})",
-                workload.name, got.events
-            ));
-        } else {
-            passed += 1;
+            if got != workload.expected {
+                failed.push(format!(
+                    "{}: {parser} decoded {got:?}, expected {:?}",
+                    workload.name, workload.expected
+                ));
+            } else if allocs > limit {
+                let target = if multi_line {
+                    "<= 1 per event"
+                } else {
+                    "0 per event"
+                };
+                failed.push(format!(
+                    "{}: {parser} made {allocs} allocations for {} events (target {target}, limit {limit})",
+                    workload.name, got.events
+                ));
+            } else {
+                passed += 1;
+            }
         }
 
         // Debug builds of the peers take minutes at this size: bench mode only.

@@ -17,7 +17,9 @@ use bytes::BytesMut;
 use criterion::{
     BenchmarkId, Criterion, SamplingMode, Throughput, criterion_group, criterion_main,
 };
-use resse_benches::{Chunking, Scale, Workload, memchr2_count, memcpy_chunks, resse_decode};
+use resse_benches::{
+    Chunking, Scale, Workload, memchr2_count, memcpy_chunks, resse_decode, resse_decode_bytes,
+};
 use support::{Peer, PeerState};
 
 fn decode(c: &mut Criterion) {
@@ -42,7 +44,20 @@ fn decode(c: &mut Criterion) {
             let got = resse_decode(input, chunk_len, &mut buf).expect("resse: within limits");
             assert_eq!(got, expected, "resse on {} at {label}", workload.name);
 
+            let got = resse_decode_bytes(&workload.bytes, chunk_len).expect("resse: within limits");
+            assert_eq!(
+                got, expected,
+                "resse (Bytes) on {} at {label}",
+                workload.name
+            );
+
+            // `resse`: the zero-copy entry point (`decode_bytes` on `Bytes`
+            // chunks), its fastest public API; `resse-bytesmut`: the
+            // tokio-util call shape (`decode` on an appended `BytesMut`).
             group.bench_function(BenchmarkId::new("resse", label), |b| {
+                b.iter(|| resse_decode_bytes(black_box(&workload.bytes), chunk_len))
+            });
+            group.bench_function(BenchmarkId::new("resse-bytesmut", label), |b| {
                 b.iter(|| resse_decode(black_box(input), chunk_len, &mut buf))
             });
             group.bench_function(BenchmarkId::new("memchr2_scan", label), |b| {

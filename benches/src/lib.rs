@@ -364,6 +364,38 @@ pub fn resse_decode(
     Ok(counts)
 }
 
+/// Decodes `input` with a fresh [`resse_codec::Decoder`] through its
+/// zero-copy entry point, [`Decoder::decode_bytes`]: each `chunk_len`-byte
+/// chunk is a `Bytes` slice of `input` (as an HTTP client hands out body
+/// chunks), nothing is copied for events that lie within a chunk. Events are
+/// dropped as soon as their data length is recorded.
+///
+/// # Errors
+///
+/// Any [`DecodeError`] (none is expected on the benchmark workloads).
+pub fn resse_decode_bytes(input: &Bytes, chunk_len: usize) -> Result<Counts, DecodeError> {
+    let mut decoder = Decoder::new();
+    let mut counts = Counts::default();
+    let chunk_len = chunk_len.max(1);
+    let mut start = 0;
+    while start < input.len() {
+        let end = (start + chunk_len).min(input.len());
+        let mut chunk = input.slice(start..end);
+        while let Some(frame) = decoder.decode_bytes(&mut chunk)? {
+            if let Frame::Event(event) = frame {
+                counts.add(event.data().len());
+            }
+        }
+        start = end;
+    }
+    while let Some(frame) = decoder.decode_bytes_eof()? {
+        if let Frame::Event(event) = frame {
+            counts.add(event.data().len());
+        }
+    }
+    Ok(counts)
+}
+
 /// Physical limit (a): visits every CR and LF of `input` with
 /// `memchr::memchr2_iter`, chunk by chunk, and returns how many there are.
 pub fn memchr2_count(input: &[u8], chunk_len: usize) -> usize {

@@ -56,7 +56,10 @@ pub enum Overflow {
 /// buffer holds at most `max(max_line_len, max_event_len) + 2` bytes (the 2
 /// being the terminator of a block's last line), and during a call at most
 /// that plus the chunk you appended. The decoder's own bookkeeping adds at
-/// most 16 bytes per `data` line of the block being read.
+/// most 16 bytes per `data` line of the block being read, and it keeps two
+/// small reusable buffers for joined data and last event IDs (grown in steps
+/// of 8 KiB and 256 bytes; memory that events you still hold point into is
+/// freed when you drop them).
 ///
 /// ```
 /// use resse_codec::{Decoder, DecoderConfig, Overflow};
@@ -142,6 +145,57 @@ impl DecoderConfig {
     pub fn get_comments(&self) -> bool {
         self.comments
     }
+}
+
+/// The buffers the decoder reads from: the caller's `BytesMut` (appended
+/// to between calls), or a `Bytes` chunk read without copying.
+pub(crate) trait Source: core::ops::Deref<Target = [u8]> {
+    /// Drops the first `n` bytes.
+    fn advance(&mut self, n: usize);
+    /// Splits off the first `n` bytes, sharing memory.
+    fn take(&mut self, n: usize) -> Bytes;
+    /// Drops everything.
+    fn clear(&mut self);
+    /// Makes room for `total` bytes in all, when the buffer can grow.
+    fn make_room(&mut self, total: usize);
+}
+
+impl Source for BytesMut {
+    #[inline]
+    fn advance(&mut self, n: usize) {
+        Buf::advance(self, n);
+    }
+    #[inline]
+    fn take(&mut self, n: usize) -> Bytes {
+        self.split_to(n).freeze()
+    }
+    #[inline]
+    fn clear(&mut self) {
+        Self::clear(self);
+    }
+    #[inline]
+    fn make_room(&mut self, total: usize) {
+        if self.capacity() < total {
+            self.reserve(total - self.len());
+        }
+    }
+}
+
+impl Source for Bytes {
+    #[inline]
+    fn advance(&mut self, n: usize) {
+        Buf::advance(self, n);
+    }
+    #[inline]
+    fn take(&mut self, n: usize) -> Bytes {
+        self.split_to(n)
+    }
+    #[inline]
+    fn clear(&mut self) {
+        Self::clear(self);
+    }
+    #[inline]
+    fn make_room(&mut self, _total: usize) {}
 }
 
 /// A byte range `start..end` of the block being read, relative to the front
@@ -363,6 +417,8 @@ pub struct Decoder {
     joined: BytesMut,
     /// Where committed last event IDs live (see `dispatch_joined`).
     ids: BytesMut,
+    /// What `decode_bytes` keeps of a block that spans chunks.
+    carry: BytesMut,
 }
 
 impl Default for Decoder {
@@ -396,6 +452,7 @@ impl Decoder {
             long_line: 0,
             joined: BytesMut::new(),
             ids: BytesMut::new(),
+            carry: BytesMut::new(),
         }
     }
 
@@ -448,6 +505,7 @@ impl Decoder {
     /// [`is_stopped`]: Self::is_stopped
     /// [`incomplete_at_eof`]: Self::incomplete_at_eof
     pub fn reset(&mut self) {
+        self.carry.clear();
         self.start_stream();
         self.mode = Mode::Normal;
         self.incomplete = false;
@@ -503,7 +561,7 @@ impl Decoder {
 
     /// Everything but the fast path: one line at a time.
     #[inline(never)]
-    fn decode_general(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
+    fn decode_general<B: Source>(&mut self, buf: &mut B) -> Result<Option<Frame>, DecodeError> {
         if self.scan > buf.len() {
             // The buffer contract was broken (bytes were removed behind our
             // back): start afresh rather than index out of bounds.
@@ -596,10 +654,140 @@ impl Decoder {
         Ok(None)
     }
 
+    /// Decodes the next frame from a chunk of input held as [`Bytes`] (as
+    /// hyper, reqwest and most HTTP clients hand out body chunks), consuming
+    /// from its front.
+    ///
+    /// Unlike [`decode`](Self::decode) nothing is copied for events that lie
+    /// wholly inside a chunk: their fields are slices of it. Only a block
+    /// that spans chunks is assembled in a buffer the decoder keeps (bounded
+    /// by the same limits). Returns `Ok(None)` once `input` is used up: pass
+    /// the next chunk then, and call [`decode_bytes_eof`] at the end of the
+    /// stream. Frames, errors and [`last_event_id`](Self::last_event_id) are
+    /// exactly those of [`decode`](Self::decode) for the same bytes, however
+    /// they are chunked. Do not mix the two methods on one stream.
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use resse_codec::{Decoder, Frame};
+    ///
+    /// let mut decoder = Decoder::new();
+    /// let mut data = Vec::new();
+    /// for chunk in [&b"data: hel"[..], b"lo\n\ndata: world\n\n"] {
+    ///     let mut chunk = Bytes::from_static(chunk);
+    ///     while let Some(frame) = decoder.decode_bytes(&mut chunk)? {
+    ///         if let Frame::Event(e) = frame {
+    ///             data.push(e.data().to_owned());
+    ///         }
+    ///     }
+    /// }
+    /// while let Some(_frame) = decoder.decode_bytes_eof()? {}
+    /// assert_eq!(data, ["hello", "world"]);
+    /// # Ok::<(), resse_codec::DecodeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`decode`](Self::decode).
+    ///
+    /// [`decode_bytes_eof`]: Self::decode_bytes_eof
+    #[inline]
+    pub fn decode_bytes(&mut self, input: &mut Bytes) -> Result<Option<Frame>, DecodeError> {
+        // Inlined into the caller, like `decode`'s fast path.
+        if self.carry.is_empty()
+            && self.scan == 0
+            && self.mode == Mode::Normal
+            && !self.bom_pending
+            && !self.skip_lf
+            && !self.has_state()
+        {
+            if let Some(frame) = self.single_line_event(input) {
+                return Ok(Some(frame));
+            }
+        }
+        self.decode_bytes_general(input)
+    }
+
+    /// Everything but `decode_bytes`'s fast path.
+    #[inline(never)]
+    fn decode_bytes_general(&mut self, input: &mut Bytes) -> Result<Option<Frame>, DecodeError> {
+        loop {
+            if self.carry.is_empty() {
+                if input.is_empty() {
+                    return Ok(None);
+                }
+                // Straight from the chunk, without copying.
+                let frame = self.decode_zero_copy(input);
+                if matches!(frame, Ok(None)) && !input.is_empty() {
+                    // An unfinished block: keep it (the decoder's positions
+                    // stay valid, as the carry starts where `input` does).
+                    self.carry.extend_from_slice(input);
+                    input.clear();
+                }
+                return frame;
+            }
+            if input.is_empty() {
+                return Ok(None);
+            }
+            // A block spans chunks: append input to the carry one line at a
+            // time, so that once the block is dispatched the rest of the
+            // chunk is read without copying again.
+            let eol = self.eol.find(input);
+            let n = match eol {
+                Some(i) if input[i] == b'\r' && input.get(i + 1) == Some(&b'\n') => i + 2,
+                Some(i) => i + 1,
+                None => input.len(),
+            };
+            let old = self.carry.len();
+            // Where the decoder was only waiting for more of a line, tell it
+            // what was just scanned here, so that it does not scan it again.
+            let waiting =
+                self.mode == Mode::Normal && !self.skip_lf && !self.bom_pending && self.scan == old;
+            self.carry.extend_from_slice(&input[..n]);
+            Buf::advance(input, n);
+            if waiting {
+                self.scan = eol.map_or(self.carry.len(), |i| old + i);
+            }
+            let mut carry = core::mem::take(&mut self.carry);
+            let frame = self.decode(&mut carry);
+            self.carry = carry;
+            if !matches!(frame, Ok(None)) {
+                return frame;
+            }
+        }
+    }
+
+    /// Decodes what [`decode_bytes`](Self::decode_bytes) kept at the end of
+    /// the stream: as [`decode_eof`](Self::decode_eof) does.
+    ///
+    /// # Errors
+    /// As [`decode`](Self::decode).
+    pub fn decode_bytes_eof(&mut self) -> Result<Option<Frame>, DecodeError> {
+        let mut carry = core::mem::take(&mut self.carry);
+        let frame = self.decode_eof(&mut carry);
+        self.carry = carry;
+        frame
+    }
+
+    /// [`decode`](Self::decode) on a `Bytes` chunk.
+    #[inline]
+    fn decode_zero_copy(&mut self, buf: &mut Bytes) -> Result<Option<Frame>, DecodeError> {
+        if self.scan == 0
+            && self.mode == Mode::Normal
+            && !self.bom_pending
+            && !self.skip_lf
+            && !self.has_state()
+        {
+            if let Some(frame) = self.single_line_event(buf) {
+                return Ok(Some(frame));
+            }
+        }
+        self.decode_general(buf)
+    }
+
     /// Strips a leading UTF-8 BOM. Returns false when more bytes are needed
     /// to tell. (At the end of input a partial BOM is just an unterminated
     /// line, which `decode_eof` discards.)
-    fn strip_bom(&mut self, buf: &mut BytesMut) -> bool {
+    fn strip_bom<B: Source>(&mut self, buf: &mut B) -> bool {
         let n = buf.len().min(BOM.len());
         if buf[..n] == BOM[..n] {
             if n < BOM.len() {
@@ -617,7 +805,7 @@ impl Decoder {
     /// then handles with exactly the same result; it records in `scan` how
     /// far it looked, so nothing is scanned twice.
     #[inline]
-    fn single_line_event(&mut self, buf: &mut BytesMut) -> Option<Frame> {
+    fn single_line_event<B: Source>(&mut self, buf: &mut B) -> Option<Frame> {
         if !buf.starts_with(b"data:") {
             return None;
         }
@@ -640,11 +828,11 @@ impl Decoder {
             return None;
         }
         let value = 5 + usize::from(buf.get(5) == Some(&b' '));
-        let mut data = buf.split_to(block_end);
-        data.advance(value);
+        let mut data = buf.take(block_end);
+        Buf::advance(&mut data, value);
         data.truncate(end - value);
         self.scan = 0;
-        let data = Text::from_utf8_lossy(data.freeze());
+        let data = Text::from_utf8_lossy(data);
         Some(Frame::Event(Event::decoded(None, data, self.event_id())))
     }
 
@@ -657,7 +845,7 @@ impl Decoder {
     /// a CR ending the buffer, and leaves those to the general path, which
     /// gives exactly the same result line by line.
     #[inline]
-    fn run_lines(&mut self, buf: &mut BytesMut) -> Option<usize> {
+    fn run_lines<B: Source>(&mut self, buf: &mut B) -> Option<usize> {
         if self.scan != self.pos {
             return None;
         }
@@ -809,18 +997,18 @@ impl Decoder {
     /// when earlier events still share it (as the caller's next append would
     /// anyway).
     #[inline]
-    fn make_room(&self, buf: &mut BytesMut) {
+    fn make_room<B: Source>(&self, buf: &mut B) {
         let held = buf.len();
         let want = self.pos + self.long_line + 2;
-        if held - self.pos >= LONG_LINE && want > held && buf.capacity() < want {
-            buf.reserve(want - held);
+        if held - self.pos >= LONG_LINE && want > held {
+            buf.make_room(want);
         }
     }
 
     /// Ends the current line at `next`: keeps it when the block holds state,
     /// drops it from the buffer otherwise.
     #[inline]
-    fn finish_line(&mut self, buf: &mut BytesMut, next: usize) {
+    fn finish_line<B: Source>(&mut self, buf: &mut B, next: usize) {
         if self.has_state() {
             self.pos = next;
             self.scan = next;
@@ -833,9 +1021,9 @@ impl Decoder {
 
     /// Interprets the line `buf[pos..end]`, whose terminator ends at `next`.
     #[inline]
-    fn line(
+    fn line<B: Source>(
         &mut self,
-        buf: &mut BytesMut,
+        buf: &mut B,
         end: usize,
         next: usize,
     ) -> Result<Option<Frame>, DecodeError> {
@@ -859,7 +1047,7 @@ impl Decoder {
                     // The line is all there is in the buffer's front: hand it
                     // out without copying.
                     buf.advance(value);
-                    let text = buf.split_to(end - value).freeze();
+                    let text = buf.take(end - value);
                     buf.advance(next - end);
                     self.pos = 0;
                     self.scan = 0;
@@ -913,7 +1101,7 @@ impl Decoder {
     /// A blank line at `buf[pos]` ends the block: commit the id, dispatch the
     /// event if there is data.
     #[inline]
-    fn dispatch(&mut self, buf: &mut BytesMut, next: usize) -> Option<Frame> {
+    fn dispatch<B: Source>(&mut self, buf: &mut B, next: usize) -> Option<Frame> {
         if !self.has_state() {
             buf.advance(next);
             self.pos = 0;
@@ -925,7 +1113,7 @@ impl Decoder {
             // `advance` + `split_to` take the slice with a single reference
             // count increment.
             buf.advance(span.start);
-            let data = buf.split_to(span.end - span.start).freeze();
+            let data = buf.take(span.end - span.start);
             buf.advance(next - span.end);
             let data = Text::from_utf8_lossy(data);
             Some(Frame::Event(Event::decoded(None, data, self.event_id())))
@@ -939,7 +1127,7 @@ impl Decoder {
         } else {
             // No data (an id-only block), or one large data line shared
             // without copying.
-            let block = buf.split_to(next).freeze();
+            let block = buf.take(next);
             let text = |span: Span| Text::from_utf8_lossy(block.slice(span.start..span.end));
             if let Some(id) = self.id {
                 self.last_event_id = text(id);
@@ -959,7 +1147,7 @@ impl Decoder {
     /// data (joined with LF) and event type into `self.joined`, checking
     /// UTF-8 once, and cutting the two out of it. Commits the id through
     /// `self.ids`.
-    fn dispatch_joined(&mut self, buf: &BytesMut) -> Frame {
+    fn dispatch_joined(&mut self, buf: &[u8]) -> Frame {
         if let Some(id) = self.id {
             // The decoder keeps the last event ID for as long as it lasts,
             // so it gets a buffer of its own: sharing the join buffer would
@@ -990,7 +1178,7 @@ impl Decoder {
     }
 
     /// No line end in the buffer: enforce the limits on the partial line.
-    fn check_partial(&mut self, buf: &mut BytesMut) -> Result<(), DecodeError> {
+    fn check_partial<B: Source>(&mut self, buf: &mut B) -> Result<(), DecodeError> {
         let held = buf.len();
         if held > self.pos {
             if let Some(error) = self.crossed(self.pos, held, self.has_state()) {
@@ -1043,9 +1231,9 @@ impl Decoder {
     }
 
     /// Drops the block and the bytes up to `consumed`, then skips or stops.
-    fn overflow(
+    fn overflow<B: Source>(
         &mut self,
-        buf: &mut BytesMut,
+        buf: &mut B,
         consumed: usize,
         at_line_start: bool,
         error: DecodeError,
@@ -1066,7 +1254,7 @@ impl Decoder {
     }
 
     /// Skips input until a blank line. Returns true once it has been found.
-    fn discard(&mut self, buf: &mut BytesMut) -> bool {
+    fn discard<B: Source>(&mut self, buf: &mut B) -> bool {
         let Mode::Discard { mut at_line_start } = self.mode else {
             return true;
         };

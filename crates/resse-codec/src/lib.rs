@@ -13,7 +13,11 @@
 //! 2. Call [`Decoder::decode`] until it returns `Ok(None)` (need more bytes);
 //!    handle each [`Frame`]: an [`Event`], a [`Frame::Retry`], or, if you
 //!    asked for them, a [`Frame::Comment`].
-//! 3. At the end of the stream call [`Decoder::decode_eof`] until `Ok(None)`;
+//!    If your HTTP client hands out body chunks as [`Bytes`](bytes::Bytes)
+//!    (hyper, reqwest), use [`Decoder::decode_bytes`] instead: events that
+//!    lie within a chunk are then sliced from it without any copy.
+//! 3. At the end of the stream call [`Decoder::decode_eof`] (or
+//!    [`Decoder::decode_bytes_eof`]) until `Ok(None)`;
 //!    [`Decoder::incomplete_at_eof`] then says whether an unterminated event
 //!    was discarded, and [`Decoder::last_event_id`] is what to send as
 //!    `Last-Event-ID` when reconnecting.

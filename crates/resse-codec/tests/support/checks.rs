@@ -416,6 +416,50 @@ pub(crate) fn check_decode_chunked(data: &[u8]) {
         chunked, buffered,
         "BufferedDecoder differs from Decoder on the same chunks"
     );
+
+    let zero_copy = run_bytes(&input.config, &chunks);
+    assert_eq!(
+        whole, zero_copy,
+        "Decoder::decode_bytes differs from Decoder::decode; chunks: {chunks:?}"
+    );
+}
+
+/// Runs a fresh decoder over `chunks` with [`Decoder::decode_bytes`] (each
+/// chunk a `Bytes`, as HTTP clients hand them out), then
+/// [`Decoder::decode_bytes_eof`].
+pub(crate) fn run_bytes(config: &DecoderConfig, chunks: &[&[u8]]) -> Run {
+    let mut decoder = Decoder::with_config(config.clone());
+    let mut outputs = Vec::new();
+    let budget = chunks.iter().map(|c| c.len()).sum::<usize>() + 2;
+    for chunk in chunks {
+        let mut chunk = Bytes::copy_from_slice(chunk);
+        loop {
+            match decoder.decode_bytes(&mut chunk) {
+                Ok(None) => break,
+                Ok(Some(frame)) => outputs.push(Ok(frame)),
+                Err(e) => outputs.push(Err(e)),
+            }
+            assert!(outputs.len() <= budget, "decode_bytes is looping");
+        }
+        assert!(
+            chunk.is_empty(),
+            "decode_bytes returned Ok(None) before using its input"
+        );
+    }
+    loop {
+        match decoder.decode_bytes_eof() {
+            Ok(None) => break,
+            Ok(Some(frame)) => outputs.push(Ok(frame)),
+            Err(e) => outputs.push(Err(e)),
+        }
+        assert!(outputs.len() <= budget, "decode_bytes_eof is looping");
+    }
+    Run {
+        outputs,
+        last_event_id: decoder.last_event_id().clone(),
+        incomplete_at_eof: decoder.incomplete_at_eof(),
+        stopped: decoder.is_stopped(),
+    }
 }
 
 /// One step of a `roundtrip` input.

@@ -1,0 +1,141 @@
+//! `Decoder::decode_bytes` (chunks read as `Bytes`, zero-copy) must give
+//! exactly what `Decoder::decode` gives on the whole input: frames, errors,
+//! last event ID, incomplete flag and stopped state, for any chunking, any
+//! limits and both overflow modes.
+
+use bytes::{Bytes, BytesMut};
+use proptest::prelude::*;
+use resse_codec::{DecodeError, Decoder, DecoderConfig, Frame, Overflow};
+
+type Outcome = (Vec<Result<Frame, DecodeError>>, String, bool, bool);
+
+fn whole(config: &DecoderConfig, input: &[u8]) -> Outcome {
+    let mut d = Decoder::with_config(config.clone());
+    let mut buf = BytesMut::from(input);
+    let mut out = Vec::new();
+    loop {
+        match d.decode(&mut buf) {
+            Ok(None) => break,
+            r => out.push(r.map(|f| f.expect("Some"))),
+        }
+    }
+    loop {
+        match d.decode_eof(&mut buf) {
+            Ok(None) => break,
+            r => out.push(r.map(|f| f.expect("Some"))),
+        }
+    }
+    (
+        out,
+        d.last_event_id().to_string(),
+        d.incomplete_at_eof(),
+        d.is_stopped(),
+    )
+}
+
+fn zero_copy(config: &DecoderConfig, input: &[u8], cuts: &[usize]) -> Outcome {
+    let mut d = Decoder::with_config(config.clone());
+    let input = Bytes::copy_from_slice(input);
+    let mut bounds: Vec<usize> = cuts.iter().map(|&c| c % (input.len() + 1)).collect();
+    bounds.push(0);
+    bounds.push(input.len());
+    bounds.sort_unstable();
+    let mut out = Vec::new();
+    for w in bounds.windows(2) {
+        let mut chunk = input.slice(w[0]..w[1]);
+        loop {
+            match d.decode_bytes(&mut chunk) {
+                Ok(None) => break,
+                r => out.push(r.map(|f| f.expect("Some"))),
+            }
+            assert!(out.len() <= input.len() + 2, "looping");
+        }
+        assert!(chunk.is_empty(), "Ok(None) before the chunk was used up");
+    }
+    loop {
+        match d.decode_bytes_eof() {
+            Ok(None) => break,
+            r => out.push(r.map(|f| f.expect("Some"))),
+        }
+    }
+    (
+        out,
+        d.last_event_id().to_string(),
+        d.incomplete_at_eof(),
+        d.is_stopped(),
+    )
+}
+
+/// Inputs biased towards event stream syntax, including the shapes the
+/// decoder's fast paths handle.
+fn input() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        Just(&b"data:"[..]),
+        Just(&b"data: "[..]),
+        Just(&b"data"[..]),
+        Just(&b"event: "[..]),
+        Just(&b"id: "[..]),
+        Just(&b"retry: "[..]),
+        Just(&b": ping\n\n"[..]),
+        Just(&b":"[..]),
+        Just(&b" "[..]),
+        Just(&b"\n"[..]),
+        Just(&b"\r"[..]),
+        Just(&b"\r\n"[..]),
+        Just(&b"\n\n"[..]),
+        Just(&b"\xEF\xBB\xBF"[..]),
+        Just(&b"\xE2\x82"[..]),
+        Just(&b"\0"[..]),
+        Just(&b"12"[..]),
+        Just(&b"hello world, a longer value to cross a word"[..]),
+    ];
+    prop::collection::vec(piece, 0..48).prop_map(|p| p.concat())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    #[test]
+    fn decode_bytes_equals_decode(
+        input in input(),
+        cuts in prop::collection::vec(any::<usize>(), 0..8),
+        comments in any::<bool>(),
+    ) {
+        let config = DecoderConfig::default().comments(comments);
+        prop_assert_eq!(zero_copy(&config, &input, &cuts), whole(&config, &input));
+    }
+
+    #[test]
+    fn decode_bytes_equals_decode_with_small_limits(
+        input in input(),
+        cuts in prop::collection::vec(any::<usize>(), 0..8),
+        max_line in 1usize..48,
+        max_event in 1usize..96,
+        stop in any::<bool>(),
+    ) {
+        let config = DecoderConfig::default()
+            .max_line_len(max_line)
+            .max_event_len(max_event)
+            .on_overflow(if stop { Overflow::Stop } else { Overflow::Skip });
+        prop_assert_eq!(zero_copy(&config, &input, &cuts), whole(&config, &input));
+    }
+}
+
+#[test]
+fn events_inside_a_chunk_share_its_memory() {
+    let chunk = Bytes::from_static(b"id: 1\ndata: hello\n\ndata: world\n\n");
+    let range = chunk.as_ptr() as usize..chunk.as_ptr() as usize + chunk.len();
+    let mut input = chunk.clone();
+    let mut d = Decoder::new();
+    let Some(Frame::Event(e)) = d.decode_bytes(&mut input).expect("valid") else {
+        panic!("expected an event")
+    };
+    assert_eq!((e.data(), e.last_event_id()), ("hello", "1"));
+    let Some(Frame::Event(e)) = d.decode_bytes(&mut input).expect("valid") else {
+        panic!("expected an event")
+    };
+    assert_eq!(e.data(), "world");
+    // The single-line event's data is a slice of the chunk: no copy.
+    assert!(range.contains(&(e.data().as_ptr() as usize)));
+    assert_eq!(d.decode_bytes(&mut input).expect("valid"), None);
+}
