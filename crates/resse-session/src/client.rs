@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant, SystemTime};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use resse_codec::{DecodeError, Decoder, Event, Frame, Text};
 use resse_heartbeat::{IdleConfig, IdleWatchdog, Liveness};
@@ -228,7 +228,6 @@ pub struct ClientSession {
     idle_config: Option<IdleConfig>,
     idle: Option<IdleWatchdog>,
     decoder: Decoder,
-    buf: BytesMut,
     state: State,
     actions: VecDeque<Action>,
     events: VecDeque<SessionEvent>,
@@ -260,7 +259,6 @@ impl ClientSession {
             idle_config: config.idle,
             idle: None,
             decoder,
-            buf: BytesMut::new(),
             state: State::Closed,
             actions: VecDeque::new(),
             events: VecDeque::new(),
@@ -412,9 +410,10 @@ impl ClientSession {
         if let Some(idle) = &mut self.idle {
             idle.on_bytes_received(now);
         }
-        self.buf.extend_from_slice(&bytes);
+        // Zero-copy: events that lie within this chunk are slices of it.
+        let mut bytes = bytes;
         loop {
-            let result = self.decoder.decode(&mut self.buf);
+            let result = self.decoder.decode_bytes(&mut bytes);
             if !self.frame(result) {
                 break;
             }
@@ -435,7 +434,7 @@ impl ClientSession {
             State::Connecting { .. } => self.ended(now, Cause::ConnectFailed),
             State::Open => {
                 loop {
-                    let result = self.decoder.decode_eof(&mut self.buf);
+                    let result = self.decoder.decode_bytes_eof();
                     if !self.frame(result) {
                         break;
                     }
@@ -574,7 +573,6 @@ impl ClientSession {
             .take()
             .unwrap_or_else(|| self.template.clone());
         self.decoder.reset();
-        self.buf.clear();
         self.idle = self.idle_config.map(|c| IdleWatchdog::new(c, now));
         self.connections = self.connections.saturating_add(1);
         self.conn_events = 0;
@@ -656,7 +654,6 @@ impl ClientSession {
     /// The connection in flight ended at `now` because of `cause`.
     fn ended(&mut self, now: Instant, cause: Cause) {
         self.decoder.reset();
-        self.buf.clear();
         self.idle = None;
         self.last_cause = Some(cause);
         match self.policy.on_error(now, cause) {
@@ -680,7 +677,6 @@ impl ClientSession {
 
     fn finish(&mut self, reason: CloseReason) {
         self.decoder.reset();
-        self.buf.clear();
         self.idle = None;
         self.redirect = None;
         self.state = State::Closed;
