@@ -726,6 +726,10 @@ impl Decoder {
                 if matches!(frame, Ok(None)) && !input.is_empty() {
                     // An unfinished block: keep it (the decoder's positions
                     // stay valid, as the carry starts where `input` does).
+                    // While the carry is empty, make room for a line as long
+                    // as the last long one: reclaiming room now moves
+                    // nothing, later it would move the part already held.
+                    self.carry.reserve(input.len().max(self.long_line + 2));
                     self.carry.extend_from_slice(input);
                     input.clear();
                 }
