@@ -1,0 +1,461 @@
+//! The reconnecting [`Client`], its [`ClientBuilder`] and [`CloseHandle`].
+
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::hash::BuildHasher;
+use std::io;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use resse_codec::{DecoderConfig, Event, Text};
+use resse_reconnect::{Cause, ReconnectConfig};
+use resse_session::{Action, ClientSession, ConnectionState, SessionConfig, SessionEvent};
+
+use crate::Error;
+use crate::connect::{Connect, HttpConnector, Stream, Timeouts};
+use crate::reader::read_chunk;
+
+/// Shortest read timeout: a zero timeout means "block" to `std`.
+const MIN_TIMEOUT: Duration = Duration::from_millis(1);
+
+type Interrupt = Box<dyn Fn() + Send + Sync>;
+
+struct Shared {
+    closed: bool,
+    interrupt: Option<Interrupt>,
+}
+
+struct CloseInner {
+    shared: Mutex<Shared>,
+    wake: Condvar,
+}
+
+/// Stops a [`Client`] from any thread, promptly: a blocked read or connect
+/// is interrupted (the connection is shut down) and a wait for the next
+/// reconnection ends. Cheap to clone.
+#[derive(Clone)]
+pub struct CloseHandle {
+    inner: Arc<CloseInner>,
+}
+
+impl fmt::Debug for CloseHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CloseHandle")
+            .field("closed", &self.is_closed())
+            .finish()
+    }
+}
+
+impl CloseHandle {
+    fn new() -> Self {
+        Self {
+            inner: Arc::new(CloseInner {
+                shared: Mutex::new(Shared {
+                    closed: false,
+                    interrupt: None,
+                }),
+                wake: Condvar::new(),
+            }),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Shared> {
+        // The lock only guards plain data: a panic elsewhere cannot leave it
+        // inconsistent.
+        self.inner
+            .shared
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Closes the client: its iterator ends after
+    /// [`SessionEvent::Closed`]. Idempotent.
+    pub fn close(&self) {
+        let interrupt = {
+            let mut shared = self.lock();
+            shared.closed = true;
+            shared.interrupt.take()
+        };
+        self.inner.wake.notify_all();
+        if let Some(interrupt) = interrupt {
+            interrupt();
+        }
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.lock().closed
+    }
+
+    /// Registers how to interrupt the connection being made (for
+    /// [`Connect`] implementations): `interrupt` runs once if the handle is
+    /// closed while it is registered, at once if it already is.
+    pub fn on_close(&self, interrupt: impl Fn() + Send + Sync + 'static) {
+        let mut shared = self.lock();
+        if shared.closed {
+            drop(shared);
+            interrupt();
+        } else {
+            shared.interrupt = Some(Box::new(interrupt));
+        }
+    }
+
+    fn clear_interrupt(&self) {
+        self.lock().interrupt = None;
+    }
+
+    /// Sleeps until `deadline` or until closed, whichever comes first.
+    fn sleep_until(&self, deadline: Instant) {
+        let mut shared = self.lock();
+        loop {
+            let now = Instant::now();
+            if shared.closed || now >= deadline {
+                return;
+            }
+            shared = self
+                .inner
+                .wake
+                .wait_timeout(shared, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
+/// A seed for the reconnection jitter from the OS random source (std's
+/// `RandomState` keys are drawn from it once per process and then vary per
+/// instance).
+fn random_seed() -> u64 {
+    RandomState::new().hash_one(std::process::id())
+}
+
+/// Configures a [`Client`]: the options of
+/// [`SessionConfig`] plus the connect timeout.
+#[derive(Clone, Debug)]
+pub struct ClientBuilder {
+    config: SessionConfig,
+    seeded: bool,
+    connect_timeout: Duration,
+}
+
+impl ClientBuilder {
+    /// Default TCP connect timeout.
+    pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// A client of the event stream at `url`.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            config: SessionConfig::new(url),
+            seeded: false,
+            connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
+        }
+    }
+
+    /// The request method (default `GET`).
+    pub fn method(mut self, method: Method) -> Self {
+        self.config = self.config.method(method);
+        self
+    }
+
+    /// Adds a request header.
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.config = self.config.header(name, value);
+        self
+    }
+
+    /// Adds request headers.
+    pub fn headers(mut self, headers: HeaderMap) -> Self {
+        self.config = self.config.headers(headers);
+        self
+    }
+
+    /// The request body, sent on every connection.
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.config = self.config.body(body);
+        self
+    }
+
+    /// The `Last-Event-ID` of the first request.
+    pub fn last_event_id(mut self, id: impl Into<Text>) -> Self {
+        self.config = self.config.last_event_id(id);
+        self
+    }
+
+    /// The reconnection policy. Its seed is replaced by one from the OS
+    /// random source unless [`seed`](Self::seed) is called (after this).
+    pub fn reconnect(mut self, config: ReconnectConfig) -> Self {
+        self.config = self.config.reconnect(config);
+        self.seeded = false;
+        self
+    }
+
+    /// A fixed seed for the reconnection jitter (tests). By default each
+    /// client draws one from the OS random source, so that clients dropped
+    /// together do not come back together.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config = self.config.seed(seed);
+        self.seeded = true;
+        self
+    }
+
+    /// How long the connection may stay silent (response head included)
+    /// before it is dropped and reopened; `None` disables it. See
+    /// [`SessionConfig::idle_timeout`].
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config = self.config.idle_timeout(timeout);
+        self
+    }
+
+    /// The TCP connect timeout (default 10 s; at least 1 ms).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout.max(MIN_TIMEOUT);
+        self
+    }
+
+    /// The decoder's limits and options.
+    pub fn decoder(mut self, config: DecoderConfig) -> Self {
+        self.config = self.config.decoder(config);
+        self
+    }
+
+    /// A client over the default [`HttpConnector`] (`http://` only). It
+    /// connects on the first call to `next`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an invalid reconnection policy.
+    pub fn build(self) -> Result<Client<HttpConnector>, Error> {
+        self.build_with(HttpConnector::new())
+    }
+
+    /// A client over your own [`Connect`].
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an invalid reconnection policy.
+    pub fn build_with<C: Connect>(self, connector: C) -> Result<Client<C>, Error> {
+        let mut config = self.config;
+        if !self.seeded {
+            config = config.seed(random_seed());
+        }
+        let session = ClientSession::new(Instant::now(), config)?;
+        Ok(Client {
+            session,
+            connector,
+            conn: None,
+            close: CloseHandle::new(),
+            connect_timeout: self.connect_timeout,
+            buf: BytesMut::new(),
+            stopped: false,
+        })
+    }
+}
+
+/// A blocking, reconnecting event stream client: an [`Iterator`] of
+/// events that reconnects with `Last-Event-ID` through any number of
+/// failures, as the [`ClientSession`] it drives decides.
+///
+/// The loop: the session says when to connect; body bytes go to the
+/// session as they arrive; the socket read timeout is the time left until
+/// [`poll_timeout()`](ClientSession::poll_timeout) (at least 1 ms), and a
+/// read that times out means "call
+/// [`handle_timeout`](ClientSession::handle_timeout)" — that is how a
+/// silent connection is detected and dropped. Between connections the
+/// thread sleeps until the reconnection deadline (or until closed).
+///
+/// Use it as an iterator of events (`Result<Event, Error>`: a final error
+/// when the session closes for a failure), or
+/// [`next_event`](Self::next_event) for every state change too. Stop it
+/// from another thread with a [`CloseHandle`].
+///
+/// ```no_run
+/// use resse_blocking::ClientBuilder;
+///
+/// let client = ClientBuilder::new("http://127.0.0.1:8080/events").build()?;
+/// let close = client.close_handle(); // e.g. for a Ctrl-C handler
+/// for event in client {
+///     let event = event?;
+///     println!("{}: {}", event.event_type(), event.data());
+/// }
+/// # Ok::<(), resse_blocking::Error>(())
+/// ```
+pub struct Client<C: Connect = HttpConnector> {
+    session: ClientSession,
+    connector: C,
+    conn: Option<C::Stream>,
+    close: CloseHandle,
+    connect_timeout: Duration,
+    buf: BytesMut,
+    stopped: bool,
+}
+
+impl<C: Connect> fmt::Debug for Client<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("state", &self.session.state())
+            .field("last_event_id", self.session.last_event_id())
+            .field("stopped", &self.stopped)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The one clock of the client.
+fn now() -> Instant {
+    Instant::now()
+}
+
+impl<C: Connect> Client<C> {
+    /// A handle that stops this client from another thread.
+    pub fn close_handle(&self) -> CloseHandle {
+        self.close.clone()
+    }
+
+    /// The session (state, last event id, metrics).
+    pub fn session(&self) -> &ClientSession {
+        &self.session
+    }
+
+    /// The next event or state change, blocking; `None` once the session
+    /// is closed and its [`SessionEvent::Closed`] was returned.
+    pub fn next_event(&mut self) -> Option<SessionEvent> {
+        loop {
+            if let Some(event) = self.session.poll_event() {
+                return Some(event);
+            }
+            if let Some(action) = self.session.poll_action() {
+                self.perform(action);
+                continue;
+            }
+            if self.stopped {
+                return None;
+            }
+            if self.close.is_closed() {
+                self.session.close();
+                continue;
+            }
+            self.wait();
+        }
+    }
+
+    fn drop_conn(&mut self) {
+        self.conn = None;
+        self.close.clear_interrupt();
+    }
+
+    fn perform(&mut self, action: Action) {
+        match action {
+            Action::Connect(request) => {
+                let start = now();
+                let response = self
+                    .session
+                    .poll_timeout()
+                    .map(|d| d.saturating_duration_since(start).max(MIN_TIMEOUT));
+                let timeouts = Timeouts {
+                    connect: response.map_or(self.connect_timeout, |r| r.min(self.connect_timeout)),
+                    response,
+                };
+                match self.connector.connect(&request, timeouts, &self.close) {
+                    Ok(response) => {
+                        self.session
+                            .handle_response(now(), response.status, &response.headers);
+                        if self.session.state() == ConnectionState::Open {
+                            self.conn = Some(response.body);
+                        } else {
+                            self.close.clear_interrupt();
+                        }
+                    }
+                    Err(e) => {
+                        self.close.clear_interrupt();
+                        if self.close.is_closed() {
+                            self.session.close();
+                            return;
+                        }
+                        let t = now();
+                        if is_timeout(&e) {
+                            self.session.handle_timeout(t);
+                        }
+                        // Still connecting: the deadline is not quite there
+                        // (timer granularity), or it was another failure.
+                        self.session.handle_error(t, Cause::ConnectFailed);
+                    }
+                }
+            }
+            Action::Disconnect => self.drop_conn(),
+            Action::Stop => {
+                self.drop_conn();
+                self.stopped = true;
+            }
+            // A later kind of action this adapter does not know: nothing
+            // to do.
+            _ => {}
+        }
+    }
+
+    /// Waits for body bytes or the session's deadline, and feeds the
+    /// session what happened.
+    fn wait(&mut self) {
+        let deadline = self.session.poll_timeout();
+        let Some(conn) = &mut self.conn else {
+            match deadline {
+                Some(deadline) => {
+                    self.close.sleep_until(deadline);
+                    self.session.handle_timeout(now());
+                }
+                // Not connected and nothing to wait for: only a closed
+                // session gets here, and it has issued `Stop`.
+                None => self.stopped = true,
+            }
+            return;
+        };
+        let timeout = deadline.map(|d| d.saturating_duration_since(now()).max(MIN_TIMEOUT));
+        let read = match conn.set_read_timeout(timeout) {
+            Ok(()) => read_chunk(conn, &mut self.buf),
+            Err(e) => Err(e),
+        };
+        let t = now();
+        match read {
+            Ok(chunk) if !chunk.is_empty() => self.session.handle_body(t, chunk),
+            _ if self.close.is_closed() => self.session.close(),
+            Ok(_) => {
+                self.drop_conn();
+                self.session.handle_eof(t);
+            }
+            Err(e) if is_timeout(&e) => self.session.handle_timeout(t),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                // The body framing ended early: the connection was cut.
+                self.drop_conn();
+                self.session.handle_eof(t);
+            }
+            Err(_) => {
+                self.drop_conn();
+                self.session.handle_error(t, Cause::Io);
+            }
+        }
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+impl<C: Connect> Iterator for Client<C> {
+    type Item = Result<Event, Error>;
+
+    /// The next event; `Some(Err(Error::Closed(..)))` once if the session
+    /// closes for a failure, then `None`.
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.next_event()? {
+                SessionEvent::Event(event) => return Some(Ok(event)),
+                SessionEvent::Closed { reason } if reason.is_error() => {
+                    return Some(Err(Error::Closed(reason)));
+                }
+                _ => {}
+            }
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! [`EventReader`]: frames out of any [`Read`].
+
+use std::io::{self, Read};
+
+use bytes::{Bytes, BytesMut};
+use resse_codec::{Decoder, DecoderConfig, Frame};
+
+use crate::Error;
+
+/// How many bytes one `read` call asks for.
+pub(crate) const CHUNK: usize = 8 * 1024;
+
+/// Reads one chunk from `reader` as zero-copy [`Bytes`] (empty at end of
+/// input).
+pub(crate) fn read_chunk(reader: &mut impl Read, buf: &mut BytesMut) -> io::Result<Bytes> {
+    buf.resize(CHUNK, 0);
+    let n = reader.read(&mut buf[..])?;
+    buf.truncate(n);
+    Ok(buf.split().freeze())
+}
+
+/// An [`Iterator`] of decoded [`Frame`]s over any reader (a file, a socket,
+/// an HTTP response body), within the limits of a [`DecoderConfig`].
+///
+/// Bytes are decoded as they arrive, without copying events that lie
+/// within one read. At the end of input an unterminated event is discarded,
+/// as the spec says, and the iterator ends. A decoder limit yields
+/// [`Error::Decode`] once and decoding goes on (or stops, with
+/// [`Overflow::Stop`](resse_codec::Overflow::Stop)); an I/O error yields
+/// [`Error::Io`] (`Interrupted` is retried). A reader with a read timeout
+/// makes the iterator yield `Error::Io` of kind `WouldBlock`/`TimedOut`;
+/// calling `next` again resumes reading. No reconnection here: see
+/// [`Client`](crate::Client).
+///
+/// ```
+/// use resse_blocking::EventReader;
+/// use resse_codec::Frame;
+///
+/// let input = &b"data: hello\n\nid: 2\ndata: world\n\ndata: cut"[..];
+/// let data: Vec<String> = EventReader::new(input)
+///     .filter_map(|frame| match frame {
+///         Ok(Frame::Event(e)) => Some(e.data().to_owned()),
+///         _ => None,
+///     })
+///     .collect();
+/// assert_eq!(data, ["hello", "world"]);
+/// ```
+#[derive(Debug)]
+pub struct EventReader<R> {
+    reader: R,
+    decoder: Decoder,
+    buf: BytesMut,
+    chunk: Bytes,
+    eof: bool,
+    done: bool,
+}
+
+impl<R: Read> EventReader<R> {
+    /// A reader with the default limits.
+    pub fn new(reader: R) -> Self {
+        Self::with_config(reader, DecoderConfig::default())
+    }
+
+    /// A reader with the given limits and options.
+    pub fn with_config(reader: R, config: DecoderConfig) -> Self {
+        Self {
+            reader,
+            decoder: Decoder::with_config(config),
+            buf: BytesMut::new(),
+            chunk: Bytes::new(),
+            eof: false,
+            done: false,
+        }
+    }
+
+    /// The underlying reader.
+    pub fn get_ref(&self) -> &R {
+        &self.reader
+    }
+
+    /// The underlying reader, mutably (reading from it directly loses the
+    /// decoder's place in the stream).
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.reader
+    }
+
+    /// The decoder (e.g. for [`last_event_id`](Decoder::last_event_id)).
+    pub fn decoder(&self) -> &Decoder {
+        &self.decoder
+    }
+
+    /// The decoder, mutably.
+    pub fn decoder_mut(&mut self) -> &mut Decoder {
+        &mut self.decoder
+    }
+
+    /// The underlying reader; bytes read but not yet decoded are lost.
+    pub fn into_inner(self) -> R {
+        self.reader
+    }
+}
+
+impl<R: Read> Iterator for EventReader<R> {
+    type Item = Result<Frame, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.done {
+                return None;
+            }
+            if self.eof {
+                return match self.decoder.decode_bytes_eof() {
+                    Ok(Some(frame)) => Some(Ok(frame)),
+                    Ok(None) => {
+                        self.done = true;
+                        None
+                    }
+                    Err(e) => Some(Err(e.into())),
+                };
+            }
+            match self.decoder.decode_bytes(&mut self.chunk) {
+                Ok(Some(frame)) => return Some(Ok(frame)),
+                Err(e) => return Some(Err(e.into())),
+                Ok(None) => {}
+            }
+            match read_chunk(&mut self.reader, &mut self.buf) {
+                Ok(chunk) if chunk.is_empty() => self.eof = true,
+                Ok(chunk) => self.chunk = chunk,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Some(Err(e.into())),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use resse_codec::{DecodeError, Overflow};
+
+    /// Hands out its input a few bytes per `read`.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = self.0.len().min(self.1).min(out.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    fn ids(frames: impl Iterator<Item = Result<Frame, Error>>) -> Vec<String> {
+        frames
+            .filter_map(|f| match f {
+                Ok(Frame::Event(e)) => Some(format!("{}={}", e.last_event_id(), e.data())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn same_events_whatever_the_read_size() {
+        let input =
+            b"id: 1\ndata: a\r\n\r\n: note\nretry: 5\nid: 2\ndata: b\ndata: c\n\nid: 3\ndata: cut";
+        let whole = ids(EventReader::new(&input[..]));
+        assert_eq!(whole, ["1=a", "2=b\nc"]);
+        for size in 1..input.len() {
+            assert_eq!(
+                ids(EventReader::new(Trickle(input, size))),
+                whole,
+                "size {size}"
+            );
+        }
+    }
+
+    #[test]
+    fn limit_error_is_reported_and_the_stream_goes_on() {
+        let input = b"data: 0123456789abcdef\n\ndata: ok\n\n";
+        let config = DecoderConfig::default().max_line_len(8);
+        let frames: Vec<_> = EventReader::with_config(Trickle(input, 3), config).collect();
+        assert!(matches!(
+            frames[0],
+            Err(Error::Decode(DecodeError::LineTooLong { limit: 8 }))
+        ));
+        assert_eq!(ids(frames.into_iter()), ["=ok"]);
+    }
+
+    #[test]
+    fn stop_on_overflow_ends_decoding() {
+        let input = b"data: 0123456789abcdef\n\ndata: ok\n\n";
+        let config = DecoderConfig::default()
+            .max_line_len(8)
+            .on_overflow(Overflow::Stop);
+        let frames: Vec<_> = EventReader::with_config(&input[..], config).collect();
+        assert_eq!(frames.len(), 1);
+        assert!(matches!(frames[0], Err(Error::Decode(_))));
+    }
+}
