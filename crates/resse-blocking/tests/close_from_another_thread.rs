@@ -25,6 +25,17 @@ fn close_after(
     (closed_at.elapsed(), last)
 }
 
+/// `close()` took effect within 500 ms and the session ended as requested.
+fn assert_closed_promptly(took: Duration, last: Option<SessionEvent>) {
+    assert!(took < Duration::from_millis(500), "close took {took:?}");
+    assert_eq!(
+        last,
+        Some(SessionEvent::Closed {
+            reason: CloseReason::Requested
+        })
+    );
+}
+
 #[test]
 fn close_interrupts_a_blocked_read() {
     let (took, last) = within(Duration::from_secs(5), || {
@@ -35,13 +46,7 @@ fn close_interrupts_a_blocked_read() {
             .unwrap();
         close_after(client, Duration::from_millis(100))
     });
-    assert!(took < Duration::from_millis(500), "close took {took:?}");
-    assert_eq!(
-        last,
-        Some(SessionEvent::Closed {
-            reason: CloseReason::Requested
-        })
-    );
+    assert_closed_promptly(took, last);
 }
 
 #[test]
@@ -57,11 +62,5 @@ fn close_interrupts_the_wait_before_reconnecting() {
             .unwrap();
         close_after(client, Duration::from_millis(100))
     });
-    assert!(took < Duration::from_millis(500), "close took {took:?}");
-    assert_eq!(
-        last,
-        Some(SessionEvent::Closed {
-            reason: CloseReason::Requested
-        })
-    );
+    assert_closed_promptly(took, last);
 }

@@ -757,9 +757,7 @@ impl Decoder {
             if waiting {
                 self.scan = eol.map_or(self.carry.len(), |i| old + i);
             }
-            let mut carry = core::mem::take(&mut self.carry);
-            let frame = self.decode(&mut carry);
-            self.carry = carry;
+            let frame = self.with_carry(Self::decode);
             if !matches!(frame, Ok(None)) {
                 return frame;
             }
@@ -772,10 +770,15 @@ impl Decoder {
     /// # Errors
     /// As [`decode`](Self::decode).
     pub fn decode_bytes_eof(&mut self) -> Result<Option<Frame>, DecodeError> {
+        self.with_carry(Self::decode_eof)
+    }
+
+    /// Runs a `BytesMut` entry point on the carry of `decode_bytes`.
+    fn with_carry<T>(&mut self, f: impl FnOnce(&mut Self, &mut BytesMut) -> T) -> T {
         let mut carry = core::mem::take(&mut self.carry);
-        let frame = self.decode_eof(&mut carry);
+        let result = f(self, &mut carry);
         self.carry = carry;
-        frame
+        result
     }
 
     /// Strips a leading UTF-8 BOM. Returns false when more bytes are needed
@@ -897,7 +900,7 @@ impl Decoder {
             let span = Span { start: value, end };
             match field {
                 Field::Comment => {}
-                Field::Id if buf[value..end].contains(&0) => {}
+                Field::Id if !valid_id(&buf[value..end]) => {}
                 _ if !state => {
                     // This line starts a block: drop what went before, so
                     // that spans count from the block's first byte.
@@ -1062,10 +1065,9 @@ impl Decoder {
             };
             let span = Span { start: value, end };
             match &buf[start..name_end] {
-                b"data" => self.push_data(value, end),
-                b"event" => self.event_type = Some(span),
-                // An id containing NUL is ignored (spec).
-                b"id" if buf[value..end].iter().all(|&b| b != 0) => self.id = Some(span),
+                b"data" => self.record(Field::Data, span),
+                b"event" => self.record(Field::Event, span),
+                b"id" if valid_id(&buf[value..end]) => self.record(Field::Id, span),
                 b"retry" => {
                     if let Some(ms) = parse_retry(&buf[value..end]) {
                         frame = Some(Frame::Retry(Duration::from_millis(ms)));
@@ -1292,6 +1294,12 @@ fn reserve_in_steps(buf: &mut BytesMut, n: usize, step: usize) {
     if buf.capacity() - buf.len() < n {
         buf.reserve(n.max(step));
     }
+}
+
+/// Whether an `id` value counts: one containing NUL is ignored (spec).
+#[inline]
+fn valid_id(value: &[u8]) -> bool {
+    !value.contains(&0)
 }
 
 /// The `retry` value in milliseconds, if it is one or more ASCII digits.

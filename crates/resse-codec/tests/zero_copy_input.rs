@@ -9,22 +9,29 @@ use resse_codec::{DecodeError, Decoder, DecoderConfig, Frame, Overflow};
 
 type Outcome = (Vec<Result<Frame, DecodeError>>, String, bool, bool);
 
+/// Pulls frames from `next` until it reports `Ok(None)`; more than `budget`
+/// outputs in all means the decoder is looping.
+fn drain(
+    out: &mut Vec<Result<Frame, DecodeError>>,
+    budget: usize,
+    mut next: impl FnMut() -> Result<Option<Frame>, DecodeError>,
+) {
+    loop {
+        match next() {
+            Ok(None) => break,
+            r => out.push(r.map(|f| f.expect("Some"))),
+        }
+        assert!(out.len() <= budget, "looping");
+    }
+}
+
 fn whole(config: &DecoderConfig, input: &[u8]) -> Outcome {
     let mut d = Decoder::with_config(config.clone());
     let mut buf = BytesMut::from(input);
     let mut out = Vec::new();
-    loop {
-        match d.decode(&mut buf) {
-            Ok(None) => break,
-            r => out.push(r.map(|f| f.expect("Some"))),
-        }
-    }
-    loop {
-        match d.decode_eof(&mut buf) {
-            Ok(None) => break,
-            r => out.push(r.map(|f| f.expect("Some"))),
-        }
-    }
+    let budget = input.len() + 2;
+    drain(&mut out, budget, || d.decode(&mut buf));
+    drain(&mut out, budget, || d.decode_eof(&mut buf));
     (
         out,
         d.last_event_id().to_string(),
@@ -43,21 +50,10 @@ fn zero_copy(config: &DecoderConfig, input: &[u8], cuts: &[usize]) -> Outcome {
     let mut out = Vec::new();
     for w in bounds.windows(2) {
         let mut chunk = input.slice(w[0]..w[1]);
-        loop {
-            match d.decode_bytes(&mut chunk) {
-                Ok(None) => break,
-                r => out.push(r.map(|f| f.expect("Some"))),
-            }
-            assert!(out.len() <= input.len() + 2, "looping");
-        }
+        drain(&mut out, input.len() + 2, || d.decode_bytes(&mut chunk));
         assert!(chunk.is_empty(), "Ok(None) before the chunk was used up");
     }
-    loop {
-        match d.decode_bytes_eof() {
-            Ok(None) => break,
-            r => out.push(r.map(|f| f.expect("Some"))),
-        }
-    }
+    drain(&mut out, input.len() + 2, || d.decode_bytes_eof());
     (
         out,
         d.last_event_id().to_string(),
