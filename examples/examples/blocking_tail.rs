@@ -3,10 +3,12 @@
 //!
 //! ```text
 //! cargo run -p resse-examples --example blocking_tail -- http://127.0.0.1:8080/events
+//! cargo run -p resse-examples --example blocking_tail -- https://example.com/events
 //! ```
 //!
 //! The one idea: `resse_blocking::Client` is a plain `Iterator`; a `for`
-//! loop is the whole event loop, and the thread blocks in between.
+//! loop is the whole event loop, and the thread blocks in between. The
+//! default connector speaks `http://` and `https://` (rustls, webpki roots).
 
 use std::time::Duration;
 
@@ -14,7 +16,7 @@ use resse_blocking::ClientBuilder;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let Some(url) = std::env::args().nth(1) else {
-        eprintln!("usage: blocking_tail <http://host:port/path>");
+        eprintln!("usage: blocking_tail <http(s)://host:port/path>");
         std::process::exit(2);
     };
     // Drop a connection that stays silent for 60 s (no event, no keep-alive

@@ -220,8 +220,8 @@ impl ClientBuilder {
         self
     }
 
-    /// A client over the default [`HttpConnector`] (`http://` only). It
-    /// connects on the first call to `next`.
+    /// A client over the default [`HttpConnector`] (`http://` and
+    /// `https://`, webpki roots). It connects on the first call to `next`.
     ///
     /// # Errors
     /// [`Error::Config`] for an invalid reconnection policy.
@@ -247,6 +247,7 @@ impl ClientBuilder {
             connect_timeout: self.connect_timeout,
             buf: BytesMut::new(),
             stopped: false,
+            last_error: None,
         })
     }
 }
@@ -287,6 +288,7 @@ pub struct Client<C: Connect = HttpConnector> {
     connect_timeout: Duration,
     buf: BytesMut,
     stopped: bool,
+    last_error: Option<io::Error>,
 }
 
 impl<C: Connect> fmt::Debug for Client<C> {
@@ -313,6 +315,15 @@ impl<C: Connect> Client<C> {
     /// The session (state, last event id, metrics).
     pub fn session(&self) -> &ClientSession {
         &self.session
+    }
+
+    /// The error of the last failed connection attempt or read (a refused
+    /// connection, an untrusted certificate, a reset...), kept until a
+    /// response arrives: what lies behind a
+    /// [`Cause::ConnectFailed`] or [`Cause::Io`], and behind a final
+    /// [`Error::Closed`] for an attempt limit.
+    pub fn last_error(&self) -> Option<&io::Error> {
+        self.last_error.as_ref()
     }
 
     /// The next event or state change, blocking; `None` once the session
@@ -356,6 +367,7 @@ impl<C: Connect> Client<C> {
                 };
                 match self.connector.connect(&request, timeouts, &self.close) {
                     Ok(response) => {
+                        self.last_error = None;
                         self.session
                             .handle_response(now(), response.status, &response.headers);
                         if self.session.state() == ConnectionState::Open {
@@ -374,6 +386,7 @@ impl<C: Connect> Client<C> {
                         if is_timeout(&e) {
                             self.session.handle_timeout(t);
                         }
+                        self.last_error = Some(e);
                         // Still connecting: the deadline is not quite there
                         // (timer granularity), or it was another failure.
                         self.session.handle_error(t, Cause::ConnectFailed);
@@ -427,8 +440,9 @@ impl<C: Connect> Client<C> {
                 self.drop_conn();
                 self.session.handle_eof(t);
             }
-            Err(_) => {
+            Err(e) => {
                 self.drop_conn();
+                self.last_error = Some(e);
                 self.session.handle_error(t, Cause::Io);
             }
         }

@@ -1,18 +1,19 @@
-//! [`Connect`], [`Stream`] and the default [`HttpConnector`]: a minimal
-//! HTTP/1.1 client over [`TcpStream`] for `http://` URLs.
+//! [`Connect`], [`Stream`] and the default [`HttpConnector`]: ureq 3 over
+//! this crate's TCP transport, rustls for `https://`.
 
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::fmt;
+use std::io::{self, Read};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::header::{CONTENT_LENGTH, HOST, TRANSFER_ENCODING};
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri};
+use http::{HeaderMap, StatusCode};
 use resse_session::Request;
+use ureq::tls::{Certificate, RootCerts, TlsConfig};
+use ureq::unversioned::resolver::DefaultResolver;
+use ureq::unversioned::transport::{Connector, RustlsConnector};
 
 use crate::CloseHandle;
-
-/// The longest response head the [`HttpConnector`] accepts.
-const MAX_HEAD: usize = 64 * 1024;
+use crate::transport::{CallContext, CallSlot, ReadLimit, TcpConnector, lock_slot};
 
 /// An open response: the status and headers, and the body to read.
 #[derive(Debug)]
@@ -86,27 +87,145 @@ pub trait Connect {
     ) -> io::Result<Response<Self::Stream>>;
 }
 
-/// The default [`Connect`]: HTTP/1.1 over a [`TcpStream`], `http://` only.
+/// The default [`Connect`]: [ureq] 3, over a TCP transport of this crate
+/// that gives the client per-read deadlines and a socket to shut down,
+/// and rustls (ring provider) for `https://`.
 ///
-/// It sends the request (a `Content-Length` body if any), reads the head,
-/// and reads the body as framed by `Transfer-Encoding: chunked`,
-/// `Content-Length`, or the end of the connection. No TLS, no proxy, no
-/// compression, no connection reuse: an event stream holds its connection
-/// anyway. For `https://`, implement [`Connect`] over your TLS client.
-#[derive(Clone, Debug, Default)]
+/// The request goes out as the session built it (method, headers,
+/// `Last-Event-ID`, body) with ureq's `Host`, `User-Agent` and body
+/// framing headers. Every response is returned as it is: ureq follows no
+/// redirect (the session does, and counts them) and turns no status into
+/// an error. Nothing is decompressed and no `Accept-Encoding` is added,
+/// so the body streams as it arrives. No proxy, no connection reuse: an
+/// event stream holds its connection anyway.
+///
+/// Server certificates are checked against the [webpki roots] (Mozilla's
+/// list, built in) unless you pass your own roots or a whole ureq
+/// [`TlsConfig`] (client certificates, SNI, crypto provider).
+///
+/// ```no_run
+/// use resse_blocking::{ClientBuilder, HttpConnector};
+///
+/// // Trust a private certificate authority (and nothing else).
+/// let ca = std::fs::read("ca.der")?;
+/// let connector = HttpConnector::with_root_certificates([ca]);
+/// let client = ClientBuilder::new("https://events.internal/feed").build_with(connector)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// [ureq]: https://docs.rs/ureq/3
+/// [webpki roots]: https://docs.rs/webpki-roots
 pub struct HttpConnector {
-    _private: (),
+    agent: ureq::Agent,
+    tls: TlsConfig,
+    call: CallSlot,
 }
 
-impl HttpConnector {
-    /// The connector.
-    pub fn new() -> Self {
-        Self::default()
+impl fmt::Debug for HttpConnector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpConnector")
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
     }
 }
 
-fn invalid(msg: &str) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, msg.to_owned())
+impl Default for HttpConnector {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clone for HttpConnector {
+    /// A connector with the same TLS configuration and an agent of its
+    /// own.
+    fn clone(&self) -> Self {
+        Self::with_tls_config(self.tls.clone())
+    }
+}
+
+impl HttpConnector {
+    /// A connector that trusts the webpki roots.
+    pub fn new() -> Self {
+        Self::with_tls_config(TlsConfig::default())
+    }
+
+    /// A connector that trusts only the given root certificates (DER), for
+    /// a private certificate authority or a self-signed server. A
+    /// certificate that does not parse is ignored.
+    pub fn with_root_certificates<I>(roots: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        let roots: Vec<Certificate<'static>> = roots
+            .into_iter()
+            .map(|der| Certificate::from_der(der.as_ref()).to_owned())
+            .collect();
+        Self::with_tls_config(
+            TlsConfig::builder()
+                .root_certs(RootCerts::new_with_certs(&roots))
+                .build(),
+        )
+    }
+
+    /// A connector with this TLS configuration (roots, client certificate,
+    /// SNI, rustls crypto provider). Its provider must be
+    /// [`TlsProvider::Rustls`](ureq::tls::TlsProvider::Rustls), the
+    /// default: this crate builds ureq without native-tls.
+    pub fn with_tls_config(tls: TlsConfig) -> Self {
+        let config = ureq::Agent::config_builder()
+            // The session classifies statuses and follows redirects.
+            .http_status_as_error(false)
+            .max_redirects(0)
+            // Not even from the environment: this transport has no proxy
+            // support, and an event stream must not be buffered.
+            .proxy(None)
+            // An encoded body would have to be decoded before the events
+            // can be, and some decoders buffer.
+            .accept_encoding("")
+            .allow_non_standard_methods(true)
+            // Every connection is new: the socket belongs to one stream.
+            .max_idle_connections(0)
+            .max_idle_connections_per_host(0)
+            .tls_config(tls.clone())
+            .build();
+        let call = CallSlot::default();
+        let connector = TcpConnector {
+            call: Arc::clone(&call),
+        }
+        .chain(RustlsConnector::default());
+        let agent = ureq::Agent::with_parts(config, connector, DefaultResolver::default());
+        Self { agent, tls, call }
+    }
+
+    fn run<S: ureq::AsSendBody>(
+        &self,
+        request: http::Request<S>,
+        connect: Duration,
+    ) -> Result<http::Response<ureq::Body>, ureq::Error> {
+        let request = self
+            .agent
+            .configure_request(request)
+            .timeout_connect(Some(connect))
+            .build();
+        self.agent.run(request)
+    }
+}
+
+/// An [`io::Error`] that keeps ureq's message, with a kind the client
+/// understands (`TimedOut`: the deadline expired).
+fn to_io(e: ureq::Error) -> io::Error {
+    let kind = match &e {
+        ureq::Error::Io(_) => return e.into_io(),
+        ureq::Error::Timeout(_) => io::ErrorKind::TimedOut,
+        ureq::Error::BadUri(_) | ureq::Error::Http(_) => io::ErrorKind::InvalidInput,
+        ureq::Error::HostNotFound => io::ErrorKind::NotFound,
+        ureq::Error::Protocol(_) | ureq::Error::Tls(_) | ureq::Error::Rustls(_) => {
+            io::ErrorKind::InvalidData
+        }
+        _ => io::ErrorKind::Other,
+    };
+    io::Error::new(kind, e)
 }
 
 impl Connect for HttpConnector {
@@ -119,282 +238,78 @@ impl Connect for HttpConnector {
         close: &CloseHandle,
     ) -> io::Result<Response<HttpBody>> {
         let start = Instant::now();
-        let uri: Uri = request
-            .url
-            .parse()
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "invalid url"))?;
-        if uri.scheme_str() != Some("http") {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "the default connector only speaks http://; bring a Connect for https",
-            ));
+        let limit = Arc::new(ReadLimit::default());
+        limit.set_deadline(timeouts.response.map(|t| start + t));
+        let mut builder = http::Request::builder()
+            .method(request.method.clone())
+            .uri(request.url.as_str());
+        if let Some(headers) = builder.headers_mut() {
+            headers.extend(request.headers.clone());
         }
-        let host = uri
-            .host()
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "url without host"))?;
-        let port = uri.port_u16().unwrap_or(80);
-        let host_port = host.trim_start_matches('[').trim_end_matches(']');
-        let mut last = io::Error::new(io::ErrorKind::NotFound, "no address for host");
-        let mut tcp = None;
-        for addr in (host_port, port).to_socket_addrs()? {
-            match TcpStream::connect_timeout(&addr, timeouts.connect.max(Duration::from_millis(1)))
-            {
-                Ok(s) => {
-                    tcp = Some(s);
-                    break;
-                }
-                Err(e) => last = e,
-            }
-        }
-        let mut tcp = tcp.ok_or(last)?;
-        let shutdown = tcp.try_clone()?;
-        close.on_close(move || {
-            let _ = shutdown.shutdown(Shutdown::Both);
+        let head = builder
+            .body(())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        *lock_slot(&self.call) = Some(CallContext {
+            close: close.clone(),
+            limit: Arc::clone(&limit),
         });
-        tcp.set_nodelay(true)?;
-
-        // Request.
-        let path = uri.path_and_query().map_or("/", |p| p.as_str());
-        let mut head = format!("{} {} HTTP/1.1\r\n", request.method, path).into_bytes();
-        if !request.headers.contains_key(HOST) {
-            let authority = uri.authority().map_or(host, |a| a.as_str());
-            head.extend_from_slice(format!("host: {authority}\r\n").as_bytes());
-        }
-        for (name, value) in &request.headers {
-            head.extend_from_slice(name.as_str().as_bytes());
-            head.extend_from_slice(b": ");
-            head.extend_from_slice(value.as_bytes());
-            head.extend_from_slice(b"\r\n");
-        }
-        if let Some(body) = &request.body {
-            head.extend_from_slice(format!("content-length: {}\r\n", body.len()).as_bytes());
-        }
-        head.extend_from_slice(b"\r\n");
-        let remaining = |start: Instant| {
-            timeouts.response.map(|t| {
-                t.saturating_sub(start.elapsed())
-                    .max(Duration::from_millis(1))
-            })
-        };
-        tcp.set_write_timeout(remaining(start))?;
-        tcp.write_all(&head)?;
-        if let Some(body) = &request.body {
-            tcp.write_all(body)?;
-        }
-
-        // Response head; interim 1xx heads (other than 101) are skipped.
-        let mut buf = Vec::with_capacity(1024);
-        let mut chunk = [0u8; 4096];
-        let (status, headers) = loop {
-            let end = loop {
-                if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                    break i + 4;
-                }
-                if buf.len() > MAX_HEAD {
-                    return Err(invalid("response head too long"));
-                }
-                tcp.set_read_timeout(remaining(start))?;
-                let n = tcp.read(&mut chunk)?;
-                if n == 0 {
-                    return Err(io::Error::new(
-                        io::ErrorKind::UnexpectedEof,
-                        "connection closed before the response head",
-                    ));
-                }
-                buf.extend_from_slice(&chunk[..n]);
-            };
-            let head = parse_head(&buf[..end])?;
-            buf.drain(..end);
-            if !head.0.is_informational() || head.0 == StatusCode::SWITCHING_PROTOCOLS {
-                break head;
+        let result = match &request.body {
+            Some(body) => {
+                let (parts, ()) = head.into_parts();
+                self.run(
+                    http::Request::from_parts(parts, &body[..]),
+                    timeouts.connect,
+                )
             }
+            None => self.run(head, timeouts.connect),
         };
-        let framing = if headers
-            .get_all(TRANSFER_ENCODING)
-            .iter()
-            .any(|v| v.as_bytes().eq_ignore_ascii_case(b"chunked"))
-        {
-            Framing::Chunked(Chunk::Size)
-        } else if let Some(len) = headers.get(CONTENT_LENGTH) {
-            let len = len
-                .to_str()
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-                .ok_or_else(|| invalid("bad content-length"))?;
-            Framing::Length(len)
-        } else {
-            Framing::Close
-        };
+        *lock_slot(&self.call) = None;
+        let (parts, body) = result.map_err(to_io)?.into_parts();
+        // The head is in: the body's reads set their own deadlines.
+        limit.set_deadline(None);
         let body = HttpBody {
-            tcp,
-            pending: buf,
-            framing,
+            reader: body.into_reader(),
+            limit,
         };
-        Ok(Response::new(status, headers, body))
+        Ok(Response::new(parts.status, parts.headers, body))
     }
 }
 
-fn parse_head(head: &[u8]) -> io::Result<(StatusCode, HeaderMap)> {
-    let mut lines = head
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
-    let status_line = lines.next().unwrap_or_default();
-    let mut parts = status_line.splitn(3, |&b| b == b' ');
-    let version = parts.next().unwrap_or_default();
-    if !version.starts_with(b"HTTP/1.") {
-        return Err(invalid("not an HTTP/1 response"));
-    }
-    let status = parts
-        .next()
-        .and_then(|c| StatusCode::from_bytes(c).ok())
-        .ok_or_else(|| invalid("bad status"))?;
-    let mut headers = HeaderMap::new();
-    for line in lines.filter(|l| !l.is_empty()) {
-        let colon = line
-            .iter()
-            .position(|&b| b == b':')
-            .ok_or_else(|| invalid("bad header line"))?;
-        let name =
-            HeaderName::from_bytes(&line[..colon]).map_err(|_| invalid("bad header name"))?;
-        let value = HeaderValue::from_bytes(line[colon + 1..].trim_ascii())
-            .map_err(|_| invalid("bad header value"))?;
-        headers.append(name, value);
-    }
-    Ok((status, headers))
-}
-
-#[derive(Debug)]
-enum Framing {
-    Close,
-    Length(u64),
-    Chunked(Chunk),
-}
-
-#[derive(Debug)]
-enum Chunk {
-    Size,
-    Data(u64),
-    DataEnd,
-    Trailers,
-    Done,
-}
-
-/// The body of an [`HttpConnector`] response.
-#[derive(Debug)]
+/// The body of an [`HttpConnector`] response, as framed by the server
+/// (`Content-Length`, chunked, or the end of the connection).
 pub struct HttpBody {
-    tcp: TcpStream,
-    /// Bytes received but not yet consumed (raw, framing included).
-    pending: Vec<u8>,
-    framing: Framing,
+    reader: ureq::BodyReader<'static>,
+    limit: Arc<ReadLimit>,
 }
 
-impl HttpBody {
-    /// Reads more raw bytes into `pending`; 0 at the end of the connection.
-    fn fill(&mut self) -> io::Result<usize> {
-        let mut chunk = [0u8; crate::reader::CHUNK];
-        let n = self.tcp.read(&mut chunk)?;
-        self.pending.extend_from_slice(&chunk[..n]);
-        Ok(n)
-    }
-
-    /// Takes one line (without its end) from `pending`, reading as needed.
-    fn line(&mut self) -> io::Result<Vec<u8>> {
-        loop {
-            if let Some(i) = self.pending.iter().position(|&b| b == b'\n') {
-                let mut line: Vec<u8> = self.pending.drain(..=i).collect();
-                line.pop();
-                if line.last() == Some(&b'\r') {
-                    line.pop();
-                }
-                return Ok(line);
-            }
-            if self.pending.len() > MAX_HEAD {
-                return Err(invalid("chunk line too long"));
-            }
-            if self.fill()? == 0 {
-                return Err(io::ErrorKind::UnexpectedEof.into());
-            }
-        }
-    }
-
-    /// Copies up to `limit` body bytes into `out`, reading as needed.
-    fn data(&mut self, out: &mut [u8], limit: u64) -> io::Result<usize> {
-        if self.pending.is_empty() && self.fill()? == 0 {
-            return Err(io::ErrorKind::UnexpectedEof.into());
-        }
-        let n = self
-            .pending
-            .len()
-            .min(out.len())
-            .min(usize::try_from(limit).unwrap_or(usize::MAX));
-        out[..n].copy_from_slice(&self.pending[..n]);
-        self.pending.drain(..n);
-        Ok(n)
+impl fmt::Debug for HttpBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpBody").finish_non_exhaustive()
     }
 }
 
 impl Read for HttpBody {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if out.is_empty() {
-            return Ok(0);
-        }
-        loop {
-            match self.framing {
-                Framing::Close => {
-                    if self.pending.is_empty() {
-                        return self.tcp.read(out);
-                    }
-                    return self.data(out, u64::MAX);
-                }
-                Framing::Length(0) => return Ok(0),
-                Framing::Length(left) => {
-                    let n = self.data(out, left)?;
-                    self.framing = Framing::Length(left - n as u64);
-                    return Ok(n);
-                }
-                Framing::Chunked(Chunk::Size) => {
-                    let line = self.line()?;
-                    let hex = line.split(|&b| b == b';').next().unwrap_or_default();
-                    let size = std::str::from_utf8(hex)
-                        .ok()
-                        .and_then(|s| u64::from_str_radix(s.trim(), 16).ok())
-                        .ok_or_else(|| invalid("bad chunk size"))?;
-                    self.framing = Framing::Chunked(if size == 0 {
-                        Chunk::Trailers
-                    } else {
-                        Chunk::Data(size)
-                    });
-                }
-                Framing::Chunked(Chunk::Data(left)) => {
-                    let n = self.data(out, left)?;
-                    let left = left - n as u64;
-                    self.framing = Framing::Chunked(if left == 0 {
-                        Chunk::DataEnd
-                    } else {
-                        Chunk::Data(left)
-                    });
-                    return Ok(n);
-                }
-                Framing::Chunked(Chunk::DataEnd) => {
-                    if !self.line()?.is_empty() {
-                        return Err(invalid("chunk not followed by a line end"));
-                    }
-                    self.framing = Framing::Chunked(Chunk::Size);
-                }
-                Framing::Chunked(Chunk::Trailers) => {
-                    if self.line()?.is_empty() {
-                        self.framing = Framing::Chunked(Chunk::Done);
-                    }
-                }
-                Framing::Chunked(Chunk::Done) => return Ok(0),
-            }
-        }
+        // One deadline for the whole read, however many socket reads the
+        // framing takes.
+        self.limit.start_read(Instant::now());
+        self.reader.read(out)
     }
 }
 
 impl Stream for HttpBody {
+    /// Each following read fails with `TimedOut` when no body byte came
+    /// within `timeout` (`None`: block). A zero timeout is refused, as by
+    /// [`TcpStream::set_read_timeout`](std::net::TcpStream::set_read_timeout).
     fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.tcp.set_read_timeout(timeout)
+        if timeout == Some(Duration::ZERO) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "a zero read timeout; use None to block",
+            ));
+        }
+        self.limit.set_timeout(timeout);
+        Ok(())
     }
 }
 
@@ -402,19 +317,22 @@ impl Stream for HttpBody {
 mod tests {
     use super::*;
 
+    fn assert_send<T: Send>() {}
+
     #[test]
-    fn head_parses_status_and_repeated_headers() {
-        let (status, headers) =
-            parse_head(b"HTTP/1.1 503 Busy\r\nRetry-After: 1\r\nX: a\r\nx:  b \r\n\r\n").unwrap();
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-        assert_eq!(headers["retry-after"], "1");
-        let xs: Vec<_> = headers.get_all("x").iter().collect();
-        assert_eq!(xs, ["a", "b"]);
+    fn connector_and_body_can_move_to_another_thread() {
+        assert_send::<HttpConnector>();
+        assert_send::<HttpBody>();
     }
 
     #[test]
-    fn head_that_is_not_http_is_refused() {
-        assert!(parse_head(b"SSH-2.0-x\r\n\r\n").is_err());
-        assert!(parse_head(b"HTTP/1.1 abc\r\n\r\n").is_err());
+    fn ureq_errors_keep_their_message_and_a_useful_kind() {
+        let timeout = to_io(ureq::Error::Timeout(ureq::Timeout::Connect));
+        assert_eq!(timeout.kind(), io::ErrorKind::TimedOut);
+        let host = to_io(ureq::Error::HostNotFound);
+        assert_eq!(host.kind(), io::ErrorKind::NotFound);
+        assert!(host.to_string().contains("host"), "{host}");
+        let io = to_io(ureq::Error::Io(io::ErrorKind::ConnectionRefused.into()));
+        assert_eq!(io.kind(), io::ErrorKind::ConnectionRefused);
     }
 }

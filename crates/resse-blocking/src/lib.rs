@@ -17,19 +17,27 @@
 //! # HTTP
 //!
 //! The client sends its requests through a [`Connect`]. The default,
-//! [`HttpConnector`], is a minimal HTTP/1.1 client over
-//! [`TcpStream`](std::net::TcpStream) for `http://` URLs. Why not ureq 3
-//! (with rustls) as the default: the session's idle timeout has to be a
-//! socket read timeout that changes before every read (the time left until
+//! [`HttpConnector`], is [ureq] 3 with rustls (ring provider, webpki
+//! roots; your own roots or a ureq [`TlsConfig`](ureq::tls::TlsConfig)
+//! through [`HttpConnector::with_root_certificates`] and
+//! [`HttpConnector::with_tls_config`]): `http://` and `https://`, HTTP/1.1.
+//!
+//! The session's idle timeout has to be a socket read timeout that changes
+//! before every read (the time left until
 //! [`poll_timeout()`](resse_session::ClientSession::poll_timeout)), and
 //! [`CloseHandle::close`] has to shut the socket down from another thread.
-//! ureq 3's timeouts (`config::Timeouts`) are fixed per agent or request,
-//! and its `recv_body` bounds the whole body rather than the silence
-//! between two reads, so an endless stream either times out for good or
-//! never; its response body gives no access to the socket. Expressing
-//! both would take a custom ureq `Transport`, which is more code than this
-//! HTTP/1.1 client, and it would pull a TLS stack into every build. For
-//! `https://`, implement [`Connect`] over your TLS client (its body must
+//! ureq's own timeouts cannot say that: they are fixed per agent or
+//! request, and its `recv_body` bounds the whole body rather than the
+//! silence between two reads. So the connector gives ureq a transport of
+//! its own through ureq's `unversioned::transport` API: a TCP transport
+//! whose reads stop at the deadline of the current body read (or at the
+//! response deadline while the head is awaited) and whose socket is
+//! registered with the [`CloseHandle`], chained with ureq's
+//! `RustlsConnector` for TLS. That API does not follow semver, so this
+//! crate pins ureq's minor version (`~3.5`); ureq is re-exported as
+//! [`resse_blocking::ureq`](ureq) so you can name its TLS types.
+//!
+//! To use another HTTP client, implement [`Connect`] (its body must
 //! support a read timeout: [`Stream`]).
 //!
 //! # Idle detection
@@ -54,15 +62,19 @@
 //!
 //! # Crate features
 //!
-//! None. No async runtime, no executor.
+//! None. No async runtime, no executor: ureq is blocking, and its TLS is
+//! rustls with the ring provider (no aws-lc-rs, so no cmake or C
+//! toolchain beyond `cc`).
 //!
 //! [Server-Sent Events]: https://html.spec.whatwg.org/multipage/server-sent-events.html
+//! [ureq]: https://docs.rs/ureq/3
 #![forbid(unsafe_code)]
 
 mod client;
 mod connect;
 mod error;
 mod reader;
+mod transport;
 mod writer;
 
 pub use client::{Client, ClientBuilder, CloseHandle};
@@ -70,3 +82,7 @@ pub use connect::{Connect, HttpBody, HttpConnector, Response, Stream, Timeouts};
 pub use error::Error;
 pub use reader::EventReader;
 pub use writer::EventWriter;
+
+/// The ureq this crate's [`HttpConnector`] runs on, to name its TLS types
+/// ([`ureq::tls::TlsConfig`], [`ureq::tls::RootCerts`]).
+pub use ureq;

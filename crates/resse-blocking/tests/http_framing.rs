@@ -1,11 +1,12 @@
 //! The default connector reads bodies framed by `Content-Length` after an
-//! interim `100 Continue` head, and sends the configured request.
+//! interim `100 Continue` head, sends the configured request, and gives up
+//! on a response head that does not come.
 
 mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http::{HeaderName, HeaderValue, Method};
 use resse_session::{Cause, SessionEvent};
@@ -51,7 +52,7 @@ fn content_length_body_after_interim_head_then_clean_end_reconnects() {
         .build()
         .unwrap();
         let mut events = Vec::new();
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         while let Some(event) = client.next_event() {
             let reconnecting = matches!(event, SessionEvent::Reconnecting { .. });
             events.push(event);
@@ -94,4 +95,47 @@ fn content_length_body_after_interim_head_then_clean_end_reconnects() {
     ] {
         assert!(lower.contains(line), "missing {line:?} in {request}");
     }
+    // Nothing may compress the stream.
+    assert!(!lower.contains("accept-encoding"), "{request}");
+}
+
+#[test]
+fn missing_response_head_times_out_at_the_idle_deadline() {
+    const IDLE: Duration = Duration::from_millis(200);
+    let (took, cause, error, requests) = within(Duration::from_secs(5), || {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Reads each request and never answers, keeping the connection.
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 1024];
+                    if conn.read(&mut buf).unwrap_or(0) > 0 {
+                        let _ = tx.send(());
+                    }
+                    while conn.read(&mut buf).unwrap_or(0) > 0 {}
+                });
+            }
+        });
+        let mut client = support::client(&format!("http://{addr}/events"), IDLE, 10)
+            .build()
+            .unwrap();
+        let started = Instant::now();
+        let cause = std::iter::from_fn(|| client.next_event()).find_map(|e| match e {
+            SessionEvent::Reconnecting { cause, .. } => Some(cause),
+            _ => None,
+        });
+        let took = started.elapsed();
+        let error = client.last_error().map(std::io::Error::kind);
+        (took, cause, error, rx.try_iter().count())
+    });
+    assert_eq!(requests, 1, "the request was sent");
+    // No response head: the attempt failed, at the session's deadline.
+    assert_eq!(cause, Some(Cause::ConnectFailed));
+    assert_eq!(error, Some(std::io::ErrorKind::TimedOut));
+    assert!(took >= IDLE, "gave up before the deadline: {took:?}");
+    assert!(took < IDLE * 3, "gave up too late: {took:?}");
 }

@@ -70,6 +70,46 @@ fn server_errors_are_retried_until_the_stream_opens() {
 }
 
 #[test]
+fn redirects_are_followed_by_the_session_not_by_the_http_client() {
+    let (events, hits) = within(Duration::from_secs(5), || {
+        let server = TestServer::start();
+        server.publish(3);
+        let mut client = client(&server.url("/redirect"), Duration::from_secs(1), 5)
+            .build()
+            .unwrap();
+        let mut events = Vec::new();
+        while let Some(event) = client.next_event() {
+            let last = matches!(&event, SessionEvent::Event(e) if e.last_event_id() == "3");
+            events.push(event);
+            if last {
+                break;
+            }
+        }
+        (events, server.hits())
+    });
+    let redirected: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            SessionEvent::Redirected { status, url } => Some((*status, url.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(redirected.len(), 1, "{events:?}");
+    assert_eq!(redirected[0].0, StatusCode::TEMPORARY_REDIRECT);
+    assert!(redirected[0].1.ends_with("/events"), "{redirected:?}");
+    let ids: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            SessionEvent::Event(e) => Some(e.last_event_id().to_owned()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids, ["1", "2", "3"]);
+    let paths: Vec<_> = hits.iter().map(|h| h.path.as_str()).collect();
+    assert_eq!(paths, ["/redirect", "/events"]);
+}
+
+#[test]
 fn wrong_content_type_ends_with_an_error() {
     let items = within(Duration::from_secs(5), || {
         let server = TestServer::start();

@@ -3,7 +3,8 @@
 //!
 //! Paths: `/events` (close-delimited body), `/chunked` (chunked body),
 //! `/204`, `/500` (always), `/500-twice` (500 twice, then the stream),
-//! `/wrong-type` (200 `text/plain`).
+//! `/wrong-type` (200 `text/plain`), `/redirect` (307 to `/events`, with
+//! a body).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -166,6 +167,11 @@ fn serve(inner: &Inner, mut conn: TcpStream) -> std::io::Result<()> {
         "/wrong-type" => {
             return conn.write_all(
                 b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nhi",
+            );
+        }
+        "/redirect" => {
+            return conn.write_all(
+                b"HTTP/1.1 307 Temporary Redirect\r\nlocation: /events\r\ncontent-length: 5\r\n\r\nmoved",
             );
         }
         "/500" | "/500-twice" => {
