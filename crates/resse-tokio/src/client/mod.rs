@@ -1,0 +1,497 @@
+//! A reconnecting event-stream client: a [`Stream`] of events and
+//! connection state changes, driven by
+//! [`resse_session::ClientSession`].
+//!
+//! Every decision (when to connect, how long to wait, what `Last-Event-ID`
+//! to send, whether a response is a stream, when a silent connection is
+//! dead) is the session's. The [`Client`] only performs its actions: it
+//! sends requests through a [`Connect`] ([`HyperConnector`] by default),
+//! feeds it the response and the body chunks, and keeps one timer armed at
+//! [`poll_timeout()`](resse_session::ClientSession::poll_timeout).
+//!
+//! It spawns nothing: all of it runs inside `poll_next`, so dropping the
+//! client (or [`close`](Client::close)) drops the connection at once.
+//! (hyper's own connection tasks end with their connection.)
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use futures_util::StreamExt;
+//! use resse_tokio::client::{ClientBuilder, SessionEvent};
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut client = ClientBuilder::new("https://example.com/events")
+//!     .idle_timeout(Some(Duration::from_secs(45)))
+//!     .build()?;
+//! while let Some(item) = client.next().await {
+//!     match item {
+//!         SessionEvent::Event(event) => println!("{}: {}", event.event_type(), event.data()),
+//!         SessionEvent::Reconnecting { cause, delay, .. } => {
+//!             eprintln!("{cause}; reconnecting in {delay:?}")
+//!         }
+//!         SessionEvent::Closed { reason } => eprintln!("closed: {reason}"),
+//!         _ => {}
+//!     }
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+mod connect;
+
+use std::collections::hash_map::RandomState;
+use std::fmt;
+use std::future::Future;
+use std::hash::BuildHasher;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_core::{FusedStream, Stream};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use http_body::Body;
+use resse_codec::{DecoderConfig, Event, Text};
+use resse_reconnect::{Cause, ConfigError, ReconnectConfig};
+use resse_session::{Action, ClientSession, ConnectionState, SessionConfig};
+pub use resse_session::{CloseReason, Request, SessionEvent};
+
+pub use connect::{BoxError, Connect, HyperConnector, HyperConnectorBuilder};
+
+/// The client's clock: tokio's, so that tests can pause and advance it.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
+/// A seed for the reconnection jitter from the OS random source (std's
+/// `RandomState` keys come from it), so that clients dropped together do not
+/// come back together.
+fn random_seed() -> u64 {
+    RandomState::new().hash_one(std::process::id())
+}
+
+/// A hook that may change each request before it is sent.
+type Hook = Box<dyn FnMut(&mut Request) + Send>;
+
+/// Configures a [`Client`]: the options of [`SessionConfig`], the connect
+/// timeout and a hook run before every request.
+pub struct ClientBuilder {
+    config: SessionConfig,
+    seeded: bool,
+    connect_timeout: Duration,
+    hook: Option<Hook>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("config", &self.config)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("hook", &self.hook.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// A client of the event stream at `url` (`http://` or `https://`).
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            config: SessionConfig::new(url),
+            seeded: false,
+            connect_timeout: HyperConnectorBuilder::DEFAULT_CONNECT_TIMEOUT,
+            hook: None,
+        }
+    }
+
+    /// The request method (default `GET`; LLM and MCP endpoints use `POST`).
+    pub fn method(mut self, method: Method) -> Self {
+        self.config = self.config.method(method);
+        self
+    }
+
+    /// Adds a request header.
+    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.config = self.config.header(name, value);
+        self
+    }
+
+    /// Adds request headers.
+    pub fn headers(mut self, headers: HeaderMap) -> Self {
+        self.config = self.config.headers(headers);
+        self
+    }
+
+    /// The request body, sent with every request.
+    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
+        self.config = self.config.body(body);
+        self
+    }
+
+    /// The `Last-Event-ID` of the first request.
+    pub fn last_event_id(mut self, id: impl Into<Text>) -> Self {
+        self.config = self.config.last_event_id(id);
+        self
+    }
+
+    /// The reconnection policy. Its seed is replaced by one from the OS
+    /// random source unless [`seed`](Self::seed) is called (after this).
+    pub fn reconnect(mut self, config: ReconnectConfig) -> Self {
+        self.config = self.config.reconnect(config);
+        self.seeded = false;
+        self
+    }
+
+    /// A fixed seed for the reconnection jitter (tests).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.config = self.config.seed(seed);
+        self.seeded = true;
+        self
+    }
+
+    /// How long a connection may stay silent (waiting for the response head
+    /// included) before it is dropped and reopened; `None` disables it. Set
+    /// it above the server's keep-alive interval. See
+    /// [`SessionConfig::idle_timeout`].
+    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.config = self.config.idle_timeout(timeout);
+        self
+    }
+
+    /// The TCP connect timeout of the default [`HyperConnector`] (10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The decoder's limits and options.
+    pub fn decoder(mut self, config: DecoderConfig) -> Self {
+        self.config = self.config.decoder(config);
+        self
+    }
+
+    /// Runs `hook` on every request before it is sent, reconnections and
+    /// redirects included: put a fresh auth token in, move to another URL.
+    /// The `Last-Event-ID` header is already set.
+    ///
+    /// ```
+    /// use http::{HeaderValue, header::AUTHORIZATION};
+    /// use resse_tokio::client::ClientBuilder;
+    ///
+    /// let builder = ClientBuilder::new("https://example.com/events").on_request(|request| {
+    ///     let token = "fresh-token"; // e.g. from a token cache
+    ///     if let Ok(value) = HeaderValue::from_str(&format!("Bearer {token}")) {
+    ///         request.headers.insert(AUTHORIZATION, value);
+    ///     }
+    /// });
+    /// ```
+    pub fn on_request(mut self, hook: impl FnMut(&mut Request) + Send + 'static) -> Self {
+        self.hook = Some(Box::new(hook));
+        self
+    }
+
+    /// A client over the default [`HyperConnector`]. It connects when first
+    /// polled. Call it inside a tokio runtime.
+    ///
+    /// # Errors
+    /// [`ConfigError`] for an invalid reconnection policy.
+    pub fn build(self) -> Result<Client<HyperConnector>, ConfigError> {
+        let connector = HyperConnector::builder()
+            .connect_timeout(self.connect_timeout)
+            .build();
+        self.build_with(connector)
+    }
+
+    /// A client over your own [`Connect`].
+    ///
+    /// # Errors
+    /// [`ConfigError`] for an invalid reconnection policy.
+    pub fn build_with<C: Connect>(self, connector: C) -> Result<Client<C>, ConfigError> {
+        let mut config = self.config;
+        if !self.seeded {
+            config = config.seed(random_seed());
+        }
+        let session = ClientSession::new(now(), config)?;
+        Ok(Client {
+            session,
+            connector,
+            hook: self.hook,
+            conn: Conn::None,
+            sleep: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
+            armed: None,
+            close: CloseHandle::default(),
+            last_error: None,
+            stopped: false,
+        })
+    }
+}
+
+type ResponseFuture<B> =
+    Pin<Box<dyn Future<Output = Result<http::Response<B>, BoxError>> + Send + 'static>>;
+
+enum Conn<B> {
+    None,
+    Connecting(ResponseFuture<B>),
+    Streaming(B),
+}
+
+/// Stops a [`Client`] from anywhere (another task, a signal handler): the
+/// client drops its connection, reports
+/// [`SessionEvent::Closed`] with [`CloseReason::Requested`] and ends.
+#[derive(Clone, Debug, Default)]
+pub struct CloseHandle {
+    shared: Arc<CloseShared>,
+}
+
+#[derive(Debug, Default)]
+struct CloseShared {
+    closed: AtomicBool,
+    waker: Mutex<Option<Waker>>,
+}
+
+impl CloseHandle {
+    /// Asks the client to close. Idempotent.
+    pub fn close(&self) {
+        self.shared.closed.store(true, Ordering::Release);
+        let waker = self
+            .shared
+            .waker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+
+    fn register(&self, waker: &Waker) {
+        let mut slot = self
+            .shared
+            .waker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match &*slot {
+            Some(w) if w.will_wake(waker) => {}
+            _ => *slot = Some(waker.clone()),
+        }
+    }
+}
+
+/// A reconnecting Server-Sent Events client: a [`Stream`] of
+/// [`SessionEvent`]s (events, and connection state changes in between)
+/// that reconnects with `Last-Event-ID` through any number of failures, as
+/// its [`ClientSession`] decides, and ends after
+/// [`SessionEvent::Closed`].
+///
+/// Build it with [`ClientBuilder`]. [`next_event`](Self::next_event) skips
+/// the state changes. Dropping it, or [`close`](Self::close), stops
+/// everything: it owns its connection and its one timer, and spawns no
+/// task.
+pub struct Client<C: Connect = HyperConnector> {
+    session: ClientSession,
+    connector: C,
+    hook: Option<Hook>,
+    conn: Conn<C::Body>,
+    sleep: Pin<Box<tokio::time::Sleep>>,
+    armed: Option<Instant>,
+    close: CloseHandle,
+    last_error: Option<BoxError>,
+    stopped: bool,
+}
+
+impl<C: Connect> fmt::Debug for Client<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("state", &self.session.state())
+            .field("last_event_id", self.session.last_event_id())
+            .field("stopped", &self.stopped)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How many inputs one `poll_next` feeds the session before yielding to the
+/// runtime (a body that is always ready with comments only must not hog
+/// the thread).
+const BUDGET: usize = 64;
+
+impl<C: Connect> Client<C> {
+    /// A handle that closes this client from elsewhere.
+    pub fn close_handle(&self) -> CloseHandle {
+        self.close.clone()
+    }
+
+    /// Closes the client: the connection is dropped, the stream yields
+    /// [`SessionEvent::Closed`] and ends.
+    pub fn close(&mut self) {
+        self.close.close();
+    }
+
+    /// The session: state, last event id, [`metrics`](ClientSession::metrics).
+    pub fn session(&self) -> &ClientSession {
+        &self.session
+    }
+
+    /// The last error a connection attempt or a body reported (the
+    /// session's [`Cause`] says what kind; this says what exactly, e.g. a
+    /// certificate the TLS stack did not trust).
+    pub fn last_error(&self) -> Option<&BoxError> {
+        self.last_error.as_ref()
+    }
+
+    /// The next event, skipping state changes; `Ok(None)` when the stream
+    /// ends normally (204, [`close`](Self::close)), `Err` when it ends for
+    /// a failure.
+    ///
+    /// # Errors
+    /// The [`CloseReason`] of a session that closed for a failure (a
+    /// refused response, a retry limit, a decoder limit with
+    /// `Overflow::Stop`); [`last_error`](Self::last_error) may tell more.
+    pub async fn next_event(&mut self) -> Result<Option<Event>, CloseReason> {
+        loop {
+            match std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await {
+                Some(SessionEvent::Event(event)) => return Ok(Some(event)),
+                Some(SessionEvent::Closed { reason }) if reason.is_error() => return Err(reason),
+                Some(_) => {}
+                None => return Ok(None),
+            }
+        }
+    }
+
+    fn perform(&mut self, action: Action) {
+        match action {
+            Action::Connect(mut request) => {
+                if let Some(hook) = &mut self.hook {
+                    hook(&mut request);
+                }
+                self.conn = Conn::Connecting(Box::pin(self.connector.connect(request)));
+            }
+            Action::Disconnect => self.conn = Conn::None,
+            Action::Stop => {
+                self.conn = Conn::None;
+                self.stopped = true;
+            }
+            // A later kind of action this adapter does not know.
+            _ => {}
+        }
+    }
+
+    /// Polls the connection once; `true` when the session got an input.
+    fn poll_conn(&mut self, cx: &mut Context<'_>) -> bool {
+        match &mut self.conn {
+            Conn::None => false,
+            Conn::Connecting(future) => match future.as_mut().poll(cx) {
+                Poll::Pending => false,
+                Poll::Ready(Ok(response)) => {
+                    let (head, body) = response.into_parts();
+                    self.session
+                        .handle_response(now(), head.status, &head.headers);
+                    self.conn = match self.session.state() {
+                        ConnectionState::Open => Conn::Streaming(body),
+                        // Not a stream: the session has issued `Disconnect`.
+                        _ => Conn::None,
+                    };
+                    true
+                }
+                Poll::Ready(Err(e)) => {
+                    tracing::debug!(error = %e, "event stream connection failed");
+                    self.last_error = Some(e);
+                    self.conn = Conn::None;
+                    self.session.handle_error(now(), Cause::ConnectFailed);
+                    true
+                }
+            },
+            Conn::Streaming(body) => match Pin::new(body).poll_frame(cx) {
+                Poll::Pending => false,
+                Poll::Ready(Some(Ok(frame))) => {
+                    if let Ok(data) = frame.into_data() {
+                        self.session.handle_body(now(), data);
+                    }
+                    true
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    let e: BoxError = e.into();
+                    tracing::debug!(error = %e, "event stream body failed");
+                    self.last_error = Some(e);
+                    self.conn = Conn::None;
+                    self.session.handle_error(now(), Cause::Io);
+                    true
+                }
+                Poll::Ready(None) => {
+                    self.conn = Conn::None;
+                    self.session.handle_eof(now());
+                    true
+                }
+            },
+        }
+    }
+
+    /// Arms the timer for the session's deadline and polls it; `true` when
+    /// it fired and the session got it.
+    fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(deadline) = self.session.poll_timeout() else {
+            self.armed = None;
+            return false;
+        };
+        if self.armed != Some(deadline) {
+            self.sleep
+                .as_mut()
+                .reset(tokio::time::Instant::from_std(deadline));
+            self.armed = Some(deadline);
+        }
+        if self.sleep.as_mut().poll(cx).is_ready() {
+            self.armed = None;
+            self.session.handle_timeout(now());
+            true
+        } else {
+            false
+        }
+    }
+}
+
+impl<C: Connect> Stream for Client<C> {
+    type Item = SessionEvent;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<SessionEvent>> {
+        // `Client` holds no self-references: the futures it polls are boxed.
+        let this = self.get_mut();
+        for _ in 0..BUDGET {
+            while let Some(action) = this.session.poll_action() {
+                this.perform(action);
+            }
+            if let Some(event) = this.session.poll_event() {
+                return Poll::Ready(Some(event));
+            }
+            if this.stopped {
+                return Poll::Ready(None);
+            }
+            if this.close.is_closed() {
+                this.session.close();
+                continue;
+            }
+            this.close.register(cx.waker());
+            if this.close.is_closed() {
+                continue;
+            }
+            if this.poll_conn(cx) || this.poll_timer(cx) {
+                continue;
+            }
+            return Poll::Pending;
+        }
+        cx.waker().wake_by_ref();
+        Poll::Pending
+    }
+}
+
+impl<C: Connect> FusedStream for Client<C> {
+    fn is_terminated(&self) -> bool {
+        self.stopped
+    }
+}
+
+impl<C: Connect> Unpin for Client<C> {}

@@ -1,0 +1,225 @@
+//! The server side: a response body, the response head, a broadcaster.
+//!
+//! * [`SseBody`]: an [`http_body::Body`] (`Data = Bytes`) that writes any
+//!   [`Stream`](futures_core::Stream) of [`Event`](resse_codec::Event)s,
+//!   pre-encoded [`Bytes`](bytes::Bytes) or `Result`s of them as
+//!   `text/event-stream`, with keep-alive comments from
+//!   [`resse_heartbeat::KeepAlive`] while the stream is quiet. Items that are
+//!   ready together go out in one chunk.
+//! * [`headers`], [`response_builder`] and [`SseBody::into_response`]: the
+//!   response head (`Content-Type: text/event-stream`,
+//!   `Cache-Control: no-store`, `X-Accel-Buffering: no`, no compression).
+//! * [`Broadcaster`]: publish an event once, deliver the same encoded bytes
+//!   to every [`Subscription`], replay what a reconnecting client missed
+//!   from its `Last-Event-ID` ([`resse_session::ReplayLog`]), disconnect
+//!   subscribers that fall behind instead of buffering for them, and keep
+//!   one connection per client identity.
+//! * [`last_event_id`]: the `Last-Event-ID` of a request.
+//!
+//! Every SSE rule lives in the sans-IO crates: encoding in
+//! [`resse_codec::Encoder`], keep-alive timing in
+//! [`resse_heartbeat::KeepAlive`], replay in [`resse_session::ReplayLog`].
+//! This module moves bytes and sleeps.
+//!
+//! # With hyper
+//!
+//! A `service_fn` returns `Response<SseBody<S>>`; hyper polls the body and
+//! writes each frame as an HTTP/1.1 chunk or HTTP/2 data frame.
+//!
+//! ```no_run
+//! use std::convert::Infallible;
+//! use hyper::{Request, body::Incoming, server::conn::http1, service::service_fn};
+//! use hyper_util::rt::TokioIo;
+//! use resse_tokio::server::{Broadcaster, SseBody, last_event_id};
+//!
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let broadcaster = Broadcaster::default();
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! loop {
+//!     let (stream, _) = listener.accept().await?;
+//!     let broadcaster = broadcaster.clone();
+//!     tokio::spawn(async move {
+//!         let service = service_fn(move |request: Request<Incoming>| {
+//!             let subscription = broadcaster.subscribe(last_event_id(request.headers()));
+//!             async move { Ok::<_, Infallible>(SseBody::new(subscription).into_response()) }
+//!         });
+//!         let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+//!     });
+//! }
+//! # }
+//! ```
+//!
+//! # With axum
+//!
+//! An `http::Response<SseBody<S>>` is an axum `IntoResponse` (the body is
+//! `Body<Data = Bytes>`, `Send`, and its error converts into axum's
+//! `BoxError`), so a handler returns it as it is:
+//!
+//! ```no_run
+//! use axum::{Router, extract::State, http::HeaderMap, routing::get};
+//! use resse_tokio::server::{Broadcaster, SseBody, Subscription, last_event_id};
+//!
+//! async fn events(
+//!     State(broadcaster): State<Broadcaster>,
+//!     headers: HeaderMap,
+//! ) -> http::Response<SseBody<Subscription>> {
+//!     SseBody::new(broadcaster.subscribe(last_event_id(&headers))).into_response()
+//! }
+//!
+//! # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let app = Router::new().route("/events", get(events)).with_state(Broadcaster::default());
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Long-lived streams and server timeouts
+//!
+//! An event stream is one response that lasts for hours. Timeouts meant for
+//! ordinary requests must not apply to it:
+//!
+//! * **hyper**: `http1::Builder::header_read_timeout` (30 s by default when a
+//!   timer is set) only bounds reading a request *head*; it does not end a
+//!   response being written, so it is safe. hyper has no total-request or
+//!   write timeout of its own. HTTP/2 keep-alive pings
+//!   (`http2::Builder::keep_alive_interval`) are fine too.
+//! * **tower / tower-http / axum**: tower-http's `TimeoutLayer` (like
+//!   `tower::timeout`) bounds the time until the handler returns the
+//!   response *head*; the body streams outside it. It is harmless for a
+//!   handler that returns the [`SseBody`] at once, and cuts (with a 408) a
+//!   handler that awaits events before returning: don't.
+//!   `ResponseBodyTimeoutLayer` bounds the gap between two body frames: keep
+//!   it well above the keep-alive interval (15 s by default) or leave the
+//!   event route out of it, or it ends quiet streams.
+//! * **Compression**: never compress an event stream: compressors buffer
+//!   output until they have enough to compress, which delays events
+//!   indefinitely. The head from [`headers`] sets no `Content-Encoding`;
+//!   tower-http's `CompressionLayer` skips `text/event-stream` with its
+//!   default predicate (keep that exclusion if you set your own); tell
+//!   proxies the same (nginx: `gzip off` for the event location; its
+//!   buffering is already off through `X-Accel-Buffering: no`).
+//! * **Proxies and load balancers** close connections that stay quiet for
+//!   their idle timeout (nginx `proxy_read_timeout` and AWS ALB default to
+//!   60 s): the keep-alive comments of [`SseBody`] (every 15 s of quiet by
+//!   default) keep the connection busy, and let the server notice clients
+//!   that vanished (the write fails and hyper drops the body, which removes
+//!   the [`Subscription`]).
+//! * **Graceful shutdown** (`axum::serve(..).with_graceful_shutdown`,
+//!   hyper's `graceful_shutdown`) waits for responses to finish, and an
+//!   event stream never does: call [`Broadcaster::close`] when shutdown
+//!   starts, so that every stream ends and clients reconnect elsewhere.
+//! * **Clients that stop reading**: a [`Broadcaster`] disconnects their
+//!   subscription once they fall behind, but while their socket is full
+//!   hyper waits to write and does not poll the body, so the TCP connection
+//!   lives until the client reads again (it then gets what was buffered, the
+//!   end of the stream, and reconnects) or goes away. What it holds meanwhile
+//!   is bounded by hyper's write buffer (`http1::Builder::max_buf_size`,
+//!   about 400 KiB by default; 8 KiB is the minimum) plus one batch
+//!   ([`SseBody::max_batch_len`]), and the kernel's socket send buffer
+//!   outside the process. To close such connections, give the
+//!   socket a write timeout (for instance a wrapper around the `TcpStream`
+//!   that fails `poll_write` after it has been pending for a minute) or use
+//!   TCP keep-alive / `TCP_USER_TIMEOUT` on the accepted sockets.
+//! * **Many idle connections**: an idle stream costs the body (a few
+//!   hundred bytes, including its keep-alive timer) and a subscriber slot
+//!   (tens of bytes) on top of the HTTP stack, and the HTTP stack dominates:
+//!   hyper's HTTP/1.1 connection keeps an 8 KiB read and an 8 KiB write
+//!   buffer. Serving with `hyper::server::conn::http1` directly is leaner
+//!   than hyper-util's HTTP/1-or-2 auto-detecting connection, which
+//!   `axum::serve` uses.
+//!
+//! # Feature
+//!
+//! This module is behind the `server` feature (on by default).
+
+mod body;
+mod broadcast;
+
+pub use body::{BodyError, BoxError, IntoWire, SseBody, Wire};
+pub use broadcast::{
+    BroadcastConfig, BroadcastStats, Broadcaster, EndReason, PublishError, ReplayOutcome,
+    SubscribeOptions, Subscription,
+};
+
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+
+/// The `X-Accel-Buffering` header, which tells nginx (and proxies that copy
+/// it) not to buffer this response.
+pub const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
+
+/// The `Last-Event-ID` request header: the id of the last event a
+/// reconnecting client received.
+pub const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
+
+/// The response headers of an event stream:
+///
+/// * `Content-Type: text/event-stream`
+/// * `Cache-Control: no-store`: neither browsers nor proxies may cache or
+///   replay it.
+/// * `X-Accel-Buffering: no`: nginx (and compatible proxies) must pass each
+///   chunk on at once instead of buffering the response.
+///
+/// No `Content-Encoding`: an event stream must not be compressed (see the
+/// [module docs](self#long-lived-streams-and-server-timeouts)).
+///
+/// ```
+/// let headers = resse_tokio::server::headers();
+/// assert_eq!(headers["content-type"], "text/event-stream");
+/// assert_eq!(headers["cache-control"], "no-store");
+/// assert_eq!(headers["x-accel-buffering"], "no");
+/// ```
+pub fn headers() -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(3);
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(X_ACCEL_BUFFERING, HeaderValue::from_static("no"));
+    headers
+}
+
+/// A `200 OK` response builder with the event stream [`headers`], for a body
+/// of your own (or to add headers before [`SseBody`]).
+///
+/// ```
+/// use resse_tokio::server::{SseBody, response_builder};
+/// use futures_util::stream;
+/// use resse_codec::Event;
+///
+/// let body = SseBody::new(stream::iter([Event::new("hi")]));
+/// let response = response_builder().header("x-stream", "news").body(body)?;
+/// assert_eq!(response.headers()["content-type"], "text/event-stream");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn response_builder() -> http::response::Builder {
+    let mut builder = http::Response::builder().status(http::StatusCode::OK);
+    if let Some(map) = builder.headers_mut() {
+        map.extend(headers());
+    }
+    builder
+}
+
+/// The request's `Last-Event-ID`, to pass to [`Broadcaster::subscribe`]:
+/// `None` when absent, empty, or not UTF-8.
+///
+/// ```
+/// use http::HeaderMap;
+/// use resse_tokio::server::last_event_id;
+///
+/// let mut headers = HeaderMap::new();
+/// assert_eq!(last_event_id(&headers), None);
+/// headers.insert("last-event-id", "42".parse()?);
+/// assert_eq!(last_event_id(&headers), Some("42"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn last_event_id(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(LAST_EVENT_ID)?;
+    std::str::from_utf8(value.as_bytes())
+        .ok()
+        .filter(|id| !id.is_empty())
+}
+
+/// The one place this module reads the clock: tokio's (so that tests with a
+/// paused clock drive the keep-alive timers), as a std `Instant` for the
+/// sans-IO crates.
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
