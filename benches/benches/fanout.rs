@@ -6,7 +6,9 @@
 //!   example does it;
 //! * `resse-hyper`: resse's `Broadcaster` + `SseBody` on plain hyper 1
 //!   (HTTP/1.1);
-//! * `resse-axum`: the same body served by axum.
+//! * `resse-axum`: the same body served by axum;
+//! * `resse-lean`: the same body through resse's own lean HTTP/1.1 driver
+//!   (`resse_tokio::server::serve_connection`).
 //!
 //! Each server runs in its own process (this binary, re-executed), so its
 //! memory can be read alone: memory per idle connection is the server's RSS
@@ -32,7 +34,7 @@ use hyper_util::rt::TokioIo;
 use resse_tokio::SseStreamExt;
 
 const ROLE: &str = "RESSE_FANOUT_SERVER";
-const KINDS: [&str; 3] = ["axum-broadcast", "resse-hyper", "resse-axum"];
+const KINDS: [&str; 4] = ["axum-broadcast", "resse-lean", "resse-hyper", "resse-axum"];
 
 fn main() {
     if let Ok(kind) = std::env::var(ROLE) {
@@ -370,8 +372,9 @@ mod server {
             let port = listener.local_addr().expect("addr").port();
             let publish = match kind {
                 "axum-broadcast" => axum_broadcast(listener, queue),
-                "resse-hyper" => resse(listener, queue, false),
-                "resse-axum" => resse(listener, queue, true),
+                "resse-hyper" => resse(listener, queue, Stack::Hyper),
+                "resse-axum" => resse(listener, queue, Stack::Axum),
+                "resse-lean" => resse(listener, queue, Stack::Lean),
                 other => panic!("unknown server kind {other}"),
             };
             println!("PORT {port}");
@@ -454,42 +457,73 @@ mod server {
         })
     }
 
-    /// resse's broadcaster and body, on plain hyper or on axum.
-    fn resse(listener: TcpListener, queue: usize, on_axum: bool) -> Box<dyn Fn(u64) + Send + Sync> {
+    /// Which HTTP stack serves resse's body.
+    #[derive(Clone, Copy)]
+    enum Stack {
+        Hyper,
+        Axum,
+        Lean,
+    }
+
+    /// resse's broadcaster and body, on plain hyper, on axum, or through
+    /// resse's lean driver.
+    fn resse(listener: TcpListener, queue: usize, stack: Stack) -> Box<dyn Fn(u64) + Send + Sync> {
         use resse_codec::Event;
-        use resse_tokio::server::{BroadcastConfig, Broadcaster, SseBody};
+        use resse_tokio::server::{
+            BroadcastConfig, Broadcaster, ConnConfig, SseBody, serve_connection,
+        };
 
         let broadcaster = Broadcaster::new(BroadcastConfig::default().capacity(queue));
         let b = broadcaster.clone();
-        if on_axum {
-            let app = axum::Router::new().route(
-                "/events",
-                axum::routing::get(move || {
-                    let subscription = b.subscribe(None);
-                    async move { SseBody::new(subscription).into_response() }
-                }),
-            );
-            tokio::spawn(async move { axum::serve(listener, app).await });
-        } else {
-            tokio::spawn(async move {
-                loop {
-                    let Ok((tcp, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    let b = b.clone();
-                    tokio::spawn(async move {
-                        let service = service_fn(move |_request| {
-                            let subscription = b.subscribe(None);
-                            async move {
-                                Ok::<_, Infallible>(SseBody::new(subscription).into_response())
-                            }
+        match stack {
+            Stack::Axum => {
+                let app = axum::Router::new().route(
+                    "/events",
+                    axum::routing::get(move || {
+                        let subscription = b.subscribe(None);
+                        async move { SseBody::new(subscription).into_response() }
+                    }),
+                );
+                tokio::spawn(async move { axum::serve(listener, app).await });
+            }
+            Stack::Hyper => {
+                tokio::spawn(async move {
+                    loop {
+                        let Ok((tcp, _)) = listener.accept().await else {
+                            continue;
+                        };
+                        let b = b.clone();
+                        tokio::spawn(async move {
+                            let service = service_fn(move |_request| {
+                                let subscription = b.subscribe(None);
+                                async move {
+                                    Ok::<_, Infallible>(SseBody::new(subscription).into_response())
+                                }
+                            });
+                            let _ = hyper::server::conn::http1::Builder::new()
+                                .serve_connection(TokioIo::new(tcp), service)
+                                .await;
                         });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(tcp), service)
+                    }
+                });
+            }
+            Stack::Lean => {
+                let config = Arc::new(ConnConfig::default());
+                tokio::spawn(async move {
+                    loop {
+                        let Ok((tcp, _)) = listener.accept().await else {
+                            continue;
+                        };
+                        let (b, config) = (b.clone(), config.clone());
+                        tokio::spawn(async move {
+                            let _ = serve_connection(tcp, &config, |_request| async move {
+                                SseBody::new(b.subscribe(None)).into_response()
+                            })
                             .await;
-                    });
-                }
-            });
+                        });
+                    }
+                });
+            }
         }
         Box::new(move |seq| {
             let _ = broadcaster.publish(Event::new(payload(seq)).with_id(seq.to_string()));

@@ -15,6 +15,10 @@
 //!   subscribers that fall behind instead of buffering for them, and keep
 //!   one connection per client identity.
 //! * [`last_event_id`]: the `Last-Event-ID` of a request.
+//! * [`serve_connection`]: a lean HTTP/1.1 connection driver for the
+//!   event-stream endpoint of a server with very many subscribers: no
+//!   per-connection read or write buffer while idle, a write timeout for
+//!   clients that stop reading. Use hyper or axum for everything else.
 //!
 //! Every SSE rule lives in the sans-IO crates: encoding in
 //! [`resse_codec::Encoder`], keep-alive timing in
@@ -126,7 +130,8 @@
 //!   hyper's HTTP/1.1 connection keeps an 8 KiB read and an 8 KiB write
 //!   buffer. Serving with `hyper::server::conn::http1` directly is leaner
 //!   than hyper-util's HTTP/1-or-2 auto-detecting connection, which
-//!   `axum::serve` uses.
+//!   `axum::serve` uses; [`serve_connection`] keeps no buffer at all while
+//!   a stream is idle (see `benches/` for the figures).
 //!
 //! # Feature
 //!
@@ -134,12 +139,14 @@
 
 mod body;
 mod broadcast;
+mod conn;
 
 pub use body::{BodyError, BoxError, IntoWire, SseBody, Wire};
 pub use broadcast::{
     BroadcastConfig, BroadcastStats, Broadcaster, EndReason, PublishError, ReplayOutcome,
     SubscribeOptions, Subscription,
 };
+pub use conn::{ConnConfig, ConnError, serve_connection};
 
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
