@@ -158,3 +158,14 @@ async fn a_reconnection_waits_exactly_the_announced_delay() {
     }
     assert!(delays.iter().all(|d| *d >= Duration::from_millis(100)));
 }
+
+#[test]
+fn a_client_can_move_to_a_spawned_task() {
+    fn is_send<T: Send + 'static>(_: &T) {}
+    // Built outside any runtime: no timer is made until it is polled.
+    let client = builder(Duration::from_secs(1))
+        .build_with(Scripted::new([]))
+        .unwrap();
+    is_send(&client);
+    is_send(&client.close_handle());
+}

@@ -192,7 +192,8 @@ impl ClientBuilder {
     }
 
     /// A client over the default [`HyperConnector`]. It connects when first
-    /// polled. Call it inside a tokio runtime.
+    /// polled, which must happen inside a tokio runtime (with its time and
+    /// I/O drivers enabled).
     ///
     /// # Errors
     /// [`ConfigError`] for an invalid reconnection policy.
@@ -218,7 +219,7 @@ impl ClientBuilder {
             connector,
             hook: self.hook,
             conn: Conn::None,
-            sleep: Box::pin(tokio::time::sleep_until(tokio::time::Instant::now())),
+            sleep: None,
             armed: None,
             close: CloseHandle::default(),
             last_error: None,
@@ -298,7 +299,9 @@ pub struct Client<C: Connect = HyperConnector> {
     connector: C,
     hook: Option<Hook>,
     conn: Conn<C::Body>,
-    sleep: Pin<Box<tokio::time::Sleep>>,
+    /// The one timer, made on first use (so that building a client needs no
+    /// runtime).
+    sleep: Option<Pin<Box<tokio::time::Sleep>>>,
     armed: Option<Instant>,
     close: CloseHandle,
     last_error: Option<BoxError>,
@@ -438,13 +441,15 @@ impl<C: Connect> Client<C> {
             self.armed = None;
             return false;
         };
+        let at = tokio::time::Instant::from_std(deadline);
+        let sleep = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(at)));
         if self.armed != Some(deadline) {
-            self.sleep
-                .as_mut()
-                .reset(tokio::time::Instant::from_std(deadline));
+            sleep.as_mut().reset(at);
             self.armed = Some(deadline);
         }
-        if self.sleep.as_mut().poll(cx).is_ready() {
+        if sleep.as_mut().poll(cx).is_ready() {
             self.armed = None;
             self.session.handle_timeout(now());
             true
