@@ -175,6 +175,9 @@ impl fmt::Display for StopReason {
     }
 }
 
+/// A stop can be reported as an error (see [`StopReason::is_error`]).
+impl std::error::Error for StopReason {}
+
 /// What to do with a response head: the output of
 /// [`ReconnectPolicy::on_response`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

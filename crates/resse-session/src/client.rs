@@ -139,6 +139,18 @@ impl fmt::Display for CloseReason {
     }
 }
 
+/// A close is reported as an error where it is one (see
+/// [`CloseReason::is_error`]), e.g. by an adapter's `next_event()`.
+impl std::error::Error for CloseReason {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Requested => None,
+            Self::Policy(reason) => Some(reason),
+            Self::Decode(e) => Some(e),
+        }
+    }
+}
+
 /// Where a session is: [`ClientSession::state`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]

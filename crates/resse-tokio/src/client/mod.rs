@@ -351,6 +351,15 @@ impl<C: Connect> Client<C> {
     /// ends normally (204, [`close`](Self::close)), `Err` when it ends for
     /// a failure.
     ///
+    /// ```no_run
+    /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let mut client = resse_tokio::client::ClientBuilder::new("http://127.0.0.1:8080/events").build()?;
+    /// while let Some(event) = client.next_event().await? {
+    ///     println!("{}: {}", event.last_event_id(), event.data());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
     /// # Errors
     /// The [`CloseReason`] of a session that closed for a failure (a
     /// refused response, a retry limit, a decoder limit with
