@@ -3,7 +3,7 @@
 //! with the event-stream head, refuses bad heads with the right status,
 //! ends when the client leaves, and cuts a client that stops reading after
 //! the write timeout.
-#![cfg(all(feature = "client", feature = "server"))]
+#![cfg(all(feature = "rustls", feature = "server"))]
 
 mod support;
 
@@ -274,4 +274,54 @@ async fn a_client_that_stops_reading_is_cut_after_the_write_timeout() {
         "its subscription is gone"
     );
     drop(tcp);
+}
+
+#[tokio::test]
+async fn serves_over_tls_when_alpn_offers_http1_only() {
+    let cert = support::tls::TestCert::generate();
+    let mut tls = cert.server_config();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(tls));
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let broadcaster = numbered();
+    broadcaster.publish(Event::new("secret")).unwrap();
+    let b = broadcaster.clone();
+    let _server = tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let (acceptor, b) = (acceptor.clone(), b.clone());
+            tokio::spawn(async move {
+                let Ok(stream) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let _ = serve_connection(stream, &ConnConfig::default(), |request| async move {
+                    SseBody::new(b.subscribe(last_event_id(request.headers()))).into_response()
+                })
+                .await;
+            });
+        }
+    });
+    let connector = resse_tokio::client::HyperConnector::builder()
+        .tls_config(cert.client_config())
+        .build();
+    let mut client = support::client(&format!("https://{addr}/events"), Duration::from_secs(5), 9)
+        .last_event_id("")
+        .build_with(connector)
+        .unwrap();
+    // A new subscriber gets live events: publish once it is connected.
+    let data = support::within(Duration::from_secs(10), async {
+        while let Some(item) = client.next().await {
+            match item {
+                SessionEvent::Open => {
+                    broadcaster.publish(Event::new("over tls")).unwrap();
+                }
+                SessionEvent::Event(e) => return e.data().to_owned(),
+                _ => {}
+            }
+        }
+        panic!("the client ended");
+    })
+    .await;
+    assert_eq!(data, "over tls");
 }

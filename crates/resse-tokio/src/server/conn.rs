@@ -156,7 +156,8 @@ impl From<io::Error> for ConnError {
 /// not read request bodies (the connection is closed after the response,
 /// so a body cannot be mistaken for a next request); `HEAD` gets the head
 /// only. TLS goes in `io` (any `AsyncRead + AsyncWrite`, e.g. a
-/// `tokio_rustls` stream).
+/// `tokio_rustls` stream); offer only `http/1.1` in its ALPN protocols, as
+/// this driver does not speak HTTP/2.
 ///
 /// ```no_run
 /// use resse_tokio::server::{Broadcaster, ConnConfig, SseBody, last_event_id, serve_connection};
@@ -246,11 +247,11 @@ async fn read_head<IO: AsyncRead + Unpin>(
 ) -> Result<Request<()>, ConnError> {
     let mut buf = Vec::with_capacity(1024.min(config.max_head_len.max(1)));
     loop {
+        if buf.len() >= config.max_head_len {
+            return Err(ConnError::HeadTooLarge);
+        }
         if buf.len() == buf.capacity() {
-            if buf.len() >= config.max_head_len {
-                return Err(ConnError::HeadTooLarge);
-            }
-            buf.reserve((buf.len()).min(config.max_head_len - buf.len()));
+            buf.reserve(buf.len().min(config.max_head_len - buf.len()));
         }
         let start = buf.len();
         let room = (config.max_head_len - start).min(buf.capacity() - start);
@@ -367,7 +368,9 @@ async fn write_all<IO: AsyncWrite + Unpin>(
             if n == 0 {
                 return Err(io::Error::from(io::ErrorKind::WriteZero));
             }
-            rest = &rest[n..];
+            // A writer that claims more than it was given is treated as
+            // having written everything, rather than trusted to panic.
+            rest = rest.get(n..).unwrap_or_default();
         }
         poll_fn(|cx| Pin::new(&mut *io).poll_flush(cx)).await
     };
@@ -436,7 +439,7 @@ impl Streaming {
                         return Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero).into()));
                     }
                     Poll::Ready(Ok(n)) => {
-                        self.pending.advance(n);
+                        self.pending.advance(n.min(self.pending.len()));
                         self.blocked = None;
                         if self.pending.is_empty() {
                             // Nothing buffered in a plain socket; a TLS
