@@ -9,27 +9,27 @@
 //!   reqwest `bytes_stream()`, a hyper body's data stream, an LLM API
 //!   response) into a stream of events. The one-liner:
 //!   `body.sse_events()`.
-//! * [`client::Client`] (feature `client`): a reconnecting client — a
+//! * [`client::Client`][c-client] (feature `client`): a reconnecting client — a
 //!   `Stream` of events and connection state changes — driven by
 //!   [`resse_session::ClientSession`]: `Last-Event-ID`, jittered backoff,
 //!   `retry:`, 204 "stop", `Retry-After`, redirects, an idle watchdog.
-//!   Requests go through a [`client::Connect`]; the default is
-//!   [`client::HyperConnector`] (hyper 1, HTTP/1.1 and HTTP/2, TLS by
+//!   Requests go through a [`client::Connect`][c-connect]; the default is
+//!   [`client::HyperConnector`][c-hyper] (hyper 1, HTTP/1.1 and HTTP/2, TLS by
 //!   rustls with feature `rustls`).
 //!
 //! # Server side (feature `server`)
 //!
-//! * [`server::SseBody`]: an `http_body::Body` (hyper, axum) from any
+//! * [`server::SseBody`][s-body]: an `http_body::Body` (hyper, axum) from any
 //!   `Stream` of events or pre-encoded bytes, batching ready items, with
 //!   keep-alive comments from `resse-heartbeat`.
-//! * [`server::headers`], [`server::SseBody::into_response`]: the
+//! * [`server::headers`][s-headers], [`server::SseBody::into_response`][s-into-response]: the
 //!   event-stream response head (`Content-Type: text/event-stream`,
 //!   `Cache-Control: no-store`, `X-Accel-Buffering: no`).
-//! * [`server::Broadcaster`]: publish once (encoded once, bytes shared),
+//! * [`server::Broadcaster`][s-broadcaster]: publish once (encoded once, bytes shared),
 //!   `Last-Event-ID` replay with no gap or duplicate, slow subscribers
 //!   disconnected rather than buffered, one connection per client identity.
 //!
-//! See the [`server`] module docs for what to configure in hyper and axum
+//! See the [`server`][s-module] module docs for what to configure in hyper and axum
 //! so that long-lived streams are not cut by timeouts meant for ordinary
 //! requests.
 //!
@@ -50,6 +50,22 @@
 //! paused clock.
 //!
 //! [Server-Sent Events]: https://html.spec.whatwg.org/multipage/server-sent-events.html
+#![cfg_attr(
+    feature = "client",
+    doc = "[c-client]: client::Client\n[c-connect]: client::Connect\n[c-hyper]: client::HyperConnector"
+)]
+#![cfg_attr(
+    not(feature = "client"),
+    doc = "[c-client]: #crate-features\n[c-connect]: #crate-features\n[c-hyper]: #crate-features"
+)]
+#![cfg_attr(
+    feature = "server",
+    doc = "[s-body]: server::SseBody\n[s-headers]: server::headers\n[s-into-response]: server::SseBody::into_response\n[s-broadcaster]: server::Broadcaster\n[s-module]: server"
+)]
+#![cfg_attr(
+    not(feature = "server"),
+    doc = "[s-body]: #crate-features\n[s-headers]: #crate-features\n[s-into-response]: #crate-features\n[s-broadcaster]: #crate-features\n[s-module]: #crate-features"
+)]
 #![forbid(unsafe_code)]
 
 #[cfg(feature = "client")]
