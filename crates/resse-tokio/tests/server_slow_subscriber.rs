@@ -104,6 +104,13 @@ fn event_data(n: u64) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_subscriber_is_cut_off_while_1000_fast_ones_keep_up() {
+    // About 2,000 sockets live in this process (both ends of every
+    // connection): raise the soft open-file limit where it is the usual 1,024.
+    let limit = rlimit::increase_nofile_limit(4096).unwrap_or(0);
+    assert!(
+        limit >= 2100,
+        "this test needs 2,100 open files; the limit is {limit}"
+    );
     tracing::subscriber::set_global_default(Capture).expect("the only subscriber");
     let started = Instant::now();
     within(Duration::from_secs(60), async {
