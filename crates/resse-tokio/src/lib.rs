@@ -77,6 +77,14 @@ pub mod server;
 
 pub use ext::{SseEvents, SseFrames, SseStreamExt, StreamError};
 
+/// The one clock of the adapters: tokio's (so that tests with a paused
+/// clock drive the client's timer and the keep-alives), as a std `Instant`
+/// for the sans-IO crates.
+#[cfg(any(feature = "client", feature = "server"))]
+fn now() -> std::time::Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 /// A boxed error, as bodies, streams and `Connect`
 /// implementations report them.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

@@ -184,18 +184,12 @@ fn default_tls_config() -> rustls::ClientConfig {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    match rustls::ClientConfig::builder_with_provider(provider)
+    // ring supports rustls' safe default versions; should that ever fail,
+    // the process-wide default provider is used instead.
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-    {
-        Ok(builder) => builder.with_root_certificates(roots).with_no_client_auth(),
-        // ring supports the safe defaults; this arm is unreachable in
-        // practice and falls back to the process-wide default provider.
-        Err(_) => rustls::ClientConfig::builder()
-            .with_root_certificates(rustls::RootCertStore {
-                roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-            })
-            .with_no_client_auth(),
-    }
+        .unwrap_or_else(|_| rustls::ClientConfig::builder());
+    builder.with_root_certificates(roots).with_no_client_auth()
 }
 
 /// The `http::Request` a session's [`Request`] describes.

@@ -56,14 +56,11 @@ use http_body::Body;
 use resse_codec::{DecoderConfig, Event, Text};
 use resse_reconnect::{Cause, ConfigError, ReconnectConfig};
 use resse_session::{Action, ClientSession, ConnectionState, SessionConfig};
+
+use crate::now;
 pub use resse_session::{CloseReason, Request, SessionEvent};
 
 pub use connect::{BoxError, Connect, HyperConnector, HyperConnectorBuilder};
-
-/// The client's clock: tokio's, so that tests can pause and advance it.
-fn now() -> Instant {
-    tokio::time::Instant::now().into_std()
-}
 
 /// A seed for the reconnection jitter from the OS random source (std's
 /// `RandomState` keys come from it), so that clients dropped together do not

@@ -14,7 +14,7 @@ use resse_codec::{EncodeError, Encoder, Event, Frame};
 use resse_heartbeat::{KeepAlive, KeepAliveConfig, KeepAliveMessage};
 use tokio::time::Sleep;
 
-use super::now;
+use crate::now;
 
 pub use crate::BoxError;
 

@@ -340,19 +340,14 @@ fn encode_head(parts: &http::response::Parts) -> Vec<u8> {
 }
 
 /// Answers a refused request and closes.
-async fn refuse<IO: AsyncWrite + Unpin>(io: &mut IO, status: StatusCode) -> io::Result<()> {
+async fn refuse<IO: AsyncWrite + Unpin>(io: &mut IO, status: StatusCode) -> Result<(), ConnError> {
     let mut parts = Response::new(()).into_parts().0;
     parts.status = status;
     parts
         .headers
         .insert(CONTENT_LENGTH, HeaderValue::from_static("0"));
-    let head = encode_head(&parts);
-    let deadline = Some(Duration::from_secs(1));
-    write_all(io, &head, deadline).await.map_err(|e| match e {
-        ConnError::Io(e) => e,
-        other => io::Error::other(other.to_string()),
-    })?;
-    poll_fn(|cx| Pin::new(&mut *io).poll_shutdown(cx)).await
+    write_all(io, &encode_head(&parts), Some(Duration::from_secs(1))).await?;
+    Ok(poll_fn(|cx| Pin::new(&mut *io).poll_shutdown(cx)).await?)
 }
 
 /// Writes all of `bytes` within `timeout` per blocked write.

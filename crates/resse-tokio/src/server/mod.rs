@@ -155,8 +155,8 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderName, HeaderVal
 pub const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
 
 /// The `Last-Event-ID` request header: the id of the last event a
-/// reconnecting client received.
-pub const LAST_EVENT_ID: HeaderName = HeaderName::from_static("last-event-id");
+/// reconnecting client received (the client side's constant, re-exported).
+pub use resse_session::LAST_EVENT_ID;
 
 /// The response headers of an event stream:
 ///
@@ -222,11 +222,4 @@ pub fn last_event_id(headers: &HeaderMap) -> Option<&str> {
     std::str::from_utf8(value.as_bytes())
         .ok()
         .filter(|id| !id.is_empty())
-}
-
-/// The one place this module reads the clock: tokio's (so that tests with a
-/// paused clock drive the keep-alive timers), as a std `Instant` for the
-/// sans-IO crates.
-fn now() -> std::time::Instant {
-    tokio::time::Instant::now().into_std()
 }
