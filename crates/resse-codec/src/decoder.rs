@@ -6,6 +6,7 @@ use core::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use memchr::memchr2;
 
+use crate::text::INLINE_CAP;
 use crate::{DecodeError, Event, Frame, Text};
 
 /// Default for [`DecoderConfig::max_line_len`]: 16 MiB.
@@ -556,6 +557,11 @@ impl Decoder {
             if let Some(frame) = self.single_line_event(buf) {
                 return Ok(Some(frame));
             }
+            if self.scan == 0 {
+                if let Some(frame) = self.block_event(buf) {
+                    return Ok(Some(frame));
+                }
+            }
         }
         self.decode_general(buf)
     }
@@ -709,6 +715,11 @@ impl Decoder {
             if let Some(frame) = self.single_line_event(input) {
                 return Ok(Some(frame));
             }
+            if self.scan == 0 {
+                if let Some(frame) = self.block_event(input) {
+                    return Ok(Some(frame));
+                }
+            }
         }
         self.decode_bytes_general(input)
     }
@@ -831,6 +842,110 @@ impl Decoder {
         self.scan = 0;
         let data = Text::from_utf8_lossy(data);
         Some(Frame::Event(Event::decoded(None, data, self.event_id())))
+    }
+
+    /// The fast path for a whole block of `data:`, `event:` and `id:` lines
+    /// (and comments that are not reported) ended by a blank line, complete
+    /// in `buf`, at the start of a block: one pass that copies data lines as
+    /// it finds them and builds the event. Returns `None` (having consumed
+    /// nothing) for anything else, which the general path then handles with
+    /// exactly the same result: other fields, a limit reached, an
+    /// incomplete block, a block with no data.
+    #[inline(never)]
+    fn block_event<B: Source>(&mut self, buf: &mut B) -> Option<Frame> {
+        let comments = self.config.comments;
+        let max_line = self.config.max_line_len;
+        let max_event = self.config.max_event_len;
+        let mut pos = 0;
+        let mut first = Span { start: 0, end: 0 };
+        let mut lines = 0;
+        let mut event_type = None;
+        let mut id = None;
+        let bail = |joined: &mut BytesMut| {
+            joined.clear();
+            None
+        };
+        let block_end = loop {
+            let Some(&b) = buf.get(pos) else {
+                return bail(&mut self.joined);
+            };
+            if b == b'\n' || b == b'\r' {
+                match after_eol(buf, pos) {
+                    Some(next) if lines > 0 => break next,
+                    _ => return bail(&mut self.joined),
+                }
+            }
+            let (field, name_len) = match b {
+                b'd' if buf[pos..].starts_with(b"data:") => (Field::Data, 5),
+                b'e' if buf[pos..].starts_with(b"event:") => (Field::Event, 6),
+                b'i' if buf[pos..].starts_with(b"id:") => (Field::Id, 3),
+                b':' if !comments => (Field::Comment, 1),
+                _ => return bail(&mut self.joined),
+            };
+            let from = pos + name_len;
+            let found = match field {
+                Field::Data => self.eol.find(&buf[from..]),
+                _ => self.eol.find_short(&buf[from..]),
+            };
+            let Some(end) = found.map(|i| from + i) else {
+                return bail(&mut self.joined);
+            };
+            let Some(next) = after_eol(buf, end) else {
+                return bail(&mut self.joined);
+            };
+            if end - pos > max_line || end > max_event {
+                return bail(&mut self.joined);
+            }
+            let span = Span {
+                start: from + usize::from(buf[from] == b' '),
+                end,
+            };
+            match field {
+                Field::Data => {
+                    lines += 1;
+                    if lines == 1 {
+                        first = span;
+                    } else {
+                        let joined = &mut self.joined;
+                        if lines == 2 {
+                            reserve_in_steps(joined, first.end - first.start + 128, JOIN_STEP);
+                            joined.extend_from_slice(&buf[first.start..first.end]);
+                        }
+                        joined.extend_from_slice(b"\n");
+                        joined.extend_from_slice(&buf[span.start..span.end]);
+                    }
+                }
+                Field::Event => event_type = Some(span),
+                Field::Id if valid_id(&buf[span.start..span.end]) => id = Some(span),
+                Field::Id | Field::Comment => {}
+            }
+            pos = next;
+        };
+        if let Some(id) = id {
+            self.commit_id(&buf[id.start..], id.end - id.start);
+        }
+        let event_type = event_type
+            .filter(|s: &Span| s.start < s.end)
+            .map(|s| Text::copy_lossy(&buf[s.start..], s.end - s.start));
+        let data = if lines > 1 {
+            buf.advance(block_end);
+            Text::from_utf8_lossy(self.joined.split().freeze())
+        } else if first.end - first.start <= SMALL_DATA {
+            reserve_in_steps(&mut self.joined, first.end - first.start, JOIN_STEP);
+            self.joined.extend_from_slice(&buf[first.start..first.end]);
+            buf.advance(block_end);
+            Text::from_utf8_lossy(self.joined.split().freeze())
+        } else {
+            buf.advance(first.start);
+            let data = buf.take(first.end - first.start);
+            buf.advance(block_end - first.end);
+            Text::from_utf8_lossy(data)
+        };
+        Some(Frame::Event(Event::decoded(
+            event_type,
+            data,
+            self.event_id(),
+        )))
     }
 
     /// Consumes, in one tight loop, the lines that need nothing but
@@ -1123,14 +1238,17 @@ impl Decoder {
         } else {
             // No data (an id-only block), or one large data line shared
             // without copying.
-            let block = buf.take(next);
-            let text = |span: Span| Text::from_utf8_lossy(block.slice(span.start..span.end));
             if let Some(id) = self.id {
-                self.last_event_id = text(id);
+                self.commit_id(&buf[id.start..], id.end - id.start);
             }
+            let event_type = self
+                .event_type
+                .filter(|s| s.start < s.end)
+                .map(|s| Text::copy_lossy(&buf[s.start..], s.end - s.start));
+            let block = buf.take(next);
             self.data.first().map(|&span| {
-                let event_type = self.event_type.filter(|s| s.start < s.end).map(&text);
-                Frame::Event(Event::decoded(event_type, text(span), self.event_id()))
+                let data = Text::from_utf8_lossy(block.slice(span.start..span.end));
+                Frame::Event(Event::decoded(event_type, data, self.event_id()))
             })
         };
         self.clear_block();
@@ -1143,21 +1261,17 @@ impl Decoder {
     /// data (joined with LF) and event type into `self.joined`, checking
     /// UTF-8 once, and cutting the two out of it. Commits the id through
     /// `self.ids`.
+    #[inline(always)]
     fn dispatch_joined(&mut self, buf: &[u8]) -> Frame {
         if let Some(id) = self.id {
-            // The decoder keeps the last event ID for as long as it lasts,
-            // so it gets a buffer of its own: sharing the join buffer would
-            // pin it and make every later join allocate. The old ID is let
-            // go first, so that its memory can be reused.
-            self.last_event_id = Text::new();
-            reserve_in_steps(&mut self.ids, id.end - id.start, ID_STEP);
-            self.ids.extend_from_slice(&buf[id.start..id.end]);
-            self.last_event_id = Text::from_utf8_lossy(self.ids.split().freeze());
+            self.commit_id(&buf[id.start..], id.end - id.start);
         }
-        let data_len = self.data_len + self.data.len() - 1;
-        let type_len = self.event_type.map_or(0, |s| s.end - s.start);
+        let event_type = self
+            .event_type
+            .filter(|s| s.start < s.end)
+            .map(|s| Text::copy_lossy(&buf[s.start..], s.end - s.start));
         let joined = &mut self.joined;
-        reserve_in_steps(joined, data_len + type_len, JOIN_STEP);
+        reserve_in_steps(joined, self.data_len + self.data.len() - 1, JOIN_STEP);
         // Room is reserved: each append below is a copy, no reallocation.
         for (i, span) in self.data.iter().enumerate() {
             if i > 0 {
@@ -1165,12 +1279,26 @@ impl Decoder {
             }
             joined.extend_from_slice(&buf[span.start..span.end]);
         }
-        if let Some(span) = self.event_type {
-            joined.extend_from_slice(&buf[span.start..span.end]);
-        }
-        let [data, event_type] = Text::split2_lossy(joined.split().freeze(), data_len);
-        let event_type = (type_len > 0).then_some(event_type);
+        let data = Text::from_utf8_lossy(joined.split().freeze());
         Frame::Event(Event::decoded(event_type, data, self.event_id()))
+    }
+
+    /// Makes `hay[..len]` the last event ID. A short one is kept inline; a long one
+    /// in a buffer of the decoder's own, because the decoder keeps the last
+    /// event ID for as long as it lasts: sharing the join buffer would pin it
+    /// and make every later join allocate.
+    #[inline]
+    fn commit_id(&mut self, hay: &[u8], len: usize) {
+        if len <= INLINE_CAP {
+            self.last_event_id = Text::copy_lossy(hay, len);
+            return;
+        }
+        let id = &hay[..len];
+        // The old ID is let go first, so that its memory can be reused.
+        self.last_event_id = Text::new();
+        reserve_in_steps(&mut self.ids, id.len(), ID_STEP);
+        self.ids.extend_from_slice(id);
+        self.last_event_id = Text::from_utf8_lossy(self.ids.split().freeze());
     }
 
     /// No line end in the buffer: enforce the limits on the partial line.

@@ -135,3 +135,35 @@ fn events_inside_a_chunk_share_its_memory() {
     assert!(range.contains(&(e.data().as_ptr() as usize)));
     assert_eq!(d.decode_bytes(&mut input).expect("valid"), None);
 }
+
+#[test]
+fn whole_blocks_with_type_and_id_copy_only_what_they_must() {
+    // A long single data line with a type and an id is still a slice of the
+    // chunk; a multi-line block is joined; short types and ids are copies.
+    let long = "x".repeat(300);
+    let text = format!(
+        "event: big\nid: 7\ndata: {long}\n\n: note\nevent: update\nid: 8\ndata: a\ndata: b\n\n"
+    );
+    let chunk = Bytes::from(text);
+    let range = chunk.as_ptr() as usize..chunk.as_ptr() as usize + chunk.len();
+    let mut input = chunk.clone();
+    let mut d = Decoder::new();
+    let Some(Frame::Event(e)) = d.decode_bytes(&mut input).expect("valid") else {
+        panic!("expected an event")
+    };
+    assert_eq!(
+        (e.event_type(), e.data(), e.last_event_id()),
+        ("big", long.as_str(), "7")
+    );
+    assert!(range.contains(&(e.data().as_ptr() as usize)));
+    let Some(Frame::Event(e)) = d.decode_bytes(&mut input).expect("valid") else {
+        panic!("expected an event")
+    };
+    assert_eq!(
+        (e.event_type(), e.data(), e.last_event_id()),
+        ("update", "a\nb", "8")
+    );
+    assert!(!range.contains(&(e.data().as_ptr() as usize)));
+    assert_eq!(d.decode_bytes(&mut input).expect("valid"), None);
+    assert_eq!(d.last_event_id(), "8");
+}
