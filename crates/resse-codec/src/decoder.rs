@@ -6,7 +6,6 @@ use core::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use memchr::memchr2;
 
-use crate::text::INLINE_CAP;
 use crate::{DecodeError, Event, Frame, Text};
 
 /// Default for [`DecoderConfig::max_line_len`]: 16 MiB.
@@ -715,11 +714,6 @@ impl Decoder {
             if let Some(frame) = self.single_line_event(input) {
                 return Ok(Some(frame));
             }
-            if self.scan == 0 {
-                if let Some(frame) = self.block_event(input) {
-                    return Ok(Some(frame));
-                }
-            }
         }
         self.decode_bytes_general(input)
     }
@@ -921,31 +915,31 @@ impl Decoder {
             }
             pos = next;
         };
-        if let Some(id) = id {
-            self.commit_id(&buf[id.start..], id.end - id.start);
+        if lines == 1 && first.end - first.start > SMALL_DATA {
+            // One large data line: shared, not copied.
+            let block = buf.take(block_end);
+            let text = |span: Span| Text::from_utf8_lossy(block.slice(span.start..span.end));
+            if let Some(id) = id {
+                self.last_event_id = text(id);
+            }
+            let event_type = event_type.filter(|s: &Span| s.start < s.end).map(&text);
+            let data = text(first);
+            return Some(Frame::Event(Event::decoded(
+                event_type,
+                data,
+                self.event_id(),
+            )));
         }
-        let event_type = event_type
-            .filter(|s: &Span| s.start < s.end)
-            .map(|s| Text::copy_lossy(&buf[s.start..], s.end - s.start));
-        let data = if lines > 1 {
-            buf.advance(block_end);
-            Text::from_utf8_lossy(self.joined.split().freeze())
-        } else if first.end - first.start <= SMALL_DATA {
+        if let Some(id) = id {
+            self.commit_id(&buf[id.start..id.end]);
+        }
+        if lines == 1 {
             reserve_in_steps(&mut self.joined, first.end - first.start, JOIN_STEP);
             self.joined.extend_from_slice(&buf[first.start..first.end]);
-            buf.advance(block_end);
-            Text::from_utf8_lossy(self.joined.split().freeze())
-        } else {
-            buf.advance(first.start);
-            let data = buf.take(first.end - first.start);
-            buf.advance(block_end - first.end);
-            Text::from_utf8_lossy(data)
-        };
-        Some(Frame::Event(Event::decoded(
-            event_type,
-            data,
-            self.event_id(),
-        )))
+        }
+        let frame = self.joined_event(buf, event_type);
+        buf.advance(block_end);
+        Some(frame)
     }
 
     /// Consumes, in one tight loop, the lines that need nothing but
@@ -1238,17 +1232,14 @@ impl Decoder {
         } else {
             // No data (an id-only block), or one large data line shared
             // without copying.
-            if let Some(id) = self.id {
-                self.commit_id(&buf[id.start..], id.end - id.start);
-            }
-            let event_type = self
-                .event_type
-                .filter(|s| s.start < s.end)
-                .map(|s| Text::copy_lossy(&buf[s.start..], s.end - s.start));
             let block = buf.take(next);
+            let text = |span: Span| Text::from_utf8_lossy(block.slice(span.start..span.end));
+            if let Some(id) = self.id {
+                self.last_event_id = text(id);
+            }
             self.data.first().map(|&span| {
-                let data = Text::from_utf8_lossy(block.slice(span.start..span.end));
-                Frame::Event(Event::decoded(event_type, data, self.event_id()))
+                let event_type = self.event_type.filter(|s| s.start < s.end).map(&text);
+                Frame::Event(Event::decoded(event_type, text(span), self.event_id()))
             })
         };
         self.clear_block();
@@ -1264,14 +1255,15 @@ impl Decoder {
     #[inline(always)]
     fn dispatch_joined(&mut self, buf: &[u8]) -> Frame {
         if let Some(id) = self.id {
-            self.commit_id(&buf[id.start..], id.end - id.start);
+            self.commit_id(&buf[id.start..id.end]);
         }
-        let event_type = self
-            .event_type
-            .filter(|s| s.start < s.end)
-            .map(|s| Text::copy_lossy(&buf[s.start..], s.end - s.start));
         let joined = &mut self.joined;
-        reserve_in_steps(joined, self.data_len + self.data.len() - 1, JOIN_STEP);
+        let type_len = self.event_type.map_or(0, |s| s.end - s.start);
+        reserve_in_steps(
+            joined,
+            self.data_len + self.data.len() - 1 + type_len,
+            JOIN_STEP,
+        );
         // Room is reserved: each append below is a copy, no reallocation.
         for (i, span) in self.data.iter().enumerate() {
             if i > 0 {
@@ -1279,26 +1271,35 @@ impl Decoder {
             }
             joined.extend_from_slice(&buf[span.start..span.end]);
         }
-        let data = Text::from_utf8_lossy(joined.split().freeze());
-        Frame::Event(Event::decoded(event_type, data, self.event_id()))
+        self.joined_event(buf, self.event_type)
     }
 
-    /// Makes `hay[..len]` the last event ID. A short one is kept inline; a long one
-    /// in a buffer of the decoder's own, because the decoder keeps the last
-    /// event ID for as long as it lasts: sharing the join buffer would pin it
-    /// and make every later join allocate.
+    /// Makes `id` the last event ID. The decoder keeps the last event ID
+    /// for as long as it lasts, so it gets a buffer of its own: sharing the
+    /// join buffer would pin it and make every later join allocate. The old
+    /// ID is let go first, so that its memory can be reused.
     #[inline]
-    fn commit_id(&mut self, hay: &[u8], len: usize) {
-        if len <= INLINE_CAP {
-            self.last_event_id = Text::copy_lossy(hay, len);
-            return;
-        }
-        let id = &hay[..len];
-        // The old ID is let go first, so that its memory can be reused.
+    fn commit_id(&mut self, id: &[u8]) {
         self.last_event_id = Text::new();
         reserve_in_steps(&mut self.ids, id.len(), ID_STEP);
         self.ids.extend_from_slice(id);
         self.last_event_id = Text::from_utf8_lossy(self.ids.split().freeze());
+    }
+
+    /// Appends the event type to the data joined in `self.joined` and cuts
+    /// the two out of it (one handle to share instead of two).
+    #[inline]
+    fn joined_event(&mut self, buf: &[u8], event_type: Option<Span>) -> Frame {
+        let data_len = self.joined.len();
+        let event_type = event_type.filter(|s| s.start < s.end);
+        let type_len = event_type.map_or(0, |s| s.end - s.start);
+        if let Some(span) = event_type {
+            reserve_in_steps(&mut self.joined, type_len, JOIN_STEP);
+            self.joined.extend_from_slice(&buf[span.start..span.end]);
+        }
+        let [data, event_type] = Text::split2_lossy(self.joined.split().freeze(), data_len);
+        let event_type = (type_len > 0).then_some(event_type);
+        Frame::Event(Event::decoded(event_type, data, self.event_id()))
     }
 
     /// No line end in the buffer: enforce the limits on the partial line.

@@ -86,6 +86,7 @@ impl Event {
 
     /// The event type: the `event:` value, or `"message"` when it was unset
     /// or empty.
+    #[inline]
     pub fn event_type(&self) -> &str {
         match &self.event_type {
             Some(t) if !t.is_empty() => t.as_str(),
@@ -94,32 +95,38 @@ impl Event {
     }
 
     /// The event type exactly as set; `None` when unset.
+    #[inline]
     pub fn event_type_text(&self) -> Option<&Text> {
         self.event_type.as_ref()
     }
 
     /// The data, lines joined with `\n`.
+    #[inline]
     pub fn data(&self) -> &str {
         self.data.as_str()
     }
 
     /// The data as a [`Text`] (clone it to keep it without copying).
+    #[inline]
     pub fn data_text(&self) -> &Text {
         &self.data
     }
 
     /// The id: for decoded events the last event ID in effect (possibly
     /// `""`); for events to encode, the `id:` to write, if any.
+    #[inline]
     pub fn id(&self) -> Option<&str> {
         self.id.as_deref()
     }
 
     /// The id as a [`Text`].
+    #[inline]
     pub fn id_text(&self) -> Option<&Text> {
         self.id.as_ref()
     }
 
     /// The last event ID: [`id`](Self::id), or `""` when there is none.
+    #[inline]
     pub fn last_event_id(&self) -> &str {
         self.id().unwrap_or("")
     }
@@ -131,6 +138,7 @@ impl Event {
     }
 
     /// Takes the data out, leaving the event.
+    #[inline]
     pub fn into_data(self) -> Text {
         self.data
     }

@@ -10,20 +10,11 @@ use alloc::string::String;
 use bytes::Bytes;
 use core::{borrow::Borrow, fmt, hash, ops::Deref, str::Utf8Error};
 
-/// Longest text kept inline, inside the `Text` value itself.
-pub(crate) const INLINE_CAP: usize = 23;
-
-/// An inline text: `INLINE_CAP` bytes of room, then the length.
-type InlineBuf = [u8; INLINE_CAP + 1];
-
 /// A cheaply clonable string backed by [`Bytes`], always valid UTF-8.
 ///
 /// Decoded events hand out their fields as `Text`: a field that was one
 /// contiguous slice of the input shares the input's memory (clone is a
 /// reference-count increment), and it dereferences to [`str`] at no cost.
-/// Short strings the decoder has to copy anyway (event types and ids of up
-/// to 23 bytes, like `update` or `1234`) are stored inline instead: no
-/// allocation, and clone and drop touch no shared counter.
 ///
 /// ```
 /// use resse_codec::Text;
@@ -33,30 +24,18 @@ type InlineBuf = [u8; INLINE_CAP + 1];
 /// assert_eq!(t.len(), 6); // bytes, like `str::len`
 /// assert_eq!(t, "héllo");
 /// ```
-#[derive(Clone)]
-pub struct Text(Repr);
-
-#[derive(Clone)]
-enum Repr {
-    Shared(Bytes),
-    Inline(InlineBuf),
-}
-
-impl Default for Text {
-    fn default() -> Self {
-        Self::new()
-    }
-}
+#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Text(Bytes);
 
 impl Text {
     /// The empty string. Allocates nothing.
     pub const fn new() -> Self {
-        Self(Repr::Inline([0; INLINE_CAP + 1]))
+        Self(Bytes::new())
     }
 
     /// Wraps a static string without copying it.
     pub const fn from_static(s: &'static str) -> Self {
-        Self(Repr::Shared(Bytes::from_static(s.as_bytes())))
+        Self(Bytes::from_static(s.as_bytes()))
     }
 
     /// Wraps `bytes` if they are valid UTF-8, without copying.
@@ -65,7 +44,7 @@ impl Text {
     /// Returns the [`Utf8Error`] describing the first invalid sequence.
     pub fn from_utf8(bytes: Bytes) -> Result<Self, Utf8Error> {
         core::str::from_utf8(&bytes)?;
-        Ok(Self(Repr::Shared(bytes)))
+        Ok(Self(bytes))
     }
 
     /// Wraps `bytes`, replacing every invalid UTF-8 sequence with U+FFFD
@@ -76,103 +55,58 @@ impl Text {
         // ASCII is by far the common case, and checking for it is several
         // times faster than full validation.
         if is_ascii(&bytes) {
-            return Self(Repr::Shared(bytes));
+            return Self(bytes);
         }
+        Self::from_utf8_lossy_slow(bytes)
+    }
+
+    #[cold]
+    fn from_utf8_lossy_slow(bytes: Bytes) -> Self {
         match core::str::from_utf8(&bytes) {
-            Ok(_) => Self(Repr::Shared(bytes)),
+            Ok(_) => Self(bytes),
             Err(_) => Self::from(String::from_utf8_lossy(&bytes).into_owned()),
         }
     }
 
-    /// A copy of `hay[..len]`, converted as [`from_utf8_lossy`] does:
-    /// inline when short and ASCII, else in a new buffer. Bytes of `hay`
-    /// past `len` are ignored; passing them lets a short text be copied in
-    /// one fixed-size move instead of byte by byte.
-    ///
-    /// # Panics
-    /// If `len > hay.len()` (a bug in the caller).
-    ///
-    /// [`from_utf8_lossy`]: Self::from_utf8_lossy
-    #[inline]
-    pub(crate) fn copy_lossy(hay: &[u8], len: usize) -> Self {
-        let bytes = &hay[..len];
-        if len <= INLINE_CAP {
-            if let Some(head) = hay.get(..INLINE_CAP + 1) {
-                // Word moves and a word-wise ASCII check: writing the bytes
-                // one at a time and then moving the value as a whole stalls
-                // store forwarding.
-                const HI: u64 = 0x8080_8080_8080_8080;
-                let word = |i: usize| {
-                    let w: [u8; 8] = head[8 * i..8 * i + 8].try_into().expect("8 bytes");
-                    u64::from_le_bytes(w)
-                };
-                // The bits of word `i` that lie within `len`.
-                let within = |i: usize| match len.saturating_sub(8 * i) {
-                    0 => 0,
-                    n if n >= 8 => u64::MAX,
-                    n => (1u64 << (8 * n)) - 1,
-                };
-                let [w0, w1, w2] = [word(0), word(1), word(2)];
-                if ((w0 & within(0)) | (w1 & within(1)) | (w2 & within(2))) & HI == 0 {
-                    // `len <= INLINE_CAP`: it fits the top byte.
-                    let last = (w2 & (u64::MAX >> 8)) | ((len as u64) << 56);
-                    let mut buf = [0; INLINE_CAP + 1];
-                    buf[..8].copy_from_slice(&w0.to_le_bytes());
-                    buf[8..16].copy_from_slice(&w1.to_le_bytes());
-                    buf[16..].copy_from_slice(&last.to_le_bytes());
-                    return Self(Repr::Inline(buf));
-                }
-            }
+    /// Cuts `bytes` into two texts at `at`. When the bytes are valid UTF-8
+    /// and `at` falls on a character boundary, the two share `bytes`;
+    /// otherwise each piece is converted on its own, exactly as
+    /// [`from_utf8_lossy`](Self::from_utf8_lossy) would.
+    pub(crate) fn split2_lossy(bytes: Bytes, at: usize) -> [Self; 2] {
+        let valid =
+            is_ascii(&bytes) || core::str::from_utf8(&bytes).is_ok_and(|s| s.is_char_boundary(at));
+        if valid {
+            let mut rest = bytes;
+            let first = rest.split_to(at);
+            // Substrings of a valid string cut at a character boundary are
+            // valid strings.
+            return [Self(first), Self(rest)];
         }
-        Self::copy_lossy_slow(bytes)
-    }
-
-    #[cold]
-    fn copy_lossy_slow(bytes: &[u8]) -> Self {
-        match core::str::from_utf8(bytes) {
-            Ok(s) => Self::from(s),
-            Err(_) => Self::from(String::from_utf8_lossy(bytes).into_owned()),
-        }
-    }
-
-    /// `s` stored inline. The caller checks `s.len() <= INLINE_CAP`.
-    fn inline_str(s: &str) -> Self {
-        let mut buf = [0; INLINE_CAP + 1];
-        buf[..s.len()].copy_from_slice(s.as_bytes());
-        // `s.len() <= INLINE_CAP`, which fits a `u8`.
-        buf[INLINE_CAP] = s.len() as u8;
-        Self(Repr::Inline(buf))
+        [
+            Self::from_utf8_lossy(bytes.slice(..at)),
+            Self::from_utf8_lossy(bytes.slice(at..)),
+        ]
     }
 
     /// The string.
-    #[inline]
     pub fn as_str(&self) -> &str {
         // SAFETY: every constructor of `Text` checks or guarantees that the
         // bytes are valid UTF-8 (`from_utf8` validates; `from_utf8_lossy`
-        // accepts only ASCII or validated bytes, else converts; `copy_lossy`
-        // inlines only ASCII (and `as_bytes` never reads past `len`), else
-        // validates or converts; `inline_str` copies a `str`;
+        // accepts only ASCII or validated bytes, else converts; `split2_lossy`
+        // cuts validated bytes at a character boundary, else converts;
         // `From<&str>`/`From<String>`/`from_static` start from a `str`), and
         // the bytes are never mutated afterwards.
-        unsafe { core::str::from_utf8_unchecked(self.as_bytes()) }
+        unsafe { core::str::from_utf8_unchecked(&self.0) }
     }
 
     /// The UTF-8 bytes.
-    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
-        match &self.0 {
-            Repr::Shared(bytes) => bytes,
-            Repr::Inline(buf) => &buf[..usize::from(buf[INLINE_CAP])],
-        }
+        &self.0
     }
 
-    /// The bytes as [`Bytes`]: without copying when the text shares a
-    /// buffer, a copy of the few bytes of a short inline text.
+    /// The underlying bytes, without copying.
     pub fn into_bytes(self) -> Bytes {
-        match self.0 {
-            Repr::Shared(bytes) => bytes,
-            Repr::Inline(_) => Bytes::copy_from_slice(self.as_bytes()),
-        }
+        self.0
     }
 }
 
@@ -185,6 +119,12 @@ pub(crate) fn is_ascii(bytes: &[u8]) -> bool {
     if bytes.len() < 32 {
         return bytes.is_ascii();
     }
+    blocks_ascii(bytes)
+}
+
+/// [`is_ascii`] for 32 bytes or more.
+#[inline(never)]
+fn blocks_ascii(bytes: &[u8]) -> bool {
     let mut blocks = bytes.chunks_exact(1024);
     for block in &mut blocks {
         if !words_ascii(block) {
@@ -208,26 +148,6 @@ fn words_ascii(block: &[u8]) -> bool {
     (acc[0] | acc[1] | acc[2] | acc[3]) & HI == 0 && chunks.remainder().is_ascii()
 }
 
-impl PartialEq for Text {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_bytes() == other.as_bytes()
-    }
-}
-
-impl Eq for Text {}
-
-impl PartialOrd for Text {
-    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-impl Ord for Text {
-    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
-        self.as_bytes().cmp(other.as_bytes())
-    }
-}
-
 impl Deref for Text {
     type Target = str;
     fn deref(&self) -> &str {
@@ -243,7 +163,7 @@ impl AsRef<str> for Text {
 
 impl AsRef<[u8]> for Text {
     fn as_ref(&self) -> &[u8] {
-        self.as_bytes()
+        &self.0
     }
 }
 
@@ -273,26 +193,20 @@ impl fmt::Display for Text {
 }
 
 impl From<&str> for Text {
-    /// Copies `s`: inline when it is at most 23 bytes long, else into a new
-    /// buffer.
     fn from(s: &str) -> Self {
-        if s.len() <= INLINE_CAP {
-            return Self::inline_str(s);
-        }
-        Self(Repr::Shared(Bytes::copy_from_slice(s.as_bytes())))
+        Self(Bytes::copy_from_slice(s.as_bytes()))
     }
 }
 
 impl From<String> for Text {
-    /// Takes over the string's buffer without copying.
     fn from(s: String) -> Self {
-        Self(Repr::Shared(Bytes::from(s)))
+        Self(Bytes::from(s))
     }
 }
 
 impl From<Text> for Bytes {
     fn from(t: Text) -> Self {
-        t.into_bytes()
+        t.0
     }
 }
 
@@ -323,7 +237,7 @@ impl PartialEq<Text> for &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::{format, vec};
+    use alloc::vec;
 
     #[test]
     fn lossy_is_zero_copy_when_valid() {
@@ -336,68 +250,6 @@ mod tests {
     fn lossy_replaces_maximal_subparts() {
         let t = Text::from_utf8_lossy(Bytes::from_static(b"a\xF0\x9F\x98b\xC0\x80"));
         assert_eq!(t, "a\u{FFFD}b\u{FFFD}\u{FFFD}");
-    }
-
-    #[test]
-    fn short_texts_are_inline_and_equal_to_shared_ones() {
-        for s in [
-            "",
-            "a",
-            "update",
-            "12345678",
-            "é",
-            "日本語",
-            &"x".repeat(23),
-            &"é".repeat(11),
-        ] {
-            let inline = Text::from(s);
-            assert!(matches!(inline.0, Repr::Inline(_)), "{s:?} inline");
-            let shared = Text::from_utf8(Bytes::copy_from_slice(s.as_bytes())).unwrap();
-            assert_eq!(inline, shared);
-            assert_eq!(inline.as_str(), s);
-            assert_eq!(inline.clone().into_bytes(), s.as_bytes());
-            assert_eq!(inline.cmp(&shared), core::cmp::Ordering::Equal);
-        }
-        let long = "y".repeat(24);
-        assert!(matches!(Text::from(long.as_str()).0, Repr::Shared(_)));
-        assert_eq!(Text::from(long.as_str()), long.as_str());
-    }
-
-    #[test]
-    fn copy_lossy_reads_only_len_bytes() {
-        // Every length up to past the inline capacity, with a following
-        // non-ASCII byte that must be ignored, with and without room for the
-        // word-wise copy.
-        let text = "abcdefghijklmnopqrstuvwxyz0123";
-        for len in 0..=text.len() {
-            let mut hay = text.as_bytes()[..len].to_vec();
-            hay.push(0xFF);
-            hay.extend_from_slice(&[0x80; 32]);
-            assert_eq!(Text::copy_lossy(&hay, len), &text[..len], "len {len}, tail");
-            assert_eq!(
-                Text::copy_lossy(&hay[..len], len),
-                &text[..len],
-                "len {len}"
-            );
-        }
-    }
-
-    #[test]
-    fn copy_lossy_converts_invalid_and_non_ascii() {
-        for len in [1, 7, 8, 9, 16, 17, 23, 24, 40] {
-            // A non-ASCII byte in the last position of the text.
-            let mut hay = vec![b'a'; len + 30];
-            hay[len - 1] = 0xFF;
-            let want = format!("{}\u{FFFD}", "a".repeat(len - 1));
-            assert_eq!(
-                Text::copy_lossy(&hay, len),
-                want.as_str(),
-                "invalid at {len}"
-            );
-            let valid = "é".repeat(len);
-            let got = Text::copy_lossy(valid.as_bytes(), valid.len());
-            assert_eq!(got, valid.as_str(), "UTF-8 of {} bytes", valid.len());
-        }
     }
 
     #[test]

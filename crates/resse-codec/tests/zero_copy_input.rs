@@ -139,7 +139,7 @@ fn events_inside_a_chunk_share_its_memory() {
 #[test]
 fn whole_blocks_with_type_and_id_copy_only_what_they_must() {
     // A long single data line with a type and an id is still a slice of the
-    // chunk; a multi-line block is joined; short types and ids are copies.
+    // chunk; a multi-line block is joined.
     let long = "x".repeat(300);
     let text = format!(
         "event: big\nid: 7\ndata: {long}\n\n: note\nevent: update\nid: 8\ndata: a\ndata: b\n\n"
