@@ -869,19 +869,11 @@ impl Decoder {
                     _ => return bail(&mut self.joined),
                 }
             }
-            let (field, name_len) = match b {
-                b'd' if buf[pos..].starts_with(b"data:") => (Field::Data, 5),
-                b'e' if buf[pos..].starts_with(b"event:") => (Field::Event, 6),
-                b'i' if buf[pos..].starts_with(b"id:") => (Field::Id, 3),
-                b':' if !comments => (Field::Comment, 1),
-                _ => return bail(&mut self.joined),
+            let Some((field, name_len)) = field_name(&buf[pos..], comments) else {
+                return bail(&mut self.joined);
             };
             let from = pos + name_len;
-            let found = match field {
-                Field::Data => self.eol.find(&buf[from..]),
-                _ => self.eol.find_short(&buf[from..]),
-            };
-            let Some(end) = found.map(|i| from + i) else {
+            let Some(end) = self.field_end(buf, field, from) else {
                 return bail(&mut self.joined);
             };
             let Some(next) = after_eol(buf, end) else {
@@ -902,7 +894,10 @@ impl Decoder {
                     } else {
                         let joined = &mut self.joined;
                         if lines == 2 {
-                            reserve_in_steps(joined, first.end - first.start + 128, JOIN_STEP);
+                            // Room for the first two lines; later ones grow
+                            // the buffer as they need.
+                            let two = first.end - first.start + 1 + span.end - span.start;
+                            reserve_in_steps(joined, two, JOIN_STEP);
                             joined.extend_from_slice(&buf[first.start..first.end]);
                         }
                         joined.extend_from_slice(b"\n");
@@ -917,18 +912,7 @@ impl Decoder {
         };
         if lines == 1 && first.end - first.start > SMALL_DATA {
             // One large data line: shared, not copied.
-            let block = buf.take(block_end);
-            let text = |span: Span| Text::from_utf8_lossy(block.slice(span.start..span.end));
-            if let Some(id) = id {
-                self.last_event_id = text(id);
-            }
-            let event_type = event_type.filter(|s: &Span| s.start < s.end).map(&text);
-            let data = text(first);
-            return Some(Frame::Event(Event::decoded(
-                event_type,
-                data,
-                self.event_id(),
-            )));
+            return self.shared_event(buf, block_end, Some(first), event_type, id);
         }
         if let Some(id) = id {
             self.commit_id(&buf[id.start..id.end]);
@@ -940,6 +924,18 @@ impl Decoder {
         let frame = self.joined_event(buf, event_type);
         buf.advance(block_end);
         Some(frame)
+    }
+
+    /// Where the line whose value starts at `from` ends (its first CR or
+    /// LF), if it is complete. Data lines tend to be long: they go straight
+    /// to the vector search.
+    #[inline]
+    fn field_end(&self, buf: &[u8], field: Field, from: usize) -> Option<usize> {
+        let found = match field {
+            Field::Data => self.eol.find(&buf[from..]),
+            _ => self.eol.find_short(&buf[from..]),
+        };
+        found.map(|i| from + i)
     }
 
     /// Consumes, in one tight loop, the lines that need nothing but
@@ -975,12 +971,8 @@ impl Decoder {
                 scanned = pos;
                 continue;
             }
-            let (field, name_len) = match first {
-                b'd' if buf[pos..].starts_with(b"data:") => (Field::Data, 5),
-                b'e' if buf[pos..].starts_with(b"event:") => (Field::Event, 6),
-                b'i' if buf[pos..].starts_with(b"id:") => (Field::Id, 3),
-                b':' if !comments => (Field::Comment, 1),
-                _ => break None,
+            let Some((field, name_len)) = field_name(&buf[pos..], comments) else {
+                break None;
             };
             if field == Field::Comment && !state {
                 if let Some(after) = self.skip_keep_alives(buf, pos) {
@@ -990,12 +982,7 @@ impl Decoder {
                 }
             }
             let from = pos + name_len;
-            // Data lines tend to be long: straight to the vector search.
-            let found = match field {
-                Field::Data => self.eol.find(&buf[from..]),
-                _ => self.eol.find_short(&buf[from..]),
-            };
-            let Some(end) = found.map(|i| from + i) else {
+            let Some(end) = self.field_end(buf, field, from) else {
                 scanned = buf.len();
                 break None;
             };
@@ -1232,15 +1219,8 @@ impl Decoder {
         } else {
             // No data (an id-only block), or one large data line shared
             // without copying.
-            let block = buf.take(next);
-            let text = |span: Span| Text::from_utf8_lossy(block.slice(span.start..span.end));
-            if let Some(id) = self.id {
-                self.last_event_id = text(id);
-            }
-            self.data.first().map(|&span| {
-                let event_type = self.event_type.filter(|s| s.start < s.end).map(&text);
-                Frame::Event(Event::decoded(event_type, text(span), self.event_id()))
-            })
+            let data = self.data.first().copied();
+            self.shared_event(buf, next, data, self.event_type, self.id)
         };
         self.clear_block();
         self.pos = 0;
@@ -1272,6 +1252,29 @@ impl Decoder {
             joined.extend_from_slice(&buf[span.start..span.end]);
         }
         self.joined_event(buf, self.event_type)
+    }
+
+    /// Takes the block `buf[..next]` and builds its event from slices of it,
+    /// without copying: the data (if any), the event type, and the id, which
+    /// it commits. Returns `None` for a block without data.
+    #[inline]
+    fn shared_event<B: Source>(
+        &mut self,
+        buf: &mut B,
+        next: usize,
+        data: Option<Span>,
+        event_type: Option<Span>,
+        id: Option<Span>,
+    ) -> Option<Frame> {
+        let block = buf.take(next);
+        let text = |span: Span| Text::from_utf8_lossy(block.slice(span.start..span.end));
+        if let Some(id) = id {
+            self.last_event_id = text(id);
+        }
+        data.map(|span| {
+            let event_type = event_type.filter(|s| s.start < s.end).map(&text);
+            Frame::Event(Event::decoded(event_type, text(span), self.event_id()))
+        })
     }
 
     /// Makes `id` the last event ID. The decoder keeps the last event ID
@@ -1422,6 +1425,20 @@ impl Decoder {
 fn reserve_in_steps(buf: &mut BytesMut, n: usize, step: usize) {
     if buf.capacity() - buf.len() < n {
         buf.reserve(n.max(step));
+    }
+}
+
+/// The field a line the fast paths handle starts with, and the length of
+/// its name and colon: `data:`, `event:`, `id:`, or a comment when comments
+/// are not reported. `None` for anything else.
+#[inline]
+fn field_name(line: &[u8], comments: bool) -> Option<(Field, usize)> {
+    match line.first()? {
+        b'd' if line.starts_with(b"data:") => Some((Field::Data, 5)),
+        b'e' if line.starts_with(b"event:") => Some((Field::Event, 6)),
+        b'i' if line.starts_with(b"id:") => Some((Field::Id, 3)),
+        b':' if !comments => Some((Field::Comment, 1)),
+        _ => None,
     }
 }
 
