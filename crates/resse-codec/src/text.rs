@@ -10,11 +10,23 @@ use alloc::string::String;
 use bytes::Bytes;
 use core::{borrow::Borrow, fmt, hash, ops::Deref, str::Utf8Error};
 
+/// Longest text kept inline, inside the `Text` value itself.
+pub(crate) const INLINE_CAP: usize = 23;
+
+/// An inline text: `INLINE_CAP` bytes of room, then the length.
+type InlineBuf = [u8; INLINE_CAP + 1];
+
+/// The length byte of [`Text::ABSENT`]: no real inline text has it.
+const ABSENT_LEN: u8 = u8::MAX;
+
 /// A cheaply clonable string backed by [`Bytes`], always valid UTF-8.
 ///
 /// Decoded events hand out their fields as `Text`: a field that was one
 /// contiguous slice of the input shares the input's memory (clone is a
 /// reference-count increment), and it dereferences to [`str`] at no cost.
+/// Short strings the decoder has to copy anyway (event types and ids of up
+/// to 23 bytes, like `update` or `1234`) are stored inline instead: no
+/// allocation, and clone and drop touch no shared counter.
 ///
 /// ```
 /// use resse_codec::Text;
@@ -24,18 +36,51 @@ use core::{borrow::Borrow, fmt, hash, ops::Deref, str::Utf8Error};
 /// assert_eq!(t.len(), 6); // bytes, like `str::len`
 /// assert_eq!(t, "héllo");
 /// ```
-#[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Text(Bytes);
+#[derive(Clone)]
+pub struct Text(Repr);
+
+#[derive(Clone)]
+enum Repr {
+    Shared(Bytes),
+    Inline(InlineBuf),
+}
+
+impl Default for Text {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl Text {
     /// The empty string. Allocates nothing.
     pub const fn new() -> Self {
-        Self(Bytes::new())
+        Self(Repr::Inline([0; INLINE_CAP + 1]))
+    }
+
+    /// A marker for "no text" where an `Option<Text>` would not keep
+    /// [`Event`](crate::Event) small: it reads as empty, and the crate never
+    /// hands it out (the `Event` accessors turn it into `None`).
+    pub(crate) const ABSENT: Self = {
+        let mut buf = [0; INLINE_CAP + 1];
+        buf[INLINE_CAP] = ABSENT_LEN;
+        Self(Repr::Inline(buf))
+    };
+
+    /// Whether this is [`Text::ABSENT`].
+    #[inline]
+    pub(crate) fn is_absent(&self) -> bool {
+        matches!(&self.0, Repr::Inline(buf) if buf[INLINE_CAP] == ABSENT_LEN)
+    }
+
+    /// `Some(self)` unless this is [`Text::ABSENT`].
+    #[inline]
+    pub(crate) fn present(&self) -> Option<&Self> {
+        (!self.is_absent()).then_some(self)
     }
 
     /// Wraps a static string without copying it.
     pub const fn from_static(s: &'static str) -> Self {
-        Self(Bytes::from_static(s.as_bytes()))
+        Self(Repr::Shared(Bytes::from_static(s.as_bytes())))
     }
 
     /// Wraps `bytes` if they are valid UTF-8, without copying.
@@ -44,7 +89,7 @@ impl Text {
     /// Returns the [`Utf8Error`] describing the first invalid sequence.
     pub fn from_utf8(bytes: Bytes) -> Result<Self, Utf8Error> {
         core::str::from_utf8(&bytes)?;
-        Ok(Self(bytes))
+        Ok(Self(Repr::Shared(bytes)))
     }
 
     /// Wraps `bytes`, replacing every invalid UTF-8 sequence with U+FFFD
@@ -55,7 +100,7 @@ impl Text {
         // ASCII is by far the common case, and checking for it is several
         // times faster than full validation.
         if is_ascii(&bytes) {
-            return Self(bytes);
+            return Self(Repr::Shared(bytes));
         }
         Self::from_utf8_lossy_slow(bytes)
     }
@@ -63,9 +108,59 @@ impl Text {
     #[cold]
     fn from_utf8_lossy_slow(bytes: Bytes) -> Self {
         match core::str::from_utf8(&bytes) {
-            Ok(_) => Self(bytes),
+            Ok(_) => Self(Repr::Shared(bytes)),
             Err(_) => Self::from(String::from_utf8_lossy(&bytes).into_owned()),
         }
+    }
+
+    /// A copy of `hay[..len]`, converted as [`from_utf8_lossy`] does:
+    /// inline when short and ASCII, else in a new buffer. Bytes of `hay`
+    /// past `len` are ignored; passing them lets a short text be copied in
+    /// three word moves instead of byte by byte.
+    ///
+    /// # Panics
+    /// If `len > hay.len()` (a bug in the caller).
+    ///
+    /// [`from_utf8_lossy`]: Self::from_utf8_lossy
+    #[inline(always)]
+    pub(crate) fn copy_lossy(hay: &[u8], len: usize) -> Self {
+        if let Some(words) = inline_words(hay, len) {
+            let mut buf = [0; INLINE_CAP + 1];
+            write_words(&mut buf, words);
+            return Self(Repr::Inline(buf));
+        }
+        Self::copy_lossy_slow(&hay[..len])
+    }
+
+    /// `*self = Text::copy_lossy(hay, len)`, but written in place when both
+    /// the old and the new text are inline: no temporary to move (which
+    /// would stall store forwarding), nothing to drop.
+    #[inline(always)]
+    pub(crate) fn set_copy_lossy(&mut self, hay: &[u8], len: usize) {
+        if let Repr::Inline(buf) = &mut self.0 {
+            if let Some(words) = inline_words(hay, len) {
+                write_words(buf, words);
+                return;
+            }
+        }
+        *self = Self::copy_lossy(hay, len);
+    }
+
+    #[cold]
+    fn copy_lossy_slow(bytes: &[u8]) -> Self {
+        match core::str::from_utf8(bytes) {
+            Ok(s) => Self::from(s),
+            Err(_) => Self::from(String::from_utf8_lossy(bytes).into_owned()),
+        }
+    }
+
+    /// `s` stored inline. The caller checks `s.len() <= INLINE_CAP`.
+    fn inline_str(s: &str) -> Self {
+        let mut buf = [0; INLINE_CAP + 1];
+        buf[..s.len()].copy_from_slice(s.as_bytes());
+        // `s.len() <= INLINE_CAP`, which fits a `u8`.
+        buf[INLINE_CAP] = s.len() as u8;
+        Self(Repr::Inline(buf))
     }
 
     /// Cuts `bytes` into two texts at `at`. When the bytes are valid UTF-8
@@ -80,7 +175,7 @@ impl Text {
             let first = rest.split_to(at);
             // Substrings of a valid string cut at a character boundary are
             // valid strings.
-            return [Self(first), Self(rest)];
+            return [Self(Repr::Shared(first)), Self(Repr::Shared(rest))];
         }
         [
             Self::from_utf8_lossy(bytes.slice(..at)),
@@ -89,25 +184,102 @@ impl Text {
     }
 
     /// The string.
+    #[inline]
     pub fn as_str(&self) -> &str {
         // SAFETY: every constructor of `Text` checks or guarantees that the
         // bytes are valid UTF-8 (`from_utf8` validates; `from_utf8_lossy`
         // accepts only ASCII or validated bytes, else converts; `split2_lossy`
         // cuts validated bytes at a character boundary, else converts;
-        // `From<&str>`/`From<String>`/`from_static` start from a `str`), and
-        // the bytes are never mutated afterwards.
-        unsafe { core::str::from_utf8_unchecked(&self.0) }
+        // `copy_lossy` inlines only ASCII (and `as_bytes` never reads past
+        // the length), else validates or converts; `inline_str` copies a
+        // `str`; `From<&str>`/`From<String>`/`from_static` start from a
+        // `str`; `ABSENT` is empty), and the bytes are never mutated
+        // afterwards.
+        unsafe { core::str::from_utf8_unchecked(self.as_bytes()) }
     }
 
     /// The UTF-8 bytes.
+    #[inline]
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        match &self.0 {
+            Repr::Shared(bytes) => bytes,
+            // `ABSENT`'s length is out of range: it reads as empty.
+            Repr::Inline(buf) => buf.get(..usize::from(buf[INLINE_CAP])).unwrap_or_default(),
+        }
     }
 
-    /// The underlying bytes, without copying.
+    /// The bytes as [`Bytes`]: without copying when the text shares a
+    /// buffer, a copy of the few bytes of a short inline text.
     pub fn into_bytes(self) -> Bytes {
-        self.0
+        match self.0 {
+            Repr::Shared(bytes) => bytes,
+            Repr::Inline(_) => Bytes::copy_from_slice(self.as_bytes()),
+        }
     }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for Text {}
+
+impl PartialOrd for Text {
+    fn partial_cmp(&self, other: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Text {
+    fn cmp(&self, other: &Self) -> core::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+/// The inline form of `hay[..len]` as three little-endian words (the
+/// length in the top byte), when it is short and ASCII and `hay` has the
+/// room to read it in whole words. Bytes of `hay` past `len` are ignored.
+///
+/// Word loads and a word-wise ASCII check: reading and writing the bytes
+/// one at a time and then moving the value as a whole stalls store
+/// forwarding.
+#[inline(always)]
+fn inline_words(hay: &[u8], len: usize) -> Option<[u64; 3]> {
+    const HI: u64 = 0x8080_8080_8080_8080;
+    if len > INLINE_CAP {
+        return None;
+    }
+    let head = hay.get(..INLINE_CAP + 1)?;
+    let word = |i: usize| {
+        let w: [u8; 8] = head[8 * i..8 * i + 8].try_into().expect("8 bytes");
+        u64::from_le_bytes(w)
+    };
+    // The bits of word `i` that lie within `len`.
+    let within = |i: usize| match len.saturating_sub(8 * i) {
+        0 => 0,
+        n if n >= 8 => u64::MAX,
+        n => (1u64 << (8 * n)) - 1,
+    };
+    let [w0, w1, w2] = [
+        word(0) & within(0),
+        word(1) & within(1),
+        word(2) & within(2),
+    ];
+    if (w0 | w1 | w2) & HI != 0 {
+        return None;
+    }
+    // `len <= INLINE_CAP`: it fits the top byte, which `within(2)` cleared.
+    Some([w0, w1, w2 | ((len as u64) << 56)])
+}
+
+/// Stores the words of [`inline_words`] into an inline buffer.
+#[inline(always)]
+fn write_words(buf: &mut InlineBuf, [w0, w1, w2]: [u64; 3]) {
+    buf[..8].copy_from_slice(&w0.to_le_bytes());
+    buf[8..16].copy_from_slice(&w1.to_le_bytes());
+    buf[16..].copy_from_slice(&w2.to_le_bytes());
 }
 
 /// Whether `bytes` is all ASCII: `<[u8]>::is_ascii`, but 2-3x faster on
@@ -163,7 +335,7 @@ impl AsRef<str> for Text {
 
 impl AsRef<[u8]> for Text {
     fn as_ref(&self) -> &[u8] {
-        &self.0
+        self.as_bytes()
     }
 }
 
@@ -193,20 +365,26 @@ impl fmt::Display for Text {
 }
 
 impl From<&str> for Text {
+    /// Copies `s`: inline when it is at most 23 bytes long, else into a new
+    /// buffer.
     fn from(s: &str) -> Self {
-        Self(Bytes::copy_from_slice(s.as_bytes()))
+        if s.len() <= INLINE_CAP {
+            return Self::inline_str(s);
+        }
+        Self(Repr::Shared(Bytes::copy_from_slice(s.as_bytes())))
     }
 }
 
 impl From<String> for Text {
+    /// Takes over the string's buffer without copying.
     fn from(s: String) -> Self {
-        Self(Bytes::from(s))
+        Self(Repr::Shared(Bytes::from(s)))
     }
 }
 
 impl From<Text> for Bytes {
     fn from(t: Text) -> Self {
-        t.0
+        t.into_bytes()
     }
 }
 
@@ -237,7 +415,7 @@ impl PartialEq<Text> for &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use alloc::vec;
+    use alloc::{string::String, vec};
 
     #[test]
     fn lossy_is_zero_copy_when_valid() {
@@ -266,6 +444,80 @@ mod tests {
                 assert!(!is_ascii(&dirty), "len {len}, non-ASCII at {at}");
             }
         }
+    }
+
+    #[test]
+    fn copy_lossy_at_every_length_and_room() {
+        let src = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        for len in 0..=30 {
+            // Exactly `len` bytes (no room to read whole words), and more.
+            for hay in [&src[..len], &src[..]] {
+                let t = Text::copy_lossy(hay, len);
+                assert_eq!(t.as_bytes(), &src[..len], "len {len}");
+                assert!(!t.is_absent());
+                assert_eq!(matches!(t.0, Repr::Inline(_)), len <= INLINE_CAP);
+            }
+        }
+    }
+
+    #[test]
+    fn copy_lossy_replaces_invalid_and_keeps_non_ascii() {
+        for len in 1..=INLINE_CAP {
+            for at in [0, len / 2, len - 1] {
+                let mut hay = vec![b'q'; 40];
+                hay[at] = 0xFF;
+                let want = String::from_utf8_lossy(&hay[..len]).into_owned();
+                assert_eq!(Text::copy_lossy(&hay, len), want.as_str());
+            }
+        }
+        let s = "é😀z".as_bytes();
+        let mut hay = s.to_vec();
+        hay.extend_from_slice(&[b'x'; 30]);
+        assert_eq!(Text::copy_lossy(&hay, s.len()), "é😀z");
+    }
+
+    #[test]
+    fn set_copy_lossy_replaces_any_text() {
+        let hay = b"short value, then some more bytes to read";
+        for start in [
+            Text::new(),
+            Text::ABSENT,
+            Text::from("a long shared text of over 23 bytes"),
+            Text::from_static("static"),
+        ] {
+            for len in [0, 5, INLINE_CAP, INLINE_CAP + 1] {
+                let mut t = start.clone();
+                t.set_copy_lossy(hay, len);
+                assert_eq!(t.as_bytes(), &hay[..len]);
+                assert!(!t.is_absent());
+            }
+        }
+    }
+
+    #[test]
+    fn absent_reads_as_empty_and_only_it_is_absent() {
+        assert_eq!(Text::ABSENT.as_str(), "");
+        assert!(Text::ABSENT.is_absent());
+        assert_eq!(Text::ABSENT.present(), None);
+        for t in [Text::new(), Text::from(""), Text::from(String::new())] {
+            assert!(!t.is_absent());
+            assert_eq!(t.present(), Some(&t));
+        }
+    }
+
+    #[test]
+    fn inline_and_shared_texts_compare_and_hash_by_content() {
+        use core::hash::BuildHasher;
+        let inline = Text::from("update");
+        let shared = Text::from_utf8(Bytes::from_static(b"update")).expect("ASCII");
+        assert!(matches!(inline.0, Repr::Inline(_)));
+        assert!(matches!(shared.0, Repr::Shared(_)));
+        assert_eq!(inline, shared);
+        assert_eq!(inline.cmp(&shared), core::cmp::Ordering::Equal);
+        let state = std::hash::RandomState::new();
+        assert_eq!(state.hash_one(&inline), state.hash_one(&shared));
+        assert_eq!(state.hash_one(&inline), state.hash_one("update"));
+        assert_eq!(inline.clone().into_bytes(), shared.into_bytes());
     }
 
     #[test]

@@ -526,6 +526,89 @@ spec!(
     [ev("\u{FFFD}\u{FFFD}\u{FFFD}\u{FFFD}")]
 );
 
+// --- short and long event types and ids ------------------------------------
+// The decoder keeps event types and ids of up to 23 bytes inside the `Text`
+// and shares or joins longer ones: each side of that boundary, with one and
+// with several data lines, and with non-ASCII and invalid bytes right at it.
+
+spec!(
+    type_and_id_of_23_bytes_one_line,
+    b"event: ttttttttttttttttttttttt\nid: iiiiiiiiiiiiiiiiiiiiiii\ndata: a\n\n",
+    [ev_type(
+        "ttttttttttttttttttttttt",
+        "a",
+        "iiiiiiiiiiiiiiiiiiiiiii"
+    )],
+    last_id = "iiiiiiiiiiiiiiiiiiiiiii"
+);
+spec!(
+    type_and_id_of_24_bytes_one_line,
+    b"event: tttttttttttttttttttttttt\nid: iiiiiiiiiiiiiiiiiiiiiiii\ndata: a\n\n",
+    [ev_type(
+        "tttttttttttttttttttttttt",
+        "a",
+        "iiiiiiiiiiiiiiiiiiiiiiii"
+    )],
+    last_id = "iiiiiiiiiiiiiiiiiiiiiiii"
+);
+spec!(
+    type_and_id_of_23_bytes_two_lines,
+    b"event: ttttttttttttttttttttttt\nid: iiiiiiiiiiiiiiiiiiiiiii\ndata: a\ndata: b\n\n",
+    [ev_type(
+        "ttttttttttttttttttttttt",
+        "a\nb",
+        "iiiiiiiiiiiiiiiiiiiiiii"
+    )],
+    last_id = "iiiiiiiiiiiiiiiiiiiiiii"
+);
+spec!(
+    type_and_id_of_24_bytes_two_lines,
+    b"event: tttttttttttttttttttttttt\nid: iiiiiiiiiiiiiiiiiiiiiiii\ndata: a\ndata: b\n\n",
+    [ev_type(
+        "tttttttttttttttttttttttt",
+        "a\nb",
+        "iiiiiiiiiiiiiiiiiiiiiiii"
+    )],
+    last_id = "iiiiiiiiiiiiiiiiiiiiiiii"
+);
+spec!(
+    /// A short id replaces a long one and the reverse, across events.
+    ids_alternate_between_short_and_long,
+    b"id: 1\ndata: a\n\nid: 123456789012345678901234\ndata: b\ndata: c\n\nid: 2\ndata: d\n\n",
+    [
+        ev_id("a", "1"),
+        ev_id("b\nc", "123456789012345678901234"),
+        ev_id("d", "2")
+    ],
+    last_id = "2"
+);
+spec!(
+    /// The last of several `event:` lines counts, short or long.
+    short_type_after_long_type_two_lines,
+    b"event: tttttttttttttttttttttttttttt\nevent: u\ndata: a\ndata: b\n\n",
+    [ev_type("u", "a\nb", "")]
+);
+spec!(
+    non_ascii_short_type_and_id,
+    "event: \u{e9}v\u{e9}nement\nid: \u{1F600}\ndata: a\ndata: b\n\n".as_bytes(),
+    [ev_type("\u{e9}v\u{e9}nement", "a\nb", "\u{1F600}")],
+    last_id = "\u{1F600}"
+);
+spec!(
+    /// Invalid UTF-8 in a short type or id is replaced, as everywhere.
+    invalid_utf8_in_short_type_and_id,
+    b"event: a\xFFb\nid: \xC0\ndata: x\ndata: y\n\n",
+    [ev_type("a\u{FFFD}b", "x\ny", "\u{FFFD}")],
+    last_id = "\u{FFFD}"
+);
+spec!(
+    /// A short id at the very end of the input: nothing past it to read.
+    short_id_only_block_at_end,
+    b"id: 42\n\n",
+    [],
+    last_id = "42"
+);
+
 // --- non-table behaviour ---------------------------------------------------
 
 /// `decode_eof` alone (no `decode` call first) yields every pending frame.

@@ -138,11 +138,12 @@ fn events_inside_a_chunk_share_its_memory() {
 
 #[test]
 fn whole_blocks_with_type_and_id_copy_only_what_they_must() {
-    // A long single data line with a type and an id is still a slice of the
-    // chunk; a multi-line block is joined.
+    // A single data line with a type and an id, long or short, is still a
+    // slice of the chunk; a multi-line block is joined.
     let long = "x".repeat(300);
     let text = format!(
-        "event: big\nid: 7\ndata: {long}\n\n: note\nevent: update\nid: 8\ndata: a\ndata: b\n\n"
+        "event: big\nid: 7\ndata: {long}\n\n: note\nevent: update\nid: 8\ndata: a\ndata: b\n\n\
+         event: tick\nid: 9\ndata: small\n\n"
     );
     let chunk = Bytes::from(text);
     let range = chunk.as_ptr() as usize..chunk.as_ptr() as usize + chunk.len();
@@ -164,6 +165,18 @@ fn whole_blocks_with_type_and_id_copy_only_what_they_must() {
         ("update", "a\nb", "8")
     );
     assert!(!range.contains(&(e.data().as_ptr() as usize)));
+    let Some(Frame::Event(e)) = d.decode_bytes(&mut input).expect("valid") else {
+        panic!("expected an event")
+    };
+    assert_eq!(
+        (e.event_type(), e.data(), e.last_event_id()),
+        ("tick", "small", "9")
+    );
+    assert!(range.contains(&(e.data().as_ptr() as usize)));
+    // Short types and ids are copied (inline), not shared: the event does
+    // not hold the chunk through them.
+    assert!(!range.contains(&(e.event_type().as_ptr() as usize)));
+    assert!(!range.contains(&(e.last_event_id().as_ptr() as usize)));
     assert_eq!(d.decode_bytes(&mut input).expect("valid"), None);
-    assert_eq!(d.last_event_id(), "8");
+    assert_eq!(d.last_event_id(), "9");
 }
