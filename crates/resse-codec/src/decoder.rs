@@ -6,7 +6,7 @@ use core::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use memchr::memchr2;
 
-use crate::text::INLINE_CAP;
+use crate::text::{self, INLINE_CAP};
 use crate::{DecodeError, Event, Frame, Text};
 
 /// Default for [`DecoderConfig::max_line_len`]: 16 MiB.
@@ -416,6 +416,15 @@ pub struct Decoder {
     ids: BytesMut,
     /// What `decode_bytes` keeps of a block that spans chunks.
     carry: BytesMut,
+    /// Every byte in `carry` is ASCII: checked as each piece is appended,
+    /// while the piece is still in the L1 cache from the line-end search,
+    /// instead of once more over the whole event (from L2 or memory) when it
+    /// is dispatched.
+    carry_ascii: bool,
+    /// The buffer being decoded is the carry and `carry_ascii` holds: texts
+    /// cut from it need no UTF-8 check. Set only for the duration of
+    /// `with_carry`.
+    input_ascii: bool,
 }
 
 impl Default for Decoder {
@@ -450,6 +459,8 @@ impl Decoder {
             joined: BytesMut::new(),
             ids: BytesMut::new(),
             carry: BytesMut::new(),
+            carry_ascii: false,
+            input_ascii: false,
         }
     }
 
@@ -733,6 +744,7 @@ impl Decoder {
                     // as the last long one: reclaiming room now moves
                     // nothing, later it would move the part already held.
                     self.carry.reserve(input.len().max(self.long_line + 2));
+                    self.carry_ascii = text::is_ascii(input);
                     self.carry.extend_from_slice(input);
                     input.clear();
                 }
@@ -755,6 +767,7 @@ impl Decoder {
             // what was just scanned here, so that it does not scan it again.
             let waiting =
                 self.mode == Mode::Normal && !self.skip_lf && !self.bom_pending && self.scan == old;
+            self.carry_ascii &= text::is_ascii(&input[..n]);
             self.carry.extend_from_slice(&input[..n]);
             Buf::advance(input, n);
             if waiting {
@@ -779,7 +792,10 @@ impl Decoder {
     /// Runs a `BytesMut` entry point on the carry of `decode_bytes`.
     fn with_carry<T>(&mut self, f: impl FnOnce(&mut Self, &mut BytesMut) -> T) -> T {
         let mut carry = core::mem::take(&mut self.carry);
+        // `f` only removes bytes from the carry: what was ASCII stays so.
+        self.input_ascii = self.carry_ascii;
         let result = f(self, &mut carry);
+        self.input_ascii = false;
         self.carry = carry;
         result
     }
@@ -832,7 +848,7 @@ impl Decoder {
         Buf::advance(&mut data, value);
         data.truncate(end - value);
         self.scan = 0;
-        let data = Text::from_utf8_lossy(data);
+        let data = Text::from_utf8_lossy_or_ascii(data, self.input_ascii);
         Some(Frame::Event(Event::decoded(
             Text::ABSENT,
             data,
@@ -1200,7 +1216,7 @@ impl Decoder {
             buf.advance(span.start);
             let data = buf.take(span.end - span.start);
             buf.advance(next - span.end);
-            let data = Text::from_utf8_lossy(data);
+            let data = Text::from_utf8_lossy_or_ascii(data, self.input_ascii);
             Some(Frame::Event(Event::decoded(
                 Text::ABSENT,
                 data,
@@ -1261,7 +1277,8 @@ impl Decoder {
                 return None;
             };
             buf.advance(span.start);
-            let data = Text::from_utf8_lossy(buf.take(span.end - span.start));
+            let data = buf.take(span.end - span.start);
+            let data = Text::from_utf8_lossy_or_ascii(data, self.input_ascii);
             buf.advance(next - span.end);
             return Some(Frame::Event(Event::decoded(
                 event_type,
@@ -1270,7 +1287,9 @@ impl Decoder {
             )));
         }
         let block = buf.take(next);
-        let text = |span: Span| Text::from_utf8_lossy(block.slice(span.start..span.end));
+        let ascii = self.input_ascii;
+        let text =
+            |span: Span| Text::from_utf8_lossy_or_ascii(block.slice(span.start..span.end), ascii);
         if let Some(id) = id {
             self.last_event_id = text(id);
         }

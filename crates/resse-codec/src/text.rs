@@ -105,6 +105,20 @@ impl Text {
         Self::from_utf8_lossy_slow(bytes)
     }
 
+    /// [`from_utf8_lossy`](Self::from_utf8_lossy), skipping the check when
+    /// the caller has already seen every byte to be ASCII (`ascii`). The
+    /// decoder passes `true` only for slices of a buffer it checked piece by
+    /// piece as it filled it; debug builds (all tests, the fuzzers) check
+    /// again.
+    #[inline]
+    pub(crate) fn from_utf8_lossy_or_ascii(bytes: Bytes, ascii: bool) -> Self {
+        if ascii {
+            debug_assert!(bytes.is_ascii(), "a text said to be ASCII is not");
+            return Self(Repr::Shared(bytes));
+        }
+        Self::from_utf8_lossy(bytes)
+    }
+
     #[cold]
     fn from_utf8_lossy_slow(bytes: Bytes) -> Self {
         match core::str::from_utf8(&bytes) {
@@ -188,7 +202,9 @@ impl Text {
     pub fn as_str(&self) -> &str {
         // SAFETY: every constructor of `Text` checks or guarantees that the
         // bytes are valid UTF-8 (`from_utf8` validates; `from_utf8_lossy`
-        // accepts only ASCII or validated bytes, else converts; `split2_lossy`
+        // accepts only ASCII or validated bytes, else converts;
+        // `from_utf8_lossy_or_ascii` skips the check only for bytes its
+        // caller checked to be ASCII; `split2_lossy`
         // cuts validated bytes at a character boundary, else converts;
         // `copy_lossy` inlines only ASCII (and `as_bytes` never reads past
         // the length), else validates or converts; `inline_str` copies a

@@ -180,3 +180,47 @@ fn whole_blocks_with_type_and_id_copy_only_what_they_must() {
     assert_eq!(d.decode_bytes(&mut input).expect("valid"), None);
     assert_eq!(d.last_event_id(), "9");
 }
+
+#[test]
+fn non_ascii_in_a_block_that_spans_chunks_is_checked_at_every_split() {
+    // `decode_bytes` checks the pieces it keeps between chunks for ASCII as
+    // it keeps them; a non-ASCII byte in any piece, before or after any
+    // split, must still get the full UTF-8 treatment.
+    let long = "x".repeat(40);
+    for (input, want) in [
+        (
+            format!("data: {long}é{long}\n\nid: ü\ndata: {long}\n\n").into_bytes(),
+            [format!("{long}é{long}"), long.clone()],
+        ),
+        (
+            [
+                format!("data: {long}").as_bytes(),
+                b"\xFF",
+                format!("{long}\n\nid: ü\ndata: {long}\n\n").as_bytes(),
+            ]
+            .concat(),
+            [format!("{long}\u{FFFD}{long}"), long.clone()],
+        ),
+    ] {
+        for cut in 0..=input.len() {
+            for second in [cut, (cut + 7).min(input.len())] {
+                let cuts = [cut, second];
+                let got = zero_copy(&DecoderConfig::default(), &input, &cuts);
+                assert_eq!(
+                    got,
+                    whole(&DecoderConfig::default(), &input),
+                    "cuts {cuts:?}"
+                );
+                let data: Vec<String> = got
+                    .0
+                    .iter()
+                    .filter_map(|f| match f {
+                        Ok(Frame::Event(e)) => Some(e.data().to_owned()),
+                        _ => None,
+                    })
+                    .collect();
+                assert_eq!(data, want, "cuts {cuts:?}");
+            }
+        }
+    }
+}

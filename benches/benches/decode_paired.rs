@@ -1,0 +1,235 @@
+//! Decoder throughput as *paired* ratios: every parser runs once per round,
+//! on the same bytes fed in 16 KiB chunks, and each ratio is taken between
+//! runs of the same round, then summarised by its median over the rounds.
+//!
+//! Why besides `decode` (criterion): criterion measures one benchmark after
+//! the other, so two figures of one run can be minutes apart. On a shared
+//! virtual machine the memory bandwidth drifts by 20–30% over minutes, and a
+//! memory-bound workload (`large` streams 655 MB) can then show a ratio that
+//! is reversed in every single round here. Pairing the runs cancels the
+//! drift; rotating the order within each round cancels the position.
+//!
+//! ```text
+//! cargo bench -p resse-benches --bench decode_paired                # all workloads, 15 rounds
+//! cargo bench -p resse-benches --bench decode_paired -- large --rounds 31
+//! ```
+//!
+//! Under `cargo test --benches` it runs one round on small inputs and only
+//! checks that every parser reports the generator's event count.
+
+mod support;
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use resse_benches::{
+    CHUNK_LEN, Chunking, Counts, Scale, Workload, memchr2_count, memcpy_chunks, resse_decode_bytes,
+};
+use support::{Peer, PeerState};
+
+/// Rounds when none are asked for: enough for a stable median in about two
+/// minutes on a 2-core VM.
+const DEFAULT_ROUNDS: usize = 15;
+
+/// What a round runs.
+#[derive(Clone, Copy, PartialEq)]
+enum Runner {
+    Resse,
+    Memchr2,
+    Memcpy,
+    Peer(Peer),
+}
+
+impl Runner {
+    /// resse first (the ratios are taken against it), then the limits and
+    /// every peer that runs on 16 KiB chunks.
+    fn all() -> Vec<Self> {
+        let mut all = vec![Self::Resse, Self::Memchr2, Self::Memcpy];
+        let chunked = Peer::ALL
+            .into_iter()
+            .filter(|peer| peer.supports(Chunking::Chunked).is_ok());
+        all.extend(chunked.map(Self::Peer));
+        all
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Resse => "resse",
+            Self::Memchr2 => "memchr2_scan",
+            Self::Memcpy => "memcpy",
+            Self::Peer(peer) => peer.name(),
+        }
+    }
+}
+
+/// Buffers reused across rounds.
+struct State {
+    shared: Bytes,
+    dst: Vec<u8>,
+    peer: PeerState,
+}
+
+impl State {
+    /// Runs `runner` once over the workload, checking what it reports.
+    fn run(&mut self, runner: Runner, workload: &Workload) -> Duration {
+        let input = &workload.bytes[..];
+        let start = Instant::now();
+        let counts: Option<Counts> = match runner {
+            Runner::Resse => {
+                Some(resse_decode_bytes(black_box(&self.shared), CHUNK_LEN).expect("within limits"))
+            }
+            Runner::Memchr2 => {
+                black_box(memchr2_count(black_box(input), CHUNK_LEN));
+                None
+            }
+            Runner::Memcpy => {
+                memcpy_chunks(black_box(input), CHUNK_LEN, &mut self.dst);
+                black_box(&mut self.dst);
+                None
+            }
+            Runner::Peer(peer) => Some(peer.decode(black_box(input), CHUNK_LEN, &mut self.peer)),
+        };
+        let elapsed = start.elapsed();
+        if let Some(counts) = counts {
+            assert_eq!(
+                counts,
+                workload.expected,
+                "{} on {}",
+                runner.name(),
+                workload.name
+            );
+        }
+        elapsed
+    }
+}
+
+/// The median of `values` (sorted in place); 0 when empty.
+fn median(values: &mut [f64]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+/// Command line: workload names to keep (all when none), `--rounds N`.
+struct Args {
+    benchmarking: bool,
+    rounds: usize,
+    only: Vec<String>,
+}
+
+impl Args {
+    fn parse() -> Self {
+        let benchmarking = Scale::benchmarking();
+        let mut rounds = if benchmarking { DEFAULT_ROUNDS } else { 1 };
+        let mut only = Vec::new();
+        let mut args = std::env::args().skip(1);
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--rounds" => {
+                    rounds = args
+                        .next()
+                        .and_then(|n| n.parse().ok())
+                        .filter(|&n| n > 0)
+                        .expect("--rounds takes a positive number");
+                }
+                // Flags cargo and libtest pass to every bench target.
+                flag if flag.starts_with("--") => {}
+                name => only.push(name.to_owned()),
+            }
+        }
+        Self {
+            benchmarking,
+            rounds,
+            only,
+        }
+    }
+}
+
+fn main() {
+    let args = Args::parse();
+    let scale = if args.benchmarking {
+        Scale::FULL
+    } else {
+        Scale::TEST
+    };
+    let runners = Runner::all();
+    println!(
+        "decode_paired: {} rounds, 16 KiB chunks; GB/s = 10^9 bytes/s (median); \
+         ratio = resse's throughput over the other's, per round (median [min, max])",
+        args.rounds
+    );
+    for workload in Workload::all(scale) {
+        if !args.only.is_empty() && !args.only.iter().any(|o| o == workload.name) {
+            continue;
+        }
+        let mut state = State {
+            shared: workload.bytes.clone(),
+            dst: vec![0; workload.bytes.len()],
+            peer: PeerState::default(),
+        };
+        // One untimed run each: page faults, allocator warm-up, and the
+        // event-count checks before anything is timed.
+        for &runner in &runners {
+            state.run(runner, &workload);
+        }
+        let mut times: Vec<Vec<f64>> = vec![Vec::new(); runners.len()];
+        for round in 0..args.rounds {
+            for k in 0..runners.len() {
+                let i = (round + k) % runners.len();
+                times[i].push(state.run(runners[i], &workload).as_secs_f64());
+            }
+        }
+        if args.benchmarking {
+            report(&workload, &runners, &times);
+        } else {
+            // Tiny inputs in a debug build: the times mean nothing.
+            println!("{}: every parser agrees with the generator", workload.name);
+        }
+    }
+}
+
+/// Prints one workload's table and its verdict against the targets.
+fn report(workload: &Workload, runners: &[Runner], times: &[Vec<f64>]) {
+    let bytes = workload.bytes.len() as f64;
+    let resse = &times[0];
+    println!("\n## {} ({:.1} MB)", workload.name, bytes / 1e6);
+    println!("| parser | GB/s | resse / parser |");
+    println!("|---|---|---|");
+    let mut best_peer: Option<(&str, f64)> = None;
+    let mut scan_ratio = 0.0;
+    for (runner, t) in runners.iter().zip(times) {
+        let gbs = bytes / median(&mut t.clone()) / 1e9;
+        // Ratio of throughputs = inverse ratio of times, round by round.
+        let mut ratios: Vec<f64> = t.iter().zip(resse).map(|(o, r)| o / r).collect();
+        let ratio = median(&mut ratios);
+        let (lo, hi) = (ratios[0], ratios[ratios.len() - 1]);
+        if *runner == Runner::Resse {
+            println!("| resse | {gbs:.2} | |");
+            continue;
+        }
+        println!(
+            "| {} | {gbs:.2} | {ratio:.2}× [{lo:.2}, {hi:.2}] |",
+            runner.name()
+        );
+        match runner {
+            Runner::Memchr2 => scan_ratio = ratio,
+            Runner::Peer(_) if best_peer.is_none_or(|(_, r)| ratio < r) => {
+                best_peer = Some((runner.name(), ratio));
+            }
+            _ => {}
+        }
+    }
+    if let Some((peer, ratio)) = best_peer {
+        let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+        println!(
+            "{}: {ratio:.2}× the fastest peer ({peer}), target > 1 (aim 1.25): {}; \
+             {scan_ratio:.2} of the memchr2 scan, target ≥ 0.40 (aim 0.50): {}",
+            workload.name,
+            verdict(ratio > 1.0),
+            verdict(scan_ratio >= 0.40),
+        );
+    }
+}
