@@ -128,7 +128,8 @@ impl Text {
     }
 
     /// A copy of `hay[..len]`, converted as [`from_utf8_lossy`] does:
-    /// inline when short and ASCII, else in a new buffer. Bytes of `hay`
+    /// inline when the result fits (short ASCII takes the word-wise fast
+    /// path), else in a new buffer. Bytes of `hay`
     /// past `len` are ignored; passing them lets a short text be copied in
     /// three word moves instead of byte by byte.
     ///
@@ -523,14 +524,28 @@ mod tests {
 
     #[test]
     fn inline_and_shared_texts_compare_and_hash_by_content() {
-        use core::hash::BuildHasher;
+        use core::hash::{BuildHasher, BuildHasherDefault, Hasher};
+        /// FNV-1a: `core` has no hasher of its own, and this crate builds
+        /// without `std`.
+        #[derive(Default)]
+        struct Fnv(u64);
+        impl Hasher for Fnv {
+            fn finish(&self) -> u64 {
+                self.0
+            }
+            fn write(&mut self, bytes: &[u8]) {
+                for &b in bytes {
+                    self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+                }
+            }
+        }
         let inline = Text::from("update");
         let shared = Text::from_utf8(Bytes::from_static(b"update")).expect("ASCII");
         assert!(matches!(inline.0, Repr::Inline(_)));
         assert!(matches!(shared.0, Repr::Shared(_)));
         assert_eq!(inline, shared);
         assert_eq!(inline.cmp(&shared), core::cmp::Ordering::Equal);
-        let state = std::hash::RandomState::new();
+        let state = BuildHasherDefault::<Fnv>::default();
         assert_eq!(state.hash_one(&inline), state.hash_one(&shared));
         assert_eq!(state.hash_one(&inline), state.hash_one("update"));
         assert_eq!(inline.clone().into_bytes(), shared.into_bytes());
