@@ -276,10 +276,13 @@ impl ReconnectConfig {
     }
 
     /// How long a stream must stay open for the outage to count as over
-    /// (default 10 s). Only then do the attempt count, the backoff step and
-    /// the elapsed-time clock start again from the beginning; a server that
-    /// accepts and closes at once keeps the client backing off. `ZERO`
-    /// resets on every successful open (the plain WHATWG behaviour).
+    /// even without an event (default 10 s). A stream that dispatched an
+    /// event ends the outage however short it was
+    /// ([`ReconnectPolicy::on_progress`](crate::ReconnectPolicy::on_progress)).
+    /// Only then do the attempt count, the backoff step and the elapsed-time
+    /// clock start again from the beginning; a server that accepts and
+    /// closes without an event keeps the client backing off. `ZERO` resets
+    /// on every successful open (the plain WHATWG behaviour).
     pub fn min_healthy(mut self, d: Duration) -> Self {
         self.min_healthy = d;
         self

@@ -229,7 +229,9 @@ impl From<Decision> for Verdict {
 ///
 /// * **Inputs**: [`on_response(now, status, headers)`](Self::on_response)
 ///   when a response head arrives; [`on_retry(d)`](Self::on_retry) for each
-///   `retry:` field the decoder yields; [`on_error(now, cause)`](Self::on_error)
+///   `retry:` field the decoder yields; [`on_progress()`](Self::on_progress)
+///   when the open stream dispatches an event;
+///   [`on_error(now, cause)`](Self::on_error)
 ///   when the stream ends or an attempt fails. [`on_connected(now)`](Self::on_connected)
 ///   is only for drivers that classify responses themselves.
 /// * **Outputs**: the [`Verdict`] and [`Decision`] those inputs return.
@@ -285,15 +287,35 @@ impl From<Decision> for Verdict {
 ///
 /// # Outages, limits and health
 ///
-/// An outage starts at the first failure after a healthy period (or ever).
-/// Within it, `k` counts up; [`max_attempts`](ReconnectConfig::max_attempts)
+/// An outage starts at the first failure after a stream that worked (or
+/// ever). Within it, `k` counts up; [`max_attempts`](ReconnectConfig::max_attempts)
 /// stops when `k` would exceed it, and
 /// [`max_elapsed`](ReconnectConfig::max_elapsed) stops rather than schedule
-/// a reconnection later than the outage start plus the limit. The outage ends
-/// (and `k`, `prev`, the step and the elapsed clock start over) only when a stream
-/// stayed open for [`min_healthy`](ReconnectConfig::min_healthy): a server
-/// that accepts and closes at once keeps the client backing off. The
-/// server's `retry:` value persists across outages, as in the spec.
+/// a reconnection later than the outage start plus the limit. The outage
+/// ends (and `k`, `prev`, the step and the elapsed clock start over) when a
+/// stream worked: it dispatched at least one event
+/// ([`on_progress`](Self::on_progress)), or it stayed open for
+/// [`min_healthy`](ReconnectConfig::min_healthy). A server that accepts and
+/// closes without any event keeps the client backing off (flap
+/// protection). The server's `retry:` value persists across outages, as in
+/// the spec.
+///
+/// # Reconnecting at the server's `retry:`
+///
+/// A server that sends `retry: R` and ends each response after some events
+/// (serverless platforms, proxies with request timeouts, servers that
+/// rotate connections) gets every reconnection after a stream that
+/// delivered an event at the first delay of a new outage: with the default
+/// `Decorrelated(2.5)`, uniform in `[R, 2.5 R)` (mean 1.75 R; `R` raised to
+/// the floor and lowered to the ceiling first, the upper end capped at
+/// `max(max_delay, R)`), never longer, however many such streams came
+/// before. A browser's `EventSource` waits exactly `R`; resse does not,
+/// because a server that drops all its clients at once (a restart, a
+/// deploy) would get all of them back in the same instant: drawing over
+/// `[R, 2.5 R)` spreads that herd over 1.5 R, and never comes sooner than
+/// the server asked. `Jitter::Spread(s)` draws from `[R, R (1 + s))`
+/// instead, and `Jitter::None` waits exactly `R` (for a client that is
+/// alone).
 ///
 /// ```
 /// use std::time::{Duration, Instant};
@@ -321,11 +343,20 @@ impl From<Decision> for Verdict {
 /// let mut headers = HeaderMap::new();
 /// headers.insert("content-type", "text/event-stream".parse()?);
 /// assert_eq!(policy.on_response(t0 + s(1), StatusCode::OK, &headers), Verdict::Stream);
-/// // ... the server says `retry: 5000`, then closes after 2 s: not healthy
-/// // yet (10 s), so the backoff goes on from the new base: 5 s × 2.
+/// // ... the server says `retry: 5000`, then closes after 2 s without any
+/// // event: the stream did not work (no event, open less than 10 s), so the
+/// // backoff goes on from the new base: 5 s × 2.
 /// policy.on_retry(s(5));
 /// let Decision::ReconnectAt(r) = policy.on_error(t0 + s(3), Cause::EndOfBodyClean) else { panic!() };
 /// assert_eq!((r.delay, r.attempt), (s(10), 2));
+///
+/// // The next stream delivers an event before it ends: it worked, so the
+/// // outage is over and the wait is the first of a new one: `retry:` alone.
+/// assert!(policy.handle_timeout(r.at));
+/// assert_eq!(policy.on_response(r.at, StatusCode::OK, &headers), Verdict::Stream);
+/// policy.on_progress();
+/// let Decision::ReconnectAt(r) = policy.on_error(r.at + s(1), Cause::EndOfBodyClean) else { panic!() };
+/// assert_eq!((r.delay, r.attempt), (s(5), 1));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -338,6 +369,8 @@ pub struct ReconnectPolicy {
     outage_start: Option<Instant>,
     /// When the current stream opened.
     connected_since: Option<Instant>,
+    /// Whether the current stream dispatched an event.
+    progress: bool,
     /// The server's latest `retry:`.
     server_retry: Option<Duration>,
     /// The delay scheduled for the previous attempt of the current outage
@@ -360,6 +393,7 @@ impl ReconnectPolicy {
             attempt: 0,
             outage_start: None,
             connected_since: None,
+            progress: false,
             server_retry: None,
             prev_delay: None,
             pending: None,
@@ -401,9 +435,17 @@ impl ReconnectPolicy {
     /// The delay the next failure of the current outage would get, without
     /// changing anything: same seed state, no `Retry-After`, no healthy
     /// reset in between. For tests, logs and "reconnecting in..." displays.
+    ///
+    /// While a stream that has dispatched an event is open, that is the first
+    /// delay of a new outage (the stream worked).
     pub fn next_delay(&self) -> Duration {
         let mut rng = self.rng.clone();
-        self.delay(&mut rng, self.attempt.saturating_add(1), None).0
+        let (attempt, prev) = if self.progress {
+            (1, None)
+        } else {
+            (self.attempt.saturating_add(1), self.prev_delay)
+        };
+        self.delay(&mut rng, attempt, prev, None).0
     }
 
     // ---- inputs ----
@@ -462,6 +504,19 @@ impl ReconnectPolicy {
         self.connected_since = Some(now);
     }
 
+    /// Notes that the open stream dispatched an event: the stream worked, so
+    /// when it ends the outage is over, as after
+    /// [`min_healthy`](ReconnectConfig::min_healthy), and the next delay is
+    /// the first of a new outage (from the server's `retry:`, if any). Call
+    /// it for each event, or only for the first of each connection; comments
+    /// and `retry:` fields alone are not progress. Ignored when no stream is
+    /// open.
+    pub fn on_progress(&mut self) {
+        if self.connected_since.is_some() {
+            self.progress = true;
+        }
+    }
+
     /// Notes the server's reconnection time (a `retry:` field): it replaces
     /// the base delay from the next failure on, clamped into
     /// `[floor, ceiling]`. Persists until the next `retry:`.
@@ -472,7 +527,8 @@ impl ReconnectPolicy {
     /// Notes that the connection ended, or an attempt failed, at `now`, and
     /// decides whether and when to reconnect.
     ///
-    /// If a stream was open for at least
+    /// If the stream that ended dispatched an event
+    /// ([`on_progress`](Self::on_progress)) or was open for at least
     /// [`min_healthy`](ReconnectConfig::min_healthy), the outage counters
     /// start over first. Every [`Cause`] reconnects with backoff, except
     /// [`Cause::EndOfBodyClean`] with
@@ -504,6 +560,7 @@ impl ReconnectPolicy {
         self.prev_delay = None;
         self.outage_start = None;
         self.connected_since = None;
+        self.progress = false;
         self.pending = None;
         self.redirects = 0;
     }
@@ -585,10 +642,12 @@ impl ReconnectPolicy {
         Verdict::Follow(location.to_owned())
     }
 
-    /// Ends the open stream, if any, at `now`; a healthy one ends the outage.
+    /// Ends the open stream, if any, at `now`; one that worked (an event, or
+    /// open for `min_healthy`) ends the outage.
     fn end_connection(&mut self, now: Instant) {
+        let progress = std::mem::take(&mut self.progress);
         if let Some(since) = self.connected_since.take() {
-            if now.saturating_duration_since(since) >= self.config.min_healthy {
+            if progress || now.saturating_duration_since(since) >= self.config.min_healthy {
                 self.attempt = 0;
                 self.prev_delay = None;
                 self.outage_start = None;
@@ -606,7 +665,7 @@ impl ReconnectPolicy {
             });
         }
         let mut rng = self.rng.clone();
-        let (delay, reason) = self.delay(&mut rng, attempt, retry_after);
+        let (delay, reason) = self.delay(&mut rng, attempt, self.prev_delay, retry_after);
         self.rng = rng;
         let at = saturating_add(now, delay);
         if let Some(limit) = self.config.max_elapsed {
@@ -634,6 +693,7 @@ impl ReconnectPolicy {
         &self,
         rng: &mut SplitMix64,
         attempt: u32,
+        prev: Option<Duration>,
         retry_after: Option<Duration>,
     ) -> (Duration, DelayReason) {
         let c = &self.config;
@@ -664,7 +724,7 @@ impl ReconnectPolicy {
             Jitter::Full => (Duration::ZERO, step),
             Jitter::Equal => (step / 2, step),
             Jitter::Decorrelated(g) => {
-                let prev = self.prev_delay.map_or(base, |p| p.max(base));
+                let prev = prev.map_or(base, |p| p.max(base));
                 // Defensive: `g ≥ 1`, but a range going through `f64` must
                 // never end below its start.
                 (base, mul(prev, g).min(cap).max(base))

@@ -221,6 +221,11 @@ enum State {
 ///   [`Cause::EndOfBodyMidEvent`], silence past the idle timeout
 ///   [`Cause::IdleTimeout`] ([`Cause::ConnectFailed`] before the response
 ///   head); the [`ReconnectPolicy`] turns them into a delay.
+/// * **A stream that delivered an event worked.** When it ends, the
+///   reconnection is the first of a new outage, drawn from the server's
+///   `retry:` (with the default jitter, in `[R, 2.5 R)`; see
+///   [`ReconnectPolicy`]'s "Reconnecting at the server's `retry:`"); a
+///   stream that ends without any event keeps the backoff growing.
 /// * `retry:` fields set the policy's base delay; a redirect changes the URL
 ///   of the next request only (bounded by
 ///   [`max_redirects`](resse_reconnect::ReconnectConfig::max_redirects));
@@ -637,6 +642,10 @@ impl ClientSession {
     fn frame(&mut self, result: Result<Option<Frame>, DecodeError>) -> bool {
         match result {
             Ok(Some(Frame::Event(event))) => {
+                if self.conn_events == 0 {
+                    // The stream works: when it ends, the outage is over.
+                    self.policy.on_progress();
+                }
                 self.conn_events = self.conn_events.saturating_add(1);
                 self.total_events = self.total_events.saturating_add(1);
                 self.events.push_back(SessionEvent::Event(event));

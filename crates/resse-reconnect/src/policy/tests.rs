@@ -906,6 +906,103 @@ fn reset_only_after_the_healthy_period() {
 }
 
 #[test]
+fn a_stream_that_dispatched_an_event_ends_the_outage() {
+    let t0 = Instant::now();
+    let mut p = policy(no_jitter());
+    assert_eq!(delays(&mut p, t0, 4), [secs(1), secs(2), secs(4), secs(8)]);
+    let mut now = t0 + secs(20);
+    p.on_retry(ms(500));
+    for _ in 0..10 {
+        assert_eq!(p.on_response(now, StatusCode::OK, &sse()), Verdict::Stream);
+        p.on_progress();
+        // Open for 1 ms only: the event is what counts.
+        now += ms(1);
+        let r = reconnect(p.on_error(now, Cause::EndOfBodyClean));
+        assert_eq!(
+            (r.attempt, r.delay, r.reason),
+            (1, ms(500), DelayReason::ServerRetry)
+        );
+        assert_eq!(p.next_delay(), ms(1000), "no event yet: the outage goes on");
+        now = r.at;
+    }
+}
+
+#[test]
+fn progress_counts_once_per_stream_and_only_while_open() {
+    let t0 = Instant::now();
+    let mut p = policy(no_jitter());
+    // Before any stream, and while waiting: ignored.
+    p.on_progress();
+    assert_eq!(delays(&mut p, t0, 2), [secs(1), secs(2)]);
+    p.on_progress();
+    let r = reconnect(p.on_error(t0 + ms(5), Cause::ConnectFailed));
+    assert_eq!((r.attempt, r.delay), (3, secs(4)));
+    // An event on one stream does not carry over to the next one.
+    assert_eq!(
+        p.on_response(t0 + secs(10), StatusCode::OK, &sse()),
+        Verdict::Stream
+    );
+    p.on_progress();
+    assert_eq!(p.next_delay(), secs(1), "the open stream worked");
+    let r = reconnect(p.on_error(t0 + secs(11), Cause::Io));
+    assert_eq!((r.attempt, r.delay), (1, secs(1)));
+    assert_eq!(p.on_response(r.at, StatusCode::OK, &sse()), Verdict::Stream);
+    let r = reconnect(p.on_error(r.at + ms(1), Cause::EndOfBodyMidEvent));
+    assert_eq!((r.attempt, r.delay), (2, secs(2)));
+    // A failed attempt after an event-less stream keeps counting.
+    let r = reconnect(p.on_error(r.at, Cause::ConnectFailed));
+    assert_eq!((r.attempt, r.delay), (3, secs(4)));
+}
+
+#[test]
+fn default_jitter_after_working_streams_stays_in_r_to_2_5_r() {
+    // Every reconnection after a stream that delivered events waits in
+    // [R, 2.5 R), however many came before, for any seed.
+    let t0 = Instant::now();
+    let r_ms = 500;
+    for seed in 0..200 {
+        let mut p = policy(ReconnectConfig::default().seed(seed));
+        let mut now = t0;
+        for i in 0..50 {
+            assert_eq!(p.on_response(now, StatusCode::OK, &sse()), Verdict::Stream);
+            if i == 0 {
+                p.on_retry(ms(r_ms));
+            }
+            p.on_progress();
+            now += ms(3);
+            let r = reconnect(p.on_error(now, Cause::EndOfBodyClean));
+            assert_eq!(r.attempt, 1);
+            assert!(
+                r.delay >= ms(r_ms) && r.delay < ms(r_ms * 5 / 2),
+                "seed {seed}, stream {i}: {:?}",
+                r.delay
+            );
+            now = r.at;
+        }
+    }
+}
+
+#[test]
+fn a_flapping_server_still_backs_off_to_the_cap() {
+    // Accepts and closes without an event, `retry: 500`: the default policy
+    // grows to the cap.
+    let t0 = Instant::now();
+    let mut p = policy(ReconnectConfig::default().seed(3));
+    let mut now = t0;
+    let mut last = Duration::ZERO;
+    for _ in 0..40 {
+        assert_eq!(p.on_response(now, StatusCode::OK, &sse()), Verdict::Stream);
+        p.on_retry(ms(500));
+        now += ms(3);
+        let r = reconnect(p.on_error(now, Cause::EndOfBodyClean));
+        last = last.max(r.delay);
+        now = r.at;
+    }
+    assert_eq!(p.attempt(), 40);
+    assert!(last > secs(20), "{last:?}");
+}
+
+#[test]
 fn zero_min_healthy_resets_on_every_open() {
     let t0 = Instant::now();
     let mut p = policy(no_jitter().min_healthy(Duration::ZERO));
