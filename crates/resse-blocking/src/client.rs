@@ -5,7 +5,7 @@ use std::fmt;
 use std::hash::BuildHasher;
 use std::io;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
@@ -153,9 +153,26 @@ impl ClientBuilder {
         }
     }
 
-    /// The request method (default `GET`).
+    /// The request method (default `GET`; LLM and MCP endpoints use `POST`).
+    ///
+    /// It also sets what a clean end of the stream does by default: a `GET`
+    /// reconnects (as `EventSource` does), any other method stops (the
+    /// stream ends after the answer; sending the request again would ask
+    /// again). [`stop_on_clean_end`](Self::stop_on_clean_end) overrides it.
     pub fn method(mut self, method: Method) -> Self {
         self.config = self.config.method(method);
+        self
+    }
+
+    /// Whether a stream that ends at an event boundary closes the client
+    /// ([`SessionEvent::Closed`] with
+    /// [`StopReason::EndOfStream`](resse_reconnect::StopReason::EndOfStream),
+    /// not an error) instead of reconnecting. Default: `false` for `GET`,
+    /// `true` for any other [`method`](Self::method). A stream cut mid-event,
+    /// and every other failure, reconnects either way. See
+    /// [`SessionConfig::stop_on_clean_end`].
+    pub fn stop_on_clean_end(mut self, yes: bool) -> Self {
+        self.config = self.config.stop_on_clean_end(yes);
         self
     }
 
@@ -224,7 +241,9 @@ impl ClientBuilder {
     /// `https://`, webpki roots). It connects on the first call to `next`.
     ///
     /// # Errors
-    /// [`Error::Config`] for an invalid reconnection policy.
+    /// [`Error::Config`] for a URL that is not an absolute `http://` or
+    /// `https://` URL with a host, or an invalid reconnection policy; its
+    /// message says what is wrong and what is accepted.
     pub fn build(self) -> Result<Client<HttpConnector>, Error> {
         self.build_with(HttpConnector::new())
     }
@@ -232,7 +251,7 @@ impl ClientBuilder {
     /// A client over your own [`Connect`].
     ///
     /// # Errors
-    /// [`Error::Config`] for an invalid reconnection policy.
+    /// [`Error::Config`], as for [`build`](Self::build).
     pub fn build_with<C: Connect>(self, connector: C) -> Result<Client<C>, Error> {
         let mut config = self.config;
         if !self.seeded {
@@ -368,8 +387,14 @@ impl<C: Connect> Client<C> {
                 match self.connector.connect(&request, timeouts, &self.close) {
                     Ok(response) => {
                         self.last_error = None;
-                        self.session
-                            .handle_response(now(), response.status, &response.headers);
+                        // The wall clock resolves a `Retry-After` date when
+                        // the response has no `Date` header.
+                        self.session.handle_response_with_wall_clock(
+                            now(),
+                            SystemTime::now(),
+                            response.status,
+                            &response.headers,
+                        );
                         if self.session.state() == ConnectionState::Open {
                             self.conn = Some(response.body);
                         } else {

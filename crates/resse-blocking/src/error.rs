@@ -3,8 +3,7 @@
 use std::{fmt, io};
 
 use resse_codec::{DecodeError, EncodeError};
-use resse_reconnect::ConfigError;
-use resse_session::CloseReason;
+use resse_session::{CloseReason, ConfigError};
 
 /// Everything that can go wrong in this crate.
 #[derive(Debug)]
@@ -24,7 +23,9 @@ pub enum Error {
     /// An event could not be encoded (a newline in its type or id); nothing
     /// was written and the writer goes on.
     Encode(EncodeError),
-    /// The client configuration is invalid.
+    /// The client configuration is invalid: a URL that is not an absolute
+    /// `http://` or `https://` URL with a host, or an invalid reconnection
+    /// policy. The message says what is wrong and what is accepted.
     Config(ConfigError),
     /// The client closed for a reason that is a failure (a refused status
     /// or content type, too many redirects, a retry limit, a decoder limit
@@ -38,7 +39,7 @@ impl fmt::Display for Error {
             Self::Io(_) => f.write_str("i/o error"),
             Self::Decode(_) => f.write_str("event stream limit exceeded"),
             Self::Encode(_) => f.write_str("event cannot be encoded"),
-            Self::Config(_) => f.write_str("invalid client configuration"),
+            Self::Config(e) => write!(f, "invalid client configuration: {e}"),
             Self::Closed(reason) => write!(f, "event stream closed: {reason}"),
         }
     }
@@ -50,7 +51,7 @@ impl std::error::Error for Error {
             Self::Io(e) => Some(e),
             Self::Decode(e) => Some(e),
             Self::Encode(e) => Some(e),
-            Self::Config(e) => Some(e),
+            Self::Config(e) => std::error::Error::source(e),
             Self::Closed(_) => None,
         }
     }

@@ -81,6 +81,7 @@ pub use client::{Client, ClientBuilder, CloseHandle};
 pub use connect::{Connect, HttpBody, HttpConnector, Response, Stream, Timeouts};
 pub use error::Error;
 pub use reader::EventReader;
+pub use resse_session::{ConfigError, InvalidUrl};
 pub use writer::EventWriter;
 
 /// The ureq this crate's [`HttpConnector`] runs on, to name its TLS types

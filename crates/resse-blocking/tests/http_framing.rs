@@ -49,6 +49,8 @@ fn content_length_body_after_interim_head_then_clean_end_reconnects() {
         )
         .body("ping")
         .last_event_id("z")
+        // A POST subscription that is resumed after a clean end.
+        .stop_on_clean_end(false)
         .build()
         .unwrap();
         let mut events = Vec::new();

@@ -106,8 +106,9 @@
 //!
 //! # Crate features
 //!
-//! None. The only dependency is `http`, for [`StatusCode`](http::StatusCode)
-//! and [`HeaderMap`](http::HeaderMap).
+//! None. The dependencies are `http`, for [`StatusCode`](http::StatusCode)
+//! and [`HeaderMap`](http::HeaderMap), and `httpdate` (which hyper uses too)
+//! for the HTTP dates of `Retry-After` and `Date`.
 //!
 //! [Server-Sent Events]: https://html.spec.whatwg.org/multipage/server-sent-events.html
 #![forbid(unsafe_code)]

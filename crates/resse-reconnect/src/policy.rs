@@ -111,7 +111,9 @@ pub enum StopReason {
     ContentType(Option<String>),
     /// A redirect without a `Location` header, or with an empty one.
     MissingLocation(StatusCode),
-    /// A redirect whose `Location` is not valid UTF-8.
+    /// A redirect whose `Location` is not valid UTF-8, or (found by the
+    /// session, which resolves it) not a valid `http://` or `https://` URL:
+    /// fetch treats a redirect to any other scheme as a network error.
     InvalidLocation(StatusCode),
     /// More than [`ReconnectConfig::max_redirects`] redirects in a row.
     TooManyRedirects {
@@ -160,7 +162,10 @@ impl fmt::Display for StopReason {
             }
             Self::MissingLocation(s) => write!(f, "redirect ({s}) without a location"),
             Self::InvalidLocation(s) => {
-                write!(f, "redirect ({s}) with a location that is not valid utf-8")
+                write!(
+                    f,
+                    "redirect ({s}) to a location that is not a valid http or https url"
+                )
             }
             Self::TooManyRedirects { limit } => write!(f, "more than {limit} redirects in a row"),
             Self::AttemptLimit { attempts } => {

@@ -3,7 +3,7 @@
 //! [RFC 9110 §10.2.3]: https://www.rfc-editor.org/rfc/rfc9110#section-10.2.3
 //! [§5.6.7]: https://www.rfc-editor.org/rfc/rfc9110#section-5.6.7
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
 use http::header::{DATE, RETRY_AFTER};
@@ -91,10 +91,11 @@ impl RetryAfter {
 ///   70–99 are 19xx, 00–69 are 20xx);
 /// * obsolete asctime: `Sun Nov  6 08:49:37 1994`.
 ///
-/// Names are matched case-sensitively as the grammar says; the day name must
-/// be a valid one but is not checked against the date. Surrounding spaces
-/// and tabs are ignored. Out-of-range fields (Feb 30, hour 24) are `None`; a
-/// leap second (`:60`) is accepted.
+/// The parsing is the [`httpdate`] crate's (the one hyper uses): names are
+/// matched case-sensitively as the grammar says, the day name must be the
+/// date's, and years run from 1970 to 9999. Surrounding spaces and tabs are
+/// ignored. Out-of-range fields (Feb 30, hour 24) are `None`; a leap second
+/// (`:60`), which `httpdate` refuses, is accepted as the second after `:59`.
 ///
 /// ```
 /// use std::time::{Duration, UNIX_EPOCH};
@@ -109,11 +110,33 @@ impl RetryAfter {
 ///
 /// [RFC 9110 §5.6.7]: https://www.rfc-editor.org/rfc/rfc9110#section-5.6.7
 pub fn parse_http_date(value: &[u8]) -> Option<SystemTime> {
-    let s = trim_ows(value);
-    let dt = parse_imf_fixdate(s)
-        .or_else(|| parse_rfc850(s))
-        .or_else(|| parse_asctime(s))?;
-    dt.to_system_time()
+    let s = std::str::from_utf8(trim_ows(value)).ok()?;
+    match httpdate::parse_http_date(s) {
+        Ok(t) => Some(t),
+        Err(_) => leap_second(s),
+    }
+}
+
+/// A date whose time is `HH:MM:60`: the second after `HH:MM:59`.
+fn leap_second(s: &str) -> Option<SystemTime> {
+    // The seconds field is the only `:60` that follows `DD:DD`.
+    let at = s.match_indices(":60").map(|(i, _)| i).find(|&i| {
+        i >= 5
+            && s.as_bytes()[i - 5..i].iter().enumerate().all(|(k, b)| {
+                if k == 2 {
+                    *b == b':'
+                } else {
+                    b.is_ascii_digit()
+                }
+            })
+    })?;
+    let mut fixed = String::with_capacity(s.len());
+    fixed.push_str(&s[..at]);
+    fixed.push_str(":59");
+    fixed.push_str(&s[at + 3..]);
+    httpdate::parse_http_date(&fixed)
+        .ok()?
+        .checked_add(Duration::from_secs(1))
 }
 
 fn trim_ows(mut s: &[u8]) -> &[u8] {
@@ -126,167 +149,11 @@ fn trim_ows(mut s: &[u8]) -> &[u8] {
     s
 }
 
-const DAYS: [&[u8]; 7] = [b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun"];
-const DAYS_LONG: [&[u8]; 7] = [
-    b"Monday",
-    b"Tuesday",
-    b"Wednesday",
-    b"Thursday",
-    b"Friday",
-    b"Saturday",
-    b"Sunday",
-];
-const MONTHS: [&[u8]; 12] = [
-    b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec",
-];
-
-struct DateTime {
-    year: i64,
-    month: u32,
-    day: u32,
-    hour: u32,
-    minute: u32,
-    second: u32,
-}
-
-impl DateTime {
-    fn to_system_time(&self) -> Option<SystemTime> {
-        let leap = (self.year % 4 == 0 && self.year % 100 != 0) || self.year % 400 == 0;
-        let month_len = match self.month {
-            2 if leap => 29,
-            2 => 28,
-            4 | 6 | 9 | 11 => 30,
-            _ => 31,
-        };
-        if !(1..=12).contains(&self.month)
-            || !(1..=month_len).contains(&self.day)
-            || self.hour > 23
-            || self.minute > 59
-            || self.second > 60
-        {
-            return None;
-        }
-        let days = days_from_civil(self.year, self.month, self.day);
-        let secs = days * 86_400
-            + i64::from(self.hour) * 3600
-            + i64::from(self.minute) * 60
-            + i64::from(self.second);
-        if secs >= 0 {
-            UNIX_EPOCH.checked_add(Duration::from_secs(secs.unsigned_abs()))
-        } else {
-            UNIX_EPOCH.checked_sub(Duration::from_secs(secs.unsigned_abs()))
-        }
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
-/// `days_from_civil`).
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = i64::from((month + 9) % 12);
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-fn digits(s: &[u8]) -> Option<u32> {
-    if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    Some(s.iter().fold(0, |acc, d| acc * 10 + u32::from(d - b'0')))
-}
-
-fn month(s: &[u8]) -> Option<u32> {
-    MONTHS
-        .iter()
-        .position(|m| *m == s)
-        .and_then(|i| u32::try_from(i + 1).ok())
-}
-
-/// `HH:MM:SS`.
-fn time(s: &[u8]) -> Option<(u32, u32, u32)> {
-    match s {
-        [h1, h2, b':', m1, m2, b':', s1, s2] => Some((
-            digits(&[*h1, *h2])?,
-            digits(&[*m1, *m2])?,
-            digits(&[*s1, *s2])?,
-        )),
-        _ => None,
-    }
-}
-
-/// `Sun, 06 Nov 1994 08:49:37 GMT`
-fn parse_imf_fixdate(s: &[u8]) -> Option<DateTime> {
-    if s.len() != 29 || &s[3..5] != b", " || &s[25..] != b" GMT" {
-        return None;
-    }
-    if !DAYS.contains(&&s[..3]) || s[7] != b' ' || s[11] != b' ' || s[16] != b' ' {
-        return None;
-    }
-    let (hour, minute, second) = time(&s[17..25])?;
-    Some(DateTime {
-        day: digits(&s[5..7])?,
-        month: month(&s[8..11])?,
-        year: i64::from(digits(&s[12..16])?),
-        hour,
-        minute,
-        second,
-    })
-}
-
-/// `Sunday, 06-Nov-94 08:49:37 GMT`
-fn parse_rfc850(s: &[u8]) -> Option<DateTime> {
-    let comma = s.iter().position(|&b| b == b',')?;
-    let (name, rest) = s.split_at(comma);
-    if !DAYS_LONG.contains(&name) {
-        return None;
-    }
-    // ", 06-Nov-94 08:49:37 GMT"
-    let rest = rest.strip_prefix(b", ")?.strip_suffix(b" GMT")?;
-    if rest.len() != 18 || rest[2] != b'-' || rest[6] != b'-' || rest[9] != b' ' {
-        return None;
-    }
-    let yy = digits(&rest[7..9])?;
-    let (hour, minute, second) = time(&rest[10..])?;
-    Some(DateTime {
-        day: digits(&rest[..2])?,
-        month: month(&rest[3..6])?,
-        year: i64::from(if yy >= 70 { 1900 + yy } else { 2000 + yy }),
-        hour,
-        minute,
-        second,
-    })
-}
-
-/// `Sun Nov  6 08:49:37 1994` (day padded with a space, or two digits)
-fn parse_asctime(s: &[u8]) -> Option<DateTime> {
-    if s.len() != 24 || !DAYS.contains(&&s[..3]) {
-        return None;
-    }
-    if s[3] != b' ' || s[7] != b' ' || s[10] != b' ' || s[19] != b' ' {
-        return None;
-    }
-    let day = match &s[8..10] {
-        [b' ', d] => digits(&[*d])?,
-        two => digits(two)?,
-    };
-    let (hour, minute, second) = time(&s[11..19])?;
-    Some(DateTime {
-        day,
-        month: month(&s[4..7])?,
-        year: i64::from(digits(&s[20..24])?),
-        hour,
-        minute,
-        second,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use http::HeaderValue;
+    use std::time::UNIX_EPOCH;
 
     const RFC_EXAMPLE: u64 = 784_111_777; // Sun, 06 Nov 1994 08:49:37 GMT
 
@@ -345,6 +212,7 @@ mod tests {
             "Sun, 6 Nov 1994 08:49:37 GMT",
             "Sun, 06 nov 1994 08:49:37 GMT",
             "Xyz, 06 Nov 1994 08:49:37 GMT",
+            "Mon, 06 Nov 1994 08:49:37 GMT",
             "Sun, 31 Nov 1994 08:49:37 GMT",
             "Sun, 29 Feb 1900 08:49:37 GMT",
             "Sun, 06 Nov 1994 24:00:00 GMT",

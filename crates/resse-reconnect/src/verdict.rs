@@ -71,7 +71,7 @@ impl StatusClass {
 /// | status | [`default()`](Self::default) (resse) | [`strict()`](Self::strict) (WHATWG) |
 /// | --- | --- | --- |
 /// | 200 | `Stream` | `Stream` |
-/// | 204 | `Stop` | `Fail` |
+/// | 204 | `Stop` | `Stop` |
 /// | 301, 302, 303, 307, 308 | `Follow` | `Follow` |
 /// | 408, 429 | `Retry` | `Fail` |
 /// | other 4xx | `Fail` | `Fail` |
@@ -79,10 +79,12 @@ impl StatusClass {
 /// | other 1xx, 2xx, 3xx | `Fail` | `Fail` |
 ///
 /// The WHATWG `EventSource` fails the connection on any final status other
-/// than 200 (redirects are followed by fetch before it sees them). The
-/// default goes beyond it where a real server means something else: 204 is
-/// the spec's own suggested way for a server to make clients stop, so it
-/// stops without an error; 408, 429 and 5xx are transient by definition
+/// than 200 (redirects are followed by fetch before it sees them): it does
+/// not reconnect. Both presets stop on 204 without an error (`Stop`), since
+/// a 204 is the spec's own way for a server to tell clients to stop
+/// reconnecting: it is not a failure of the client or the server. `strict()`
+/// turns every other status into a failure (`Fail`), as the spec does. The
+/// default goes beyond it where a real server means something else: 408, 429 and 5xx are transient by definition
 /// (timeout, rate limit, overload, restart), so giving up on them forever
 /// would turn a deploy or a brief overload into a permanent outage for every
 /// client, while retrying with backoff and honouring `Retry-After` is what
@@ -99,7 +101,8 @@ impl StatusClass {
 /// assert_eq!(table.action(StatusCode::GONE), StatusAction::Stop);
 /// assert_eq!(table.action(StatusCode::BAD_GATEWAY), StatusAction::Fail);
 /// assert_eq!(table.action(StatusCode::SERVICE_UNAVAILABLE), StatusAction::Retry);
-/// assert_eq!(VerdictTable::strict().action(StatusCode::NO_CONTENT), StatusAction::Fail);
+/// assert_eq!(VerdictTable::strict().action(StatusCode::NO_CONTENT), StatusAction::Stop);
+/// assert_eq!(VerdictTable::strict().action(StatusCode::SERVICE_UNAVAILABLE), StatusAction::Fail);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VerdictTable {
@@ -116,15 +119,17 @@ const REDIRECTS: [StatusCode; 5] = [
 ];
 
 impl VerdictTable {
-    /// The WHATWG behaviour: 200 streams (if the content type is right), the
-    /// redirect statuses fetch follows (301, 302, 303, 307, 308) are
-    /// followed, everything else fails.
+    /// The WHATWG behaviour, in one call: 200 streams (if the content type
+    /// is right), the redirect statuses fetch follows (301, 302, 303, 307,
+    /// 308) are followed, 204 stops without an error (the spec's way to stop
+    /// clients), everything else fails. No status is retried.
     pub fn strict() -> Self {
         let mut table = Self {
             exact: Vec::new(),
             classes: [StatusAction::Fail; 5],
         }
-        .status(StatusCode::OK, StatusAction::Stream);
+        .status(StatusCode::OK, StatusAction::Stream)
+        .status(StatusCode::NO_CONTENT, StatusAction::Stop);
         for code in REDIRECTS {
             table = table.status(code, StatusAction::Follow);
         }
@@ -160,7 +165,6 @@ impl Default for VerdictTable {
     /// The resse defaults; see the table in the type's docs.
     fn default() -> Self {
         Self::strict()
-            .status(StatusCode::NO_CONTENT, StatusAction::Stop)
             .status(StatusCode::REQUEST_TIMEOUT, StatusAction::Retry)
             .status(StatusCode::TOO_MANY_REQUESTS, StatusAction::Retry)
             .class(StatusClass::ServerError, StatusAction::Retry)
@@ -303,13 +307,12 @@ mod tests {
     #[test]
     fn strict_table_rows() {
         let t = VerdictTable::strict();
-        for code in [
-            100u16, 201, 204, 300, 304, 400, 404, 408, 429, 500, 503, 999,
-        ] {
+        for code in [100u16, 201, 300, 304, 400, 404, 408, 429, 500, 503, 999] {
             let status = StatusCode::from_u16(code).expect("valid code");
             assert_eq!(t.action(status), StatusAction::Fail, "{code}");
         }
         assert_eq!(t.action(StatusCode::OK), StatusAction::Stream);
+        assert_eq!(t.action(StatusCode::NO_CONTENT), StatusAction::Stop);
         for code in REDIRECTS {
             assert_eq!(t.action(code), StatusAction::Follow);
         }

@@ -9,11 +9,11 @@ use http::{HeaderMap, StatusCode};
 use resse_codec::{DecodeError, Decoder, Event, Frame, Text};
 use resse_heartbeat::{IdleConfig, IdleWatchdog, Liveness};
 use resse_reconnect::{
-    Cause, ConfigError, Decision, DelayReason, Reconnect, ReconnectPolicy, StopReason, Verdict,
+    Cause, Decision, DelayReason, Reconnect, ReconnectPolicy, StopReason, Verdict,
 };
 
 use crate::request::{Request, Template};
-use crate::{Metrics, SessionConfig};
+use crate::{ConfigError, Metrics, SessionConfig};
 
 /// What the adapter must do next: the output of
 /// [`ClientSession::poll_action`].
@@ -261,11 +261,15 @@ pub struct ClientSession {
 
 impl ClientSession {
     /// A session created at `now`. Its first [`Action::Connect`] is ready
-    /// at once. Fails only if the reconnection configuration is invalid (see
+    /// at once. Fails if the URL is not an absolute `http://` or `https://`
+    /// URL with a host ([`ConfigError::Url`]), or if the reconnection
+    /// configuration is invalid ([`ConfigError::Reconnect`], see
     /// [`ReconnectConfig::validate`](resse_reconnect::ReconnectConfig::validate)).
     pub fn new(now: Instant, config: SessionConfig) -> Result<Self, ConfigError> {
-        let policy = ReconnectPolicy::new(config.reconnect.clone())?;
-        let template = Template::from_config(&config);
+        let url = crate::url::parse_endpoint(&config.url).map_err(ConfigError::Url)?;
+        let policy =
+            ReconnectPolicy::new(config.effective_reconnect()).map_err(ConfigError::Reconnect)?;
+        let template = Template::from_config(&config, url);
         let mut decoder = Decoder::with_config(config.decoder.clone());
         decoder.set_last_event_id(config.last_event_id.clone());
         let mut session = Self {
@@ -322,7 +326,7 @@ impl ClientSession {
 
     /// The URL of the connection in flight, or of the last one.
     pub fn current_url(&self) -> &str {
-        &self.current.url
+        self.current.url.as_str()
     }
 
     /// The reconnection policy (attempts, the server's `retry:`, ...).
@@ -613,10 +617,14 @@ impl ClientSession {
                 self.events.push_back(SessionEvent::Open);
             }
             Verdict::Follow(location) => {
-                let next = self.current.redirect(status, &location);
+                let Some(next) = self.current.redirect(status, &location) else {
+                    let reason = StopReason::InvalidLocation(status);
+                    self.finish(CloseReason::Policy(reason));
+                    return;
+                };
                 self.events.push_back(SessionEvent::Redirected {
                     status,
-                    url: next.url.clone(),
+                    url: next.url.as_str().to_owned(),
                 });
                 self.redirect = Some(next);
                 self.actions.push_back(Action::Disconnect);

@@ -1,5 +1,6 @@
-//! [`SessionConfig`].
+//! [`SessionConfig`] and [`ConfigError`].
 
+use std::fmt;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -36,6 +37,7 @@ pub struct SessionConfig {
     pub(crate) body: Option<Bytes>,
     pub(crate) last_event_id: Text,
     pub(crate) reconnect: ReconnectConfig,
+    pub(crate) stop_on_clean_end: Option<bool>,
     pub(crate) idle: Option<IdleConfig>,
     pub(crate) decoder: DecoderConfig,
 }
@@ -44,8 +46,11 @@ impl SessionConfig {
     /// A `GET` of `url` with the default decoder, reconnection policy (seed
     /// 0: set your own with [`seed`](Self::seed)) and a 45 s idle timeout.
     ///
-    /// The URL is used as given (it should be absolute); the session only
-    /// parses it to resolve redirect locations against it.
+    /// The URL must be an absolute `http://` or `https://` URL with a host;
+    /// [`ClientSession::new`](crate::ClientSession::new) refuses anything
+    /// else with [`ConfigError::Url`]. It is parsed as browsers parse an
+    /// `EventSource` URL (the WHATWG URL standard, by the `url` crate):
+    /// the host is lowercased, a default port dropped, a fragment removed.
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             url: url.into(),
@@ -54,6 +59,7 @@ impl SessionConfig {
             body: None,
             last_event_id: Text::new(),
             reconnect: ReconnectConfig::default(),
+            stop_on_clean_end: None,
             idle: Some(IdleConfig::default()),
             decoder: DecoderConfig::default(),
         }
@@ -69,8 +75,43 @@ impl SessionConfig {
 
     /// The request method (default `GET`). For a `POST` endpoint, set the
     /// [`body`](Self::body) too: it is sent again on every reconnection.
+    ///
+    /// The method also sets what a clean end of the stream means, unless
+    /// [`stop_on_clean_end`](Self::stop_on_clean_end) says otherwise: a
+    /// `GET` stream that ends at an event boundary is reconnected (as
+    /// `EventSource` does), a stream of any other method stops (LLM and MCP
+    /// endpoints end the stream after the answer; sending the request again
+    /// would ask again).
     pub fn method(mut self, method: Method) -> Self {
         self.method = method;
+        self
+    }
+
+    /// Whether a stream that ends at an event boundary
+    /// ([`Cause::EndOfBodyClean`](resse_reconnect::Cause::EndOfBodyClean))
+    /// closes the session ([`StopReason::EndOfStream`](resse_reconnect::StopReason::EndOfStream),
+    /// not an error) instead of reconnecting. Default: `false` for `GET`,
+    /// `true` for any other [`method`](Self::method). A stream cut in the
+    /// middle of an event, and every other failure, reconnects either way.
+    ///
+    /// Setting it overrides the method's default and the
+    /// [`ReconnectConfig::stop_on_clean_end`] of [`reconnect`](Self::reconnect),
+    /// whatever the order of the calls.
+    ///
+    /// ```
+    /// use http::Method;
+    /// use resse_session::SessionConfig;
+    ///
+    /// let llm = SessionConfig::new("https://api.example/v1/chat").method(Method::POST);
+    /// assert!(llm.get_stop_on_clean_end());
+    /// let feed = SessionConfig::new("https://api.example/v1/feed");
+    /// assert!(!feed.get_stop_on_clean_end());
+    /// // A POST subscription that the server rotates: reconnect after a clean end.
+    /// let rotating = llm.stop_on_clean_end(false);
+    /// assert!(!rotating.get_stop_on_clean_end());
+    /// ```
+    pub fn stop_on_clean_end(mut self, yes: bool) -> Self {
+        self.stop_on_clean_end = Some(yes);
         self
     }
 
@@ -181,6 +222,14 @@ impl SessionConfig {
     pub fn get_reconnect(&self) -> &ReconnectConfig {
         &self.reconnect
     }
+    /// Whether a clean end of the stream stops the session (see
+    /// [`stop_on_clean_end`](Self::stop_on_clean_end)): the setting if
+    /// made, else `true` when the policy's own setting is, or the method is
+    /// not `GET`.
+    pub fn get_stop_on_clean_end(&self) -> bool {
+        self.stop_on_clean_end
+            .unwrap_or(self.reconnect.get_stop_on_clean_end() || self.method != Method::GET)
+    }
     /// The idle timeout, if the watchdog is enabled.
     pub fn get_idle_timeout(&self) -> Option<Duration> {
         self.idle.map(|c| c.get_timeout())
@@ -188,5 +237,60 @@ impl SessionConfig {
     /// The decoder's configuration.
     pub fn get_decoder(&self) -> &DecoderConfig {
         &self.decoder
+    }
+}
+
+impl SessionConfig {
+    /// The policy configuration the session runs: [`reconnect`](Self::reconnect)
+    /// with the effective [`stop_on_clean_end`](Self::get_stop_on_clean_end).
+    pub(crate) fn effective_reconnect(&self) -> ReconnectConfig {
+        self.reconnect
+            .clone()
+            .stop_on_clean_end(self.get_stop_on_clean_end())
+    }
+}
+
+/// A [`SessionConfig`] that a [`ClientSession`](crate::ClientSession) cannot
+/// start from: what [`ClientSession::new`](crate::ClientSession::new), and
+/// the adapters' `build()`, return. `Display` says what is wrong and what is
+/// accepted.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The URL is not an absolute `http://` or `https://` URL with a host.
+    Url(crate::InvalidUrl),
+    /// The reconnection policy's configuration is invalid.
+    Reconnect(resse_reconnect::ConfigError),
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Url(e) => fmt::Display::fmt(e, f),
+            Self::Reconnect(e) => write!(f, "invalid reconnection policy: {e}"),
+        }
+    }
+}
+
+/// `Display` already holds the inner error's message, so `source()` goes on
+/// from the inner error's own source.
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Url(e) => std::error::Error::source(e),
+            Self::Reconnect(e) => std::error::Error::source(e),
+        }
+    }
+}
+
+impl From<resse_reconnect::ConfigError> for ConfigError {
+    fn from(e: resse_reconnect::ConfigError) -> Self {
+        Self::Reconnect(e)
+    }
+}
+
+impl From<crate::InvalidUrl> for ConfigError {
+    fn from(e: crate::InvalidUrl) -> Self {
+        Self::Url(e)
     }
 }

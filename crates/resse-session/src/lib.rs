@@ -145,11 +145,12 @@ mod request;
 mod url;
 
 pub use client::{Action, ClientSession, CloseReason, ConnectionState, SessionEvent};
-pub use config::SessionConfig;
+pub use config::{ConfigError, SessionConfig};
 pub use metrics::Metrics;
 pub use replay::{Events, PushError, Replay, ReplayConfig, ReplayEntry, ReplayLog};
 pub use request::{LAST_EVENT_ID, Request};
+pub use url::InvalidUrl;
 
 /// Re-exported from [`resse_reconnect`]: the causes, delay reasons and stop
 /// reasons that appear in [`SessionEvent`]s, and the policy configuration.
-pub use resse_reconnect::{Cause, ConfigError, DelayReason, ReconnectConfig, StopReason};
+pub use resse_reconnect::{Cause, DelayReason, ReconnectConfig, StopReason};

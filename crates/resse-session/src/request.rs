@@ -8,6 +8,7 @@ use http::header::{
 };
 use http::{HeaderMap, Method, StatusCode};
 use resse_codec::Text;
+use url::Url;
 
 use crate::SessionConfig;
 
@@ -46,14 +47,15 @@ pub struct Request {
 #[derive(Clone, Debug)]
 pub(crate) struct Template {
     pub(crate) method: Method,
-    pub(crate) url: String,
+    pub(crate) url: Url,
     pub(crate) headers: HeaderMap,
     pub(crate) body: Option<Bytes>,
 }
 
 impl Template {
-    /// The request the configuration describes.
-    pub(crate) fn from_config(config: &SessionConfig) -> Self {
+    /// The request the configuration describes, to `url` (the configured
+    /// URL, checked).
+    pub(crate) fn from_config(config: &SessionConfig, url: Url) -> Self {
         let mut headers = HeaderMap::with_capacity(config.headers.len() + 3);
         headers.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -68,7 +70,7 @@ impl Template {
         }
         Self {
             method: config.method.clone(),
-            url: config.url.clone(),
+            url,
             headers,
             body: config.body.clone(),
         }
@@ -84,7 +86,7 @@ impl Template {
         }
         Request {
             method: self.method.clone(),
-            url: self.url.clone(),
+            url: self.url.as_str().to_owned(),
             headers,
             body: self.body.clone(),
             last_event_id: last_event_id.clone(),
@@ -93,11 +95,12 @@ impl Template {
 
     /// The request that follows a redirect of this one to `location`, as
     /// fetch's "HTTP-redirect fetch" derives it: the URL resolved against
-    /// this one; `GET` without a body (and without the body's headers) after
-    /// a `303`, or a `301`/`302` of a `POST`; credentials dropped when the
-    /// origin changes.
-    pub(crate) fn redirect(&self, status: StatusCode, location: &str) -> Self {
-        let url = crate::url::resolve(&self.url, location);
+    /// this one (WHATWG URL parsing); `GET` without a body (and without the
+    /// body's headers) after a `303`, or a `301`/`302` of a `POST`;
+    /// credentials dropped when the origin changes. `None` when the location
+    /// is not a valid `http`/`https` URL.
+    pub(crate) fn redirect(&self, status: StatusCode, location: &str) -> Option<Self> {
+        let url = crate::url::resolve(&self.url, location)?;
         let mut next = Self {
             method: self.method.clone(),
             url,
@@ -126,7 +129,7 @@ impl Template {
                 next.headers.remove(name);
             }
         }
-        next
+        Some(next)
     }
 }
 
@@ -144,9 +147,15 @@ mod tests {
             .header(LAST_EVENT_ID, HeaderValue::from_static("ignored"))
     }
 
+    fn template() -> Template {
+        let config = config();
+        let url = crate::url::parse_endpoint(config.get_url()).expect("a valid URL");
+        Template::from_config(&config, url)
+    }
+
     #[test]
     fn defaults_user_headers_and_last_event_id() {
-        let t = Template::from_config(&config());
+        let t = template();
         let r = t.to_request(&Text::from("42"));
         assert_eq!(r.headers[ACCEPT], "text/event-stream, */*");
         assert_eq!(r.headers.get_all(ACCEPT).iter().count(), 1);
@@ -164,25 +173,33 @@ mod tests {
 
     #[test]
     fn redirects_follow_fetch() {
-        let t = Template::from_config(&config());
-        let same = t.redirect(StatusCode::TEMPORARY_REDIRECT, "/other");
-        assert_eq!(same.url, "https://a.example/other");
+        let t = template();
+        let same = t
+            .redirect(StatusCode::TEMPORARY_REDIRECT, "/other")
+            .expect("valid");
+        assert_eq!(same.url.as_str(), "https://a.example/other");
         assert_eq!(same.method, Method::POST);
         assert!(same.body.is_some());
         assert!(same.headers.contains_key(AUTHORIZATION));
 
-        let see_other = t.redirect(StatusCode::SEE_OTHER, "b");
-        assert_eq!(see_other.url, "https://a.example/b");
+        let see_other = t.redirect(StatusCode::SEE_OTHER, "b").expect("valid");
+        assert_eq!(see_other.url.as_str(), "https://a.example/b");
         assert_eq!(see_other.method, Method::GET);
         assert!(see_other.body.is_none());
         assert!(!see_other.headers.contains_key(CONTENT_TYPE));
 
-        let found = t.redirect(StatusCode::FOUND, "https://b.example/e");
+        let found = t
+            .redirect(StatusCode::FOUND, "https://b.example/e")
+            .expect("valid");
         assert_eq!(found.method, Method::GET);
         assert!(!found.headers.contains_key(AUTHORIZATION));
         assert_eq!(found.headers[CACHE_CONTROL], "no-store");
 
-        let permanent = t.redirect(StatusCode::PERMANENT_REDIRECT, "//a.example:443/p");
+        assert!(t.redirect(StatusCode::FOUND, "ftp://a.example/").is_none());
+
+        let permanent = t
+            .redirect(StatusCode::PERMANENT_REDIRECT, "//a.example:443/p")
+            .expect("valid");
         assert_eq!(permanent.method, Method::POST);
         assert!(permanent.headers.contains_key(AUTHORIZATION));
     }

@@ -1,236 +1,195 @@
-//! Just enough URL handling for redirects: RFC 3986 reference resolution
-//! (§5.2) and an origin comparison. No dependency, no allocation beyond the
-//! result, no panic on any input.
+//! URLs: the configured one is checked with the [`url`] crate (the WHATWG
+//! URL standard, which browsers use for `EventSource`), redirect locations
+//! are resolved against the request URL with it, and origins are compared
+//! to decide whether credentials may follow a redirect.
 
-/// The five components of a URI reference (RFC 3986 appendix B).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Parts<'a> {
-    scheme: Option<&'a str>,
-    authority: Option<&'a str>,
-    path: &'a str,
-    query: Option<&'a str>,
-    fragment: Option<&'a str>,
+use std::fmt;
+
+use url::Url;
+
+/// Why a configured URL cannot be used: what
+/// [`ConfigError::Url`](crate::ConfigError::Url) holds.
+///
+/// Only absolute `http://` and `https://` URLs with a host are accepted.
+/// `Display` names the URL, what is wrong with it and what is accepted.
+///
+/// ```
+/// use resse_session::{ClientSession, ConfigError, SessionConfig};
+///
+/// let err = ClientSession::new(std::time::Instant::now(), SessionConfig::new("example.com/events"))
+///     .unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "invalid URL \"example.com/events\": it has no scheme; \
+///      use an absolute URL that starts with http:// or https://"
+/// );
+/// assert!(matches!(err, ConfigError::Url(_)));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvalidUrl {
+    url: String,
+    problem: Problem,
 }
 
-fn parse(s: &str) -> Parts<'_> {
-    let (rest, fragment) = match s.split_once('#') {
-        Some((r, f)) => (r, Some(f)),
-        None => (s, None),
-    };
-    let (rest, query) = match rest.split_once('?') {
-        Some((r, q)) => (r, Some(q)),
-        None => (rest, None),
-    };
-    let (scheme, rest) = match rest.find([':', '/']) {
-        Some(i) if rest.as_bytes()[i] == b':' && is_scheme(&rest[..i]) => {
-            (Some(&rest[..i]), &rest[i + 1..])
-        }
-        _ => (None, rest),
-    };
-    let (authority, path) = match rest.strip_prefix("//") {
-        Some(r) => {
-            let end = r.find('/').unwrap_or(r.len());
-            (Some(&r[..end]), &r[end..])
-        }
-        None => (None, rest),
-    };
-    Parts {
-        scheme,
-        authority,
-        path,
-        query,
-        fragment,
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Problem {
+    NoScheme,
+    Scheme(String),
+    NoHost,
+    Syntax(url::ParseError),
+}
+
+impl InvalidUrl {
+    /// The URL as configured.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 }
 
-/// `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`
-fn is_scheme(s: &str) -> bool {
-    let mut bytes = s.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_alphabetic())
-        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'))
+impl fmt::Display for InvalidUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let url = &self.url;
+        match &self.problem {
+            Problem::NoScheme => write!(
+                f,
+                "invalid URL {url:?}: it has no scheme; \
+                 use an absolute URL that starts with http:// or https://"
+            ),
+            Problem::Scheme(scheme) => write!(
+                f,
+                "invalid URL {url:?}: the scheme {scheme:?} is not supported; \
+                 use http:// or https://"
+            ),
+            Problem::NoHost => write!(
+                f,
+                "invalid URL {url:?}: it has no host; \
+                 use http://HOST[:PORT]/PATH or https://HOST[:PORT]/PATH"
+            ),
+            Problem::Syntax(e) => write!(
+                f,
+                "invalid URL {url:?}: {e}; use an absolute http:// or https:// URL"
+            ),
+        }
+    }
 }
 
-/// RFC 3986 §5.2.4.
-fn remove_dot_segments(path: &str) -> String {
-    let mut input = path;
-    let mut output = String::with_capacity(path.len());
-    while !input.is_empty() {
-        if let Some(r) = input.strip_prefix("../") {
-            input = r;
-        } else if let Some(r) = input.strip_prefix("./") {
-            input = r;
-        } else if input.starts_with("/./") {
-            input = &input[2..];
-        } else if input == "/." {
-            input = "/";
-        } else if input.starts_with("/../") || input == "/.." {
-            input = if input.len() == 3 { "/" } else { &input[3..] };
-            let cut = output.rfind('/').unwrap_or(0);
-            output.truncate(cut);
-        } else if input == "." || input == ".." {
-            input = "";
+impl std::error::Error for InvalidUrl {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.problem {
+            Problem::Syntax(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Parses a configured endpoint URL: absolute, `http` or `https`, with a
+/// host. The fragment is dropped (it is never sent).
+pub(crate) fn parse_endpoint(url: &str) -> Result<Url, InvalidUrl> {
+    let invalid = |problem| InvalidUrl {
+        url: url.to_owned(),
+        problem,
+    };
+    let mut parsed = match Url::parse(url) {
+        Ok(u) => u,
+        Err(url::ParseError::RelativeUrlWithoutBase) => return Err(invalid(Problem::NoScheme)),
+        Err(url::ParseError::EmptyHost) => return Err(invalid(Problem::NoHost)),
+        Err(e) => return Err(invalid(Problem::Syntax(e))),
+    };
+    if !is_http(&parsed) {
+        // `localhost:8080/events` parses with the scheme "localhost".
+        let problem = if url.contains("://") {
+            Problem::Scheme(parsed.scheme().to_owned())
         } else {
-            let start = usize::from(input.starts_with('/'));
-            let end = input[start..].find('/').map_or(input.len(), |i| i + start);
-            output.push_str(&input[..end]);
-            input = &input[end..];
-        }
+            Problem::NoScheme
+        };
+        return Err(invalid(problem));
     }
-    output
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err(invalid(Problem::NoHost));
+    }
+    parsed.set_fragment(None);
+    Ok(parsed)
 }
 
-/// Resolves `reference` (a `Location` value) against `base` (the URL of the
-/// request that was redirected), as RFC 3986 §5.2.2 says (strict mode).
-/// The fragment is dropped: it is never sent in a request.
-pub(crate) fn resolve(base: &str, reference: &str) -> String {
-    let b = parse(base);
-    let r = parse(reference);
-    let (scheme, authority, path, query);
-    if r.scheme.is_some() {
-        scheme = r.scheme;
-        authority = r.authority;
-        path = remove_dot_segments(r.path);
-        query = r.query;
-    } else {
-        scheme = b.scheme;
-        if r.authority.is_some() {
-            authority = r.authority;
-            path = remove_dot_segments(r.path);
-            query = r.query;
-        } else {
-            authority = b.authority;
-            if r.path.is_empty() {
-                path = b.path.to_owned();
-                query = r.query.or(b.query);
-            } else {
-                path = if r.path.starts_with('/') {
-                    remove_dot_segments(r.path)
-                } else {
-                    remove_dot_segments(&merge(&b, r.path))
-                };
-                query = r.query;
-            }
-        }
-    }
-    let _ = r.fragment;
-    let mut out = String::with_capacity(base.len() + reference.len());
-    if let Some(s) = scheme {
-        out.push_str(s);
-        out.push(':');
-    }
-    if let Some(a) = authority {
-        out.push_str("//");
-        out.push_str(a);
-    }
-    out.push_str(&path);
-    if let Some(q) = query {
-        out.push('?');
-        out.push_str(q);
-    }
-    out
+fn is_http(url: &Url) -> bool {
+    matches!(url.scheme(), "http" | "https")
 }
 
-/// RFC 3986 §5.2.3.
-fn merge(base: &Parts<'_>, path: &str) -> String {
-    if base.authority.is_some() && base.path.is_empty() {
-        let mut s = String::with_capacity(path.len() + 1);
-        s.push('/');
-        s.push_str(path);
-        s
-    } else {
-        let keep = base.path.rfind('/').map_or(0, |i| i + 1);
-        let mut s = String::with_capacity(keep + path.len());
-        s.push_str(&base.path[..keep]);
-        s.push_str(path);
-        s
+/// Resolves `location` (a `Location` value) against `base` (the URL of the
+/// request that was redirected) as the WHATWG URL parser does, as fetch
+/// does for a redirect. `None` when it is not a valid `http` or `https`
+/// URL (fetch's redirect to another scheme is a network error). The
+/// fragment is dropped: it is never sent in a request.
+pub(crate) fn resolve(base: &Url, location: &str) -> Option<Url> {
+    let mut next = base.join(location).ok()?;
+    if !is_http(&next) || next.host_str().is_none_or(str::is_empty) {
+        return None;
     }
+    next.set_fragment(None);
+    Some(next)
 }
 
-/// `(scheme, host, port)`, lowercased, with the default port of `http`,
-/// `https`, `ws` and `wss` filled in; `None` without a scheme or authority.
-fn origin(url: &str) -> Option<(String, String, Option<u16>)> {
-    let p = parse(url);
-    let scheme = p.scheme?.to_ascii_lowercase();
-    let authority = p.authority?;
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
-    let (host, port) = if host_port.starts_with('[') {
-        match host_port.find(']') {
-            Some(i) => (&host_port[..=i], host_port[i + 1..].strip_prefix(':')),
-            None => (host_port, None),
-        }
-    } else {
-        match host_port.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (host_port, None),
-        }
-    };
-    let default = match scheme.as_str() {
-        "http" | "ws" => Some(80),
-        "https" | "wss" => Some(443),
-        _ => None,
-    };
-    let port = match port {
-        None | Some("") => default,
-        Some(p) => match p.parse::<u16>() {
-            Ok(n) => Some(n),
-            // Not a port: not comparable, so never the same origin.
-            Err(_) => return None,
-        },
-    };
-    Some((scheme, host.to_ascii_lowercase(), port))
-}
-
-/// Whether two absolute URLs have the same origin. Anything that cannot be
-/// compared (no scheme or no authority on either side) counts as different,
-/// so that credentials are never forwarded by mistake.
-pub(crate) fn same_origin(a: &str, b: &str) -> bool {
-    match (origin(a), origin(b)) {
-        (Some(x), Some(y)) => x == y,
-        _ => false,
-    }
+/// Whether two URLs have the same origin (scheme, host, port; default ports
+/// filled in). Opaque origins are never the same, so credentials are never
+/// forwarded by mistake.
+pub(crate) fn same_origin(a: &Url, b: &Url) -> bool {
+    let (a, b) = (a.origin(), b.origin());
+    a.is_tuple() && a == b
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn url(s: &str) -> Url {
+        Url::parse(s).expect("a valid URL")
+    }
+
+    fn resolved(base: &str, reference: &str) -> Option<String> {
+        resolve(&url(base), reference).map(String::from)
+    }
+
     #[test]
     fn rfc3986_normal_examples() {
-        // RFC 3986 §5.4.1 (fragments dropped from the expected results).
+        // RFC 3986 §5.4.1 (fragments dropped from the expected results). The
+        // WHATWG parser agrees on every one but "g:h", a scheme the client
+        // cannot follow, and "//g", whose empty path it writes as "/".
         let base = "http://a/b/c/d;p?q";
         let cases = [
-            ("g:h", "g:h"),
-            ("g", "http://a/b/c/g"),
-            ("./g", "http://a/b/c/g"),
-            ("g/", "http://a/b/c/g/"),
-            ("/g", "http://a/g"),
-            ("//g", "http://g"),
-            ("?y", "http://a/b/c/d;p?y"),
-            ("g?y", "http://a/b/c/g?y"),
-            ("#s", "http://a/b/c/d;p?q"),
-            ("g#s", "http://a/b/c/g"),
-            ("g?y#s", "http://a/b/c/g?y"),
-            (";x", "http://a/b/c/;x"),
-            ("g;x", "http://a/b/c/g;x"),
-            ("g;x?y#s", "http://a/b/c/g;x?y"),
-            ("", "http://a/b/c/d;p?q"),
-            (".", "http://a/b/c/"),
-            ("./", "http://a/b/c/"),
-            ("..", "http://a/b/"),
-            ("../", "http://a/b/"),
-            ("../g", "http://a/b/g"),
-            ("../..", "http://a/"),
-            ("../../", "http://a/"),
-            ("../../g", "http://a/g"),
+            ("g:h", None),
+            ("g", Some("http://a/b/c/g")),
+            ("./g", Some("http://a/b/c/g")),
+            ("g/", Some("http://a/b/c/g/")),
+            ("/g", Some("http://a/g")),
+            ("//g", Some("http://g/")),
+            ("?y", Some("http://a/b/c/d;p?y")),
+            ("g?y", Some("http://a/b/c/g?y")),
+            ("#s", Some("http://a/b/c/d;p?q")),
+            ("g#s", Some("http://a/b/c/g")),
+            ("g?y#s", Some("http://a/b/c/g?y")),
+            (";x", Some("http://a/b/c/;x")),
+            ("g;x", Some("http://a/b/c/g;x")),
+            ("g;x?y#s", Some("http://a/b/c/g;x?y")),
+            ("", Some("http://a/b/c/d;p?q")),
+            (".", Some("http://a/b/c/")),
+            ("./", Some("http://a/b/c/")),
+            ("..", Some("http://a/b/")),
+            ("../", Some("http://a/b/")),
+            ("../g", Some("http://a/b/g")),
+            ("../..", Some("http://a/")),
+            ("../../", Some("http://a/")),
+            ("../../g", Some("http://a/g")),
         ];
         for (r, want) in cases {
-            assert_eq!(resolve(base, r), want, "{r:?}");
+            assert_eq!(resolved(base, r).as_deref(), want, "{r:?}");
         }
     }
 
     #[test]
     fn rfc3986_abnormal_examples() {
-        // RFC 3986 §5.4.2.
+        // RFC 3986 §5.4.2. Where WHATWG differs from the RFC's strict mode,
+        // the browser's answer is the one kept: "http:g" is relative when
+        // the scheme is the base's.
         let base = "http://a/b/c/d;p?q";
         let cases = [
             ("../../../g", "http://a/g"),
@@ -250,29 +209,113 @@ mod tests {
             ("g?y/./x", "http://a/b/c/g?y/./x"),
             ("g?y/../x", "http://a/b/c/g?y/../x"),
             ("g#s/./x", "http://a/b/c/g"),
-            ("http:g", "http:g"),
+            ("http:g", "http://a/b/c/g"),
         ];
         for (r, want) in cases {
-            assert_eq!(resolve(base, r), want, "{r:?}");
+            assert_eq!(resolved(base, r).as_deref(), Some(want), "{r:?}");
         }
     }
 
     #[test]
     fn base_without_path() {
-        assert_eq!(resolve("https://h", "x"), "https://h/x");
-        assert_eq!(resolve("https://h:8443?a", "?b"), "https://h:8443?b");
+        assert_eq!(resolved("https://h", "x").as_deref(), Some("https://h/x"));
+        assert_eq!(
+            resolved("https://h:8443?a", "?b").as_deref(),
+            Some("https://h:8443/?b")
+        );
+    }
+
+    #[test]
+    fn browser_rules_for_odd_locations() {
+        let base = "https://a.example/v1/events";
+        let cases = [
+            // Backslashes are slashes in special schemes, spaces and tabs
+            // around are trimmed, hosts are lowercased, default ports go.
+            ("\\\\b.example\\x", Some("https://b.example/x")),
+            ("  /x\t", Some("https://a.example/x")),
+            ("HTTPS://B.Example:443/y", Some("https://b.example/y")),
+            ("/a b", Some("https://a.example/a%20b")),
+            (
+                "https://bücher.example/",
+                Some("https://xn--bcher-kva.example/"),
+            ),
+            // Schemes a client cannot follow, and unparsable hosts.
+            ("ftp://a.example/x", None),
+            ("javascript:alert(1)", None),
+            ("data:text/event-stream,data:x", None),
+            ("http://[::1", None),
+            ("http://", None),
+        ];
+        for (r, want) in cases {
+            assert_eq!(resolved(base, r).as_deref(), want, "{r:?}");
+        }
     }
 
     #[test]
     fn origins() {
-        assert!(same_origin("http://a.example/x", "HTTP://A.example:80/y"));
-        assert!(same_origin("https://u:p@h/x", "https://h:443/"));
-        assert!(same_origin("http://[::1]:8080/a", "http://[::1]:8080/b"));
-        assert!(!same_origin("http://a/x", "https://a/x"));
-        assert!(!same_origin("http://a/x", "http://b/x"));
-        assert!(!same_origin("http://a:81/x", "http://a/x"));
-        assert!(!same_origin("http://a:xx/", "http://a:xx/"));
-        assert!(!same_origin("/relative", "/relative"));
+        let same = |a: &str, b: &str| same_origin(&url(a), &url(b));
+        assert!(same("http://a.example/x", "HTTP://A.example:80/y"));
+        assert!(same("https://u:p@h/x", "https://h:443/"));
+        assert!(same("http://[::1]:8080/a", "http://[::1]:8080/b"));
+        assert!(!same("http://a/x", "https://a/x"));
+        assert!(!same("http://a/x", "http://b/x"));
+        assert!(!same("http://a:81/x", "http://a/x"));
+        assert!(!same("data:x", "data:x"));
+    }
+
+    #[test]
+    fn endpoints() {
+        for ok in [
+            "http://127.0.0.1:8080/events",
+            "https://example.com",
+            "HTTP://Example.COM/e?x=1#frag",
+            "http://[::1]:9/",
+        ] {
+            let u = parse_endpoint(ok).unwrap_or_else(|e| panic!("{ok}: {e}"));
+            assert!(u.fragment().is_none());
+        }
+        let problem = |s: &str| parse_endpoint(s).map(|_| ()).map_err(|e| e.problem);
+        assert_eq!(problem("example.com/events"), Err(Problem::NoScheme));
+        assert_eq!(problem("/events"), Err(Problem::NoScheme));
+        assert_eq!(problem(""), Err(Problem::NoScheme));
+        assert_eq!(problem("localhost:8080/events"), Err(Problem::NoScheme));
+        assert_eq!(
+            problem("ftp://example.com/x"),
+            Err(Problem::Scheme("ftp".into()))
+        );
+        assert_eq!(
+            problem("ws://example.com/x"),
+            Err(Problem::Scheme("ws".into()))
+        );
+        assert_eq!(problem("http://"), Err(Problem::NoHost));
+        assert_eq!(problem("https://:443/x"), Err(Problem::NoHost));
+        assert!(matches!(
+            problem("http://[::1/x"),
+            Err(Problem::Syntax(url::ParseError::InvalidIpv6Address))
+        ));
+        assert!(matches!(
+            problem("http://h:99999/"),
+            Err(Problem::Syntax(url::ParseError::InvalidPort))
+        ));
+    }
+
+    #[test]
+    fn messages_say_what_is_wrong_and_what_is_accepted() {
+        let msg = |s: &str| parse_endpoint(s).map(|_| ()).unwrap_err().to_string();
+        assert_eq!(
+            msg("ftp://h/x"),
+            "invalid URL \"ftp://h/x\": the scheme \"ftp\" is not supported; use http:// or https://"
+        );
+        assert_eq!(
+            msg("http://"),
+            "invalid URL \"http://\": it has no host; \
+             use http://HOST[:PORT]/PATH or https://HOST[:PORT]/PATH"
+        );
+        assert_eq!(
+            msg("http://h:99999/"),
+            "invalid URL \"http://h:99999/\": invalid port number; \
+             use an absolute http:// or https:// URL"
+        );
     }
 
     #[test]
@@ -290,9 +333,10 @@ mod tests {
             "é:/x",
             "http://h:/",
         ] {
+            let _ = parse_endpoint(s);
             for t in ["", "..", "/../..", "//x/../..", "#", "é", "a:"] {
-                let _ = resolve(s, t);
-                let _ = same_origin(s, t);
+                let _ = resolve(&url("http://h/"), t);
+                let _ = Url::parse(s).map(|u| resolve(&u, t));
             }
         }
     }

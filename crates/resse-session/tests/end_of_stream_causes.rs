@@ -218,3 +218,91 @@ fn attempt_limit_closes_after_the_last_attempt() {
         })
     ));
 }
+
+#[test]
+fn a_clean_end_stops_a_post_and_reconnects_a_get_by_default() {
+    use http::Method;
+    let run = |config: SessionConfig| {
+        let mut c = Client::new(config.idle_timeout(None));
+        c.expect_connect();
+        c.open();
+        c.body(b"data: the answer\n\n");
+        c.session.handle_eof(c.now);
+        let events = c.events();
+        events.into_iter().find_map(|e| match e {
+            SessionEvent::Closed { reason } => Some(Err(reason)),
+            SessionEvent::Reconnecting { cause, .. } => Some(Ok(cause)),
+            _ => None,
+        })
+    };
+    let get = SessionConfig::new("http://h.test/e");
+    assert_eq!(run(get.clone()), Some(Ok(Cause::EndOfBodyClean)));
+    let post = get.clone().method(Method::POST).body("{}");
+    let stopped = run(post.clone());
+    assert_eq!(
+        stopped,
+        Some(Err(CloseReason::Policy(StopReason::EndOfStream)))
+    );
+    assert!(!CloseReason::Policy(StopReason::EndOfStream).is_error());
+    // The setter overrides the method's default, in either direction and
+    // whatever the order of the calls.
+    assert_eq!(
+        run(post.clone().stop_on_clean_end(false)),
+        Some(Ok(Cause::EndOfBodyClean))
+    );
+    assert_eq!(
+        run(SessionConfig::new("http://h.test/e")
+            .stop_on_clean_end(false)
+            .method(Method::POST)
+            .reconnect(ReconnectConfig::default().stop_on_clean_end(true))),
+        Some(Ok(Cause::EndOfBodyClean))
+    );
+    assert_eq!(
+        run(get.stop_on_clean_end(true)),
+        Some(Err(CloseReason::Policy(StopReason::EndOfStream)))
+    );
+    // A POST stream cut mid-event is a failure: it is sent again.
+    let mut c = Client::new(post.idle_timeout(None));
+    c.expect_connect();
+    c.open();
+    c.body(b"data: the ans");
+    c.session.handle_eof(c.now);
+    assert!(c.events().iter().any(|e| matches!(
+        e,
+        SessionEvent::Reconnecting {
+            cause: Cause::EndOfBodyMidEvent,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn an_unusable_url_is_refused_at_creation() {
+    use resse_session::{ClientSession, ConfigError};
+    for (url, says) in [
+        ("example.com/events", "it has no scheme"),
+        ("localhost:8080/events", "it has no scheme"),
+        (
+            "ftp://example.com/events",
+            "the scheme \"ftp\" is not supported",
+        ),
+        ("http://", "it has no host"),
+    ] {
+        let err =
+            ClientSession::new(std::time::Instant::now(), SessionConfig::new(url)).expect_err(url);
+        assert!(matches!(err, ConfigError::Url(_)), "{url}: {err:?}");
+        let msg = err.to_string();
+        assert!(msg.contains(says) && msg.contains(url), "{url}: {msg}");
+        assert!(msg.contains("http://") && msg.contains("https://"), "{msg}");
+    }
+    let err = ClientSession::new(
+        std::time::Instant::now(),
+        SessionConfig::new("http://h.test/e")
+            .reconnect(ReconnectConfig::default().floor(Duration::ZERO)),
+    )
+    .expect_err("zero floor");
+    assert_eq!(
+        err.to_string(),
+        "invalid reconnection policy: the delay floor must not be zero"
+    );
+}

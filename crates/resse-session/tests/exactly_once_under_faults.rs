@@ -152,7 +152,11 @@ impl Sim {
         let post = rng.chance(50);
         let mut config = SessionConfig::new(BASE).seed(seed).idle_timeout(Some(IDLE));
         if post {
-            config = config.method(Method::POST).body("subscribe");
+            // A POST subscription that is resumed after clean ends too.
+            config = config
+                .method(Method::POST)
+                .body("subscribe")
+                .stop_on_clean_end(false);
         }
         let t0 = Instant::now();
         let session = ClientSession::new(t0, config).expect("valid config");

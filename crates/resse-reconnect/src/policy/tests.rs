@@ -159,7 +159,7 @@ fn redirect_without_usable_location_fails() {
     );
     assert_eq!(
         s.to_string(),
-        "redirect (307 Temporary Redirect) with a location that is not valid utf-8"
+        "redirect (307 Temporary Redirect) to a location that is not a valid http or https url"
     );
     // Raw UTF-8 is passed through for the caller's URL parser.
     let mut h = HeaderMap::new();
@@ -400,7 +400,14 @@ fn strict_mode_is_the_whatwg_behaviour() {
         )),
         StopReason::ContentType(Some("text/plain".into()))
     );
-    for code in [204, 400, 404, 408, 429, 500, 502, 503] {
+    // 204 is the spec's way to stop a client: a stop, not an error.
+    let v = strict().on_response(t0, StatusCode::NO_CONTENT, &sse());
+    assert_eq!(
+        stop(v.clone()),
+        StopReason::ServerStop(StatusCode::NO_CONTENT)
+    );
+    assert!(!stop(v).is_error());
+    for code in [400, 404, 408, 429, 500, 502, 503] {
         let h = headers(&[("retry-after", "5"), ("content-type", "text/event-stream")]);
         assert_eq!(
             stop(strict().on_response(t0, status(code), &h)),

@@ -47,15 +47,16 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use futures_core::{FusedStream, Stream};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use http_body::Body;
 use resse_codec::{DecoderConfig, Event, Text};
-use resse_reconnect::{Cause, ConfigError, ReconnectConfig};
+use resse_reconnect::{Cause, ReconnectConfig};
 use resse_session::{Action, ClientSession, ConnectionState, SessionConfig};
+pub use resse_session::{ConfigError, InvalidUrl};
 
 use crate::now;
 pub use resse_session::{CloseReason, Request, SessionEvent};
@@ -103,8 +104,26 @@ impl ClientBuilder {
     }
 
     /// The request method (default `GET`; LLM and MCP endpoints use `POST`).
+    ///
+    /// It also sets what a clean end of the stream does by default: a `GET`
+    /// reconnects (as `EventSource` does), any other method stops (the
+    /// stream ends after the answer; sending the request again would ask
+    /// again). [`stop_on_clean_end`](Self::stop_on_clean_end) overrides it.
     pub fn method(mut self, method: Method) -> Self {
         self.config = self.config.method(method);
+        self
+    }
+
+    /// Whether a stream that ends at an event boundary closes the client
+    /// ([`SessionEvent::Closed`] with
+    /// [`StopReason::EndOfStream`](resse_reconnect::StopReason::EndOfStream),
+    /// not an error: [`next_event`](Client::next_event) returns `Ok(None)`)
+    /// instead of reconnecting. Default: `false` for `GET`, `true` for any
+    /// other [`method`](Self::method). A stream cut mid-event, and every
+    /// other failure, reconnects either way. See
+    /// [`SessionConfig::stop_on_clean_end`].
+    pub fn stop_on_clean_end(mut self, yes: bool) -> Self {
+        self.config = self.config.stop_on_clean_end(yes);
         self
     }
 
@@ -193,7 +212,9 @@ impl ClientBuilder {
     /// I/O drivers enabled).
     ///
     /// # Errors
-    /// [`ConfigError`] for an invalid reconnection policy.
+    /// [`ConfigError`] for a URL that is not an absolute `http://` or
+    /// `https://` URL with a host, or an invalid reconnection policy; its
+    /// message says what is wrong and what is accepted.
     pub fn build(self) -> Result<Client<HyperConnector>, ConfigError> {
         let connector = HyperConnector::builder()
             .connect_timeout(self.connect_timeout)
@@ -204,7 +225,7 @@ impl ClientBuilder {
     /// A client over your own [`Connect`].
     ///
     /// # Errors
-    /// [`ConfigError`] for an invalid reconnection policy.
+    /// [`ConfigError`], as for [`build`](Self::build).
     pub fn build_with<C: Connect>(self, connector: C) -> Result<Client<C>, ConfigError> {
         let mut config = self.config;
         if !self.seeded {
@@ -398,8 +419,14 @@ impl<C: Connect> Client<C> {
                 Poll::Pending => false,
                 Poll::Ready(Ok(response)) => {
                     let (head, body) = response.into_parts();
-                    self.session
-                        .handle_response(now(), head.status, &head.headers);
+                    // The wall clock resolves a `Retry-After` date when the
+                    // response has no `Date` header.
+                    self.session.handle_response_with_wall_clock(
+                        now(),
+                        SystemTime::now(),
+                        head.status,
+                        &head.headers,
+                    );
                     self.conn = match self.session.state() {
                         ConnectionState::Open => Conn::Streaming(body),
                         // Not a stream: the session has issued `Disconnect`.

@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod proxy;
+pub mod raw;
 pub mod server;
 pub mod tls;
 
