@@ -54,10 +54,11 @@ pub enum Action {
 #[non_exhaustive]
 pub enum SessionEvent {
     /// A connection attempt starts (an [`Action::Connect`] was issued).
-    /// `attempt` is 0 for the first connection and after a healthy stream
-    /// or [`restart_now`](ClientSession::restart_now), else the
-    /// reconnection attempt of the current outage (1, 2, ...). A request
-    /// that follows a redirect keeps the attempt number.
+    /// `attempt` is 0 for the first connection and after
+    /// [`restart_now`](ClientSession::restart_now), else the reconnection
+    /// attempt of the current outage (1 for the first reconnection after a
+    /// stream that worked, then 2, ...). A request that follows a redirect
+    /// keeps the attempt number.
     Connecting {
         /// Which attempt this is (see above).
         attempt: u32,
