@@ -12,7 +12,13 @@
 //! ```text
 //! cargo run --release -p resse-examples --example retry_cadence -- --seconds 60
 //! cargo run --release -p resse-examples --example retry_cadence -- --serve-only --seconds 60
+//! # 100 events, the connection dropped after every 10, retry: 200
+//! cargo run --release -p resse-examples --example retry_cadence -- \
+//!     --retry-ms 200 --per-response 10 --total 100
 //! ```
+//!
+//! With `--total N` the client runs until it has N events (or `--seconds`
+//! passed) and prints how long that took.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,6 +37,8 @@ es.onmessage=e=>{n++;document.getElementById('log').textContent=n+' events, last
 struct Options {
     seconds: u64,
     retry_ms: u64,
+    per_response: u64,
+    total: Option<u64>,
     serve_only: bool,
     port: u16,
 }
@@ -39,6 +47,8 @@ fn options() -> Result<Options, String> {
     let mut o = Options {
         seconds: 60,
         retry_ms: 500,
+        per_response: 1,
+        total: None,
         serve_only: false,
         port: 0,
     };
@@ -52,13 +62,15 @@ fn options() -> Result<Options, String> {
         match arg.as_str() {
             "--seconds" => o.seconds = value("--seconds")?,
             "--retry-ms" => o.retry_ms = value("--retry-ms")?,
+            "--per-response" => o.per_response = value("--per-response")?.max(1),
+            "--total" => o.total = Some(value("--total")?),
             "--port" => {
                 o.port = u16::try_from(value("--port")?).map_err(|_| "--port: too large")?;
             }
             "--serve-only" => o.serve_only = true,
             "-h" | "--help" => {
                 return Err("usage: retry_cadence [--seconds N] [--retry-ms MS] \
-                            [--serve-only] [--port N]"
+                            [--per-response N] [--total N] [--serve-only] [--port N]"
                     .to_owned());
             }
             other => return Err(format!("unknown argument {other:?} (try --help)")),
@@ -67,9 +79,10 @@ fn options() -> Result<Options, String> {
     Ok(o)
 }
 
-/// Answers one HTTP/1.1 request: the page, or one event and the end of the
-/// response (`Connection: close`).
-async fn serve(mut socket: TcpStream, retry_ms: u64, served: Arc<AtomicU64>) {
+/// Answers one HTTP/1.1 request: the page, or `per_response` events (from
+/// the request's `Last-Event-ID` on) and the end of the response
+/// (`Connection: close`).
+async fn serve(mut socket: TcpStream, retry_ms: u64, per_response: u64, served: Arc<AtomicU64>) {
     let mut head = Vec::new();
     let mut buf = [0u8; 2048];
     while !head.windows(4).any(|w| w == b"\r\n\r\n") {
@@ -82,11 +95,24 @@ async fn serve(mut socket: TcpStream, retry_ms: u64, served: Arc<AtomicU64>) {
         }
     }
     let response = if head.starts_with(b"GET /events") {
-        let n = served.fetch_add(1, Ordering::Relaxed) + 1;
-        format!(
+        served.fetch_add(1, Ordering::Relaxed);
+        let head = String::from_utf8_lossy(&head);
+        let last: u64 = head
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("last-event-id: ")
+                    .or(l.strip_prefix("Last-Event-ID: "))
+            })
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        let mut r = format!(
             "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncache-control: no-store\r\n\
-             connection: close\r\n\r\nretry: {retry_ms}\nid: {n}\ndata: event {n}\n\n"
-        )
+             connection: close\r\n\r\nretry: {retry_ms}\n"
+        );
+        for n in last + 1..=last + per_response {
+            r.push_str(&format!("id: {n}\ndata: event {n}\n\n"));
+        }
+        r
     } else {
         format!(
             "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\n\
@@ -105,10 +131,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = listener.local_addr()?;
     let served = Arc::new(AtomicU64::new(0));
     let counter = served.clone();
-    let retry_ms = o.retry_ms;
+    let (retry_ms, per_response) = (o.retry_ms, o.per_response);
     tokio::spawn(async move {
         while let Ok((socket, _)) = listener.accept().await {
-            tokio::spawn(serve(socket, retry_ms, counter.clone()));
+            tokio::spawn(serve(socket, retry_ms, per_response, counter.clone()));
         }
     });
     let window = Duration::from_secs(o.seconds);
@@ -146,6 +172,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     let now = Instant::now();
                     gaps.push(now - last);
                     last = now;
+                    if o.total.is_some_and(|t| gaps.len() as u64 >= t) {
+                        break;
+                    }
                 }
                 Some(SessionEvent::Closed { reason }) => return Err(reason.into()),
                 Some(_) => {}
@@ -154,6 +183,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let n = gaps.len() as u64;
+    if let Some(total) = o.total {
+        println!(
+            "retry: {} ms, {} events per response: {n} of {total} events in {:?}",
+            o.retry_ms,
+            o.per_response,
+            last - start
+        );
+        return Ok(());
+    }
     gaps.sort();
     let at = |q: f64| {
         gaps.get(((gaps.len() as f64 - 1.0) * q).round() as usize)
@@ -161,8 +199,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .unwrap_or_default()
     };
     println!(
-        "retry: {} ms, one event per response, {} s: {n} events ({:.1} per minute)",
+        "retry: {} ms, {} event(s) per response, {} s: {n} events ({:.1} per minute)",
         o.retry_ms,
+        o.per_response,
         o.seconds,
         per_minute(n)
     );
