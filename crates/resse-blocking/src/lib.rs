@@ -60,6 +60,42 @@
 //! # Ok::<(), resse_blocking::Error>(())
 //! ```
 //!
+//! # One dependency
+//!
+//! Every type this crate's API names from the lower `resse` crates is
+//! re-exported here, so `resse-blocking` is the only `resse` dependency a
+//! program needs: the codec's [`Event`], [`Frame`], [`Text`],
+//! [`DecoderConfig`], [`Overflow`], [`Decoder`], [`Encoder`],
+//! [`DecodeError`] and [`EncodeError`]; the session and what it reports
+//! ([`SessionConfig`], [`ClientSession`], [`SessionEvent`],
+//! [`CloseReason`], [`ConnectionState`], [`Metrics`], [`Request`],
+//! [`ConfigError`], [`InvalidUrl`]); the reconnection policy's
+//! configuration and reasons ([`ReconnectConfig`], [`Jitter`],
+//! [`VerdictTable`], [`StatusAction`], [`StatusClass`], [`Cause`],
+//! [`DelayReason`], [`StopReason`]); the
+//! keep-alive configuration ([`KeepAliveConfig`], [`KeepAliveMessage`]);
+//! and the [`http`] and [`bytes`] crates this API is written with.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use resse_blocking::http::{HeaderValue, header::AUTHORIZATION};
+//! use resse_blocking::{ClientBuilder, ReconnectConfig, SessionEvent};
+//!
+//! let mut client = ClientBuilder::new("https://example.com/events")
+//!     .header(AUTHORIZATION, HeaderValue::from_static("Bearer token"))
+//!     .reconnect(ReconnectConfig::default().max_delay(Duration::from_secs(10)))
+//!     .build()?;
+//! while let Some(item) = client.next_event() {
+//!     match item {
+//!         SessionEvent::Event(event) => println!("{}", event.data()),
+//!         SessionEvent::Reconnecting { cause, delay, .. } => eprintln!("{cause}; retry in {delay:?}"),
+//!         SessionEvent::Closed { reason } => eprintln!("closed: {reason}"),
+//!         _ => {}
+//!     }
+//! }
+//! # Ok::<(), resse_blocking::Error>(())
+//! ```
+//!
 //! # Crate features
 //!
 //! None. No async runtime, no executor: ureq is blocking, and its TLS is
@@ -81,9 +117,36 @@ pub use client::{Client, ClientBuilder, CloseHandle};
 pub use connect::{Connect, HttpBody, HttpConnector, Response, Stream, Timeouts};
 pub use error::Error;
 pub use reader::EventReader;
-pub use resse_session::{ConfigError, InvalidUrl};
 pub use writer::EventWriter;
 
 /// The ureq this crate's [`HttpConnector`] runs on, to name its TLS types
 /// ([`ureq::tls::TlsConfig`], [`ureq::tls::RootCerts`]).
 pub use ureq;
+
+/// The `http` crate this API is written with (methods, header maps, status
+/// codes), so that you need no `http` dependency of your own and cannot end
+/// up with a second version of it.
+pub use http;
+
+/// The `bytes` crate of request bodies and frames' payloads.
+pub use bytes;
+
+// What this crate's API names from the sans-IO crates, so that users need no
+// dependency on them.
+pub use resse_codec::{
+    DecodeError, Decoder, DecoderConfig, EncodeError, Encoder, Event, Frame, Overflow, Text,
+};
+pub use resse_heartbeat::{KeepAliveConfig, KeepAliveMessage};
+pub use resse_reconnect::{
+    Cause, DelayReason, Jitter, ReconnectConfig, ReconnectPolicy, StatusAction, StatusClass,
+    StopReason, VerdictTable,
+};
+pub use resse_session::{
+    ClientSession, CloseReason, ConfigError, ConnectionState, InvalidUrl, Metrics, Request,
+    SessionConfig, SessionEvent,
+};
+
+/// The README's examples, compiled and run as doctests (not part of the API).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -41,6 +41,8 @@ impl TlsServer {
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
             certified.signing_key.serialize_der(),
         ));
+        // ring on purpose, as in ureq's connector; rustls 0.23.48 deprecates it.
+        #[allow(deprecated)]
         let config =
             ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
                 .with_safe_default_protocol_versions()

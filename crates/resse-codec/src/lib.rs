@@ -88,3 +88,13 @@ pub use encoder::Encoder;
 pub use error::{DecodeError, EncodeError};
 pub use event::{DEFAULT_EVENT_TYPE, Event, Frame};
 pub use text::Text;
+
+/// The `bytes` crate of the buffers the decoder reads from and the encoder
+/// writes to ([`BytesMut`](bytes::BytesMut)), so that you need no `bytes`
+/// dependency of your own and cannot end up with a second version of it.
+pub use bytes;
+
+/// The README's examples, compiled and run as doctests (not part of the API).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -102,3 +102,8 @@ fn saturating_add(at: Instant, mut d: Duration) -> Instant {
         d /= 2;
     }
 }
+
+/// The README's examples, compiled and run as doctests (not part of the API).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -125,3 +125,8 @@ pub use policy::{
 };
 pub use retry_after::{RetryAfter, parse_http_date};
 pub use verdict::{StatusAction, StatusClass, VerdictTable};
+
+/// The README's examples, compiled and run as doctests (not part of the API).
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

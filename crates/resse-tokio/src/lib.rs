@@ -43,6 +43,39 @@
 //!
 //! The codec and the stream extension are always there.
 //!
+//! # One dependency
+//!
+//! Every type this crate's API names from the lower `resse` crates is
+//! re-exported, so `resse-tokio` is the only `resse` dependency a client or
+//! a server needs:
+//!
+//! * at the crate root: the codec's [`Event`], [`Frame`], [`Text`],
+//!   [`DecoderConfig`], [`Overflow`], [`Decoder`], [`Encoder`],
+//!   [`DecodeError`] and [`EncodeError`], and the [`http`] and [`bytes`]
+//!   crates this API is written with (`resse_tokio::http::HeaderMap`);
+//! * in [`client`][c-module]: the session and its configuration
+//!   (`SessionConfig`, `ClientSession`, `SessionEvent`, `CloseReason`,
+//!   `ConnectionState`, `Metrics`, `Request`, `ConfigError`, `InvalidUrl`)
+//!   and the reconnection policy's (`ReconnectConfig`, `Jitter`,
+//!   `VerdictTable`, `StatusAction`, `StatusClass`, `Cause`, `DelayReason`,
+//!   `StopReason`);
+//! * in [`server`][s-module]: the keep-alive configuration
+//!   (`KeepAliveConfig`, `KeepAliveMessage`) and the replay log's
+//!   (`ReplayConfig`).
+//!
+//! ```
+//! use resse_tokio::http::{HeaderMap, HeaderValue};
+//! use resse_tokio::{DecoderConfig, Event, Overflow};
+//!
+//! let event = Event::new("hello").with_id("1");
+//! let limits = DecoderConfig::default()
+//!     .max_event_len(1 << 20)
+//!     .on_overflow(Overflow::Stop);
+//! let mut headers = HeaderMap::new();
+//! headers.insert("last-event-id", HeaderValue::from_static("1"));
+//! # let _ = (event, limits);
+//! ```
+//!
 //! # Time
 //!
 //! Timers are tokio's (`tokio::time`), and the current instant is read
@@ -52,11 +85,11 @@
 //! [Server-Sent Events]: https://html.spec.whatwg.org/multipage/server-sent-events.html
 #![cfg_attr(
     feature = "client",
-    doc = "[c-client]: client::Client\n[c-connect]: client::Connect\n[c-hyper]: client::HyperConnector"
+    doc = "[c-client]: client::Client\n[c-connect]: client::Connect\n[c-hyper]: client::HyperConnector\n[c-module]: client"
 )]
 #![cfg_attr(
     not(feature = "client"),
-    doc = "[c-client]: #crate-features\n[c-connect]: #crate-features\n[c-hyper]: #crate-features"
+    doc = "[c-client]: #crate-features\n[c-connect]: #crate-features\n[c-hyper]: #crate-features\n[c-module]: #crate-features"
 )]
 #![cfg_attr(
     feature = "server",
@@ -77,6 +110,20 @@ pub mod server;
 
 pub use ext::{SseEvents, SseFrames, SseStreamExt, StreamError};
 
+/// The `http` crate this API is written with (requests, responses, header
+/// maps, status codes), so that you need no `http` dependency of your own
+/// and cannot end up with a second version of it.
+pub use http;
+
+/// The `bytes` crate of [`Bytes`](bytes::Bytes) bodies and chunks.
+pub use bytes;
+
+/// Re-exported from `resse-codec`: events and frames, the decoder with its
+/// limits, the encoder, and their errors.
+pub use resse_codec::{
+    DecodeError, Decoder, DecoderConfig, EncodeError, Encoder, Event, Frame, Overflow, Text,
+};
+
 /// The one clock of the adapters: tokio's (so that tests with a paused
 /// clock drive the client's timer and the keep-alives), as a std `Instant`
 /// for the sans-IO crates.
@@ -88,3 +135,8 @@ fn now() -> std::time::Instant {
 /// A boxed error, as bodies, streams and `Connect`
 /// implementations report them.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// The README's examples, compiled and run as doctests (not part of the API).
+#[cfg(all(doctest, feature = "client", feature = "server"))]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

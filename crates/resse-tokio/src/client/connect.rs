@@ -183,6 +183,14 @@ fn default_tls_config() -> rustls::ClientConfig {
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    // rustls 0.23.48 deprecates ring's provider because ring has no
+    // post-quantum key exchange, pointing to aws-lc-rs instead. This crate
+    // stays on ring (no aws-lc-rs, so no cmake or C toolchain beyond `cc`),
+    // so the deprecation is allowed here, and only here; a config built on
+    // another provider can be passed to `tls_config`. (`allow`, not
+    // `expect`: older 0.23 releases, which `Cargo.toml` accepts, do not
+    // deprecate it.)
+    #[allow(deprecated)]
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     // ring supports rustls' safe default versions; should that ever fail,
     // the process-wide default provider is used instead.

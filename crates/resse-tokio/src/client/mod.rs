@@ -54,12 +54,21 @@ use futures_core::{FusedStream, Stream};
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use http_body::Body;
 use resse_codec::{DecoderConfig, Event, Text};
-use resse_reconnect::{Cause, ReconnectConfig};
-use resse_session::{Action, ClientSession, ConnectionState, SessionConfig};
-pub use resse_session::{ConfigError, InvalidUrl};
+use resse_session::Action;
 
 use crate::now;
-pub use resse_session::{CloseReason, Request, SessionEvent};
+// What the client's API names from the sans-IO crates, so that users need
+// no dependency on them: the session that drives a `Client`, its
+// configuration and what it reports, and the reconnection policy's
+// configuration with the causes and reasons found in `SessionEvent`s.
+pub use resse_reconnect::{
+    Cause, DelayReason, Jitter, ReconnectConfig, ReconnectPolicy, StatusAction, StatusClass,
+    StopReason, VerdictTable,
+};
+pub use resse_session::{
+    ClientSession, CloseReason, ConfigError, ConnectionState, InvalidUrl, Metrics, Request,
+    SessionConfig, SessionEvent,
+};
 
 pub use connect::{BoxError, Connect, HyperConnector, HyperConnectorBuilder};
 

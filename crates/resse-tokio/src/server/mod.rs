@@ -147,6 +147,11 @@ pub use broadcast::{
     SubscribeOptions, Subscription,
 };
 pub use conn::{ConnConfig, ConnError, serve_connection};
+// The configuration types of `SseBody::keep_alive` and
+// `BroadcastConfig::replay`, so that users need no dependency on the
+// sans-IO crates.
+pub use resse_heartbeat::{KeepAliveConfig, KeepAliveMessage};
+pub use resse_session::ReplayConfig;
 
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 

@@ -21,6 +21,8 @@ impl TestCert {
         }
     }
 
+    // ring on purpose, as in the client; rustls 0.23.48 deprecates it.
+    #[allow(deprecated)]
     fn provider() -> Arc<rustls::crypto::CryptoProvider> {
         Arc::new(rustls::crypto::ring::default_provider())
     }

@@ -2,8 +2,8 @@
 //! event as one line, and each reconnection on stderr. Ctrl-C closes it.
 //!
 //! ```text
-//! cargo run -p resse-examples --example sse_axum_server &   # a server to tail
-//! cargo run -p resse-examples --example tail -- http://127.0.0.1:8080/events
+//! cargo run --example sse_axum_server &   # a server to tail
+//! cargo run --example tail -- http://127.0.0.1:8080/events
 //! ```
 
 use std::time::Duration;

@@ -3,8 +3,8 @@
 //! `Last-Event-ID`.
 //!
 //! ```text
-//! cargo run -p resse-examples --example sse_hyper_server        # port 8080
-//! cargo run -p resse-examples --example sse_hyper_server -- 9000
+//! cargo run --example sse_hyper_server        # port 8080
+//! cargo run --example sse_hyper_server -- 9000
 //! curl -N http://127.0.0.1:8080/events
 //! curl -N -H 'Last-Event-ID: <an id you saw>' http://127.0.0.1:8080/events
 //! curl -N 'http://127.0.0.1:8080/events?client=alice'   # one connection per client
@@ -17,14 +17,14 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use resse_codec::Event;
+use resse_tokio::Event;
+use resse_tokio::bytes::Bytes;
+use resse_tokio::http::{Request, Response, StatusCode};
 use resse_tokio::server::{Broadcaster, SseBody, Subscription, last_event_id};
 use tokio::net::TcpListener;
 

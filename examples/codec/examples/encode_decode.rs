@@ -1,10 +1,10 @@
 //! Encode a few events into SSE wire bytes, then decode them back.
 //!
-//! Run with `cargo run -p resse-examples --example encode_decode`.
+//! Run with `cargo run --example encode_decode`.
 
 use std::time::Duration;
 
-use bytes::BytesMut;
+use resse_codec::bytes::BytesMut;
 use resse_codec::{Decoder, Encoder, Event, Frame};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -10,10 +10,10 @@
 //! counts the responses it sent.
 //!
 //! ```text
-//! cargo run --release -p resse-examples --example retry_cadence -- --seconds 60
-//! cargo run --release -p resse-examples --example retry_cadence -- --serve-only --seconds 60
+//! cargo run --release --example retry_cadence -- --seconds 60
+//! cargo run --release --example retry_cadence -- --serve-only --seconds 60
 //! # 100 events, the connection dropped after every 10, retry: 200
-//! cargo run --release -p resse-examples --example retry_cadence -- \
+//! cargo run --release --example retry_cadence -- \
 //!     --retry-ms 200 --per-response 10 --total 100
 //! ```
 //!

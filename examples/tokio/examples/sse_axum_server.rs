@@ -4,12 +4,12 @@
 //! from their `Last-Event-ID`.
 //!
 //! ```text
-//! cargo run -p resse-examples --example sse_axum_server        # port 8080
-//! cargo run -p resse-examples --example sse_axum_server -- 9000
+//! cargo run --example sse_axum_server        # port 8080
+//! cargo run --example sse_axum_server -- 9000
 //! curl -N http://127.0.0.1:8080/events
 //! curl -N -H 'Last-Event-ID: <an id you saw>' http://127.0.0.1:8080/events
 //! curl -N 'http://127.0.0.1:8080/events?client=alice'   # one connection per client
-//! cargo run -p resse-examples --example tail -- http://127.0.0.1:8080/events
+//! cargo run --example tail -- http://127.0.0.1:8080/events
 //! ```
 //!
 //! The port can also come from the `PORT` environment variable. Ctrl-C
@@ -21,9 +21,9 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, Uri};
 use axum::routing::get;
-use resse_codec::Event;
+use resse_tokio::Event;
+use resse_tokio::http::{HeaderMap, Response, Uri};
 use resse_tokio::server::{Broadcaster, SseBody, Subscription, last_event_id};
 
 /// The port from the first argument, or `PORT`, or 8080.
@@ -39,7 +39,7 @@ async fn events(
     State(broadcaster): State<Broadcaster>,
     uri: Uri,
     headers: HeaderMap,
-) -> http::Response<SseBody<Subscription>> {
+) -> Response<SseBody<Subscription>> {
     // `?client=NAME`: a second connection of the same client replaces the first.
     let client = uri
         .query()

@@ -2,8 +2,8 @@
 //! URL given as argument, reconnecting (with `Last-Event-ID`) as needed.
 //!
 //! ```text
-//! cargo run -p resse-examples --example blocking_tail -- http://127.0.0.1:8080/events
-//! cargo run -p resse-examples --example blocking_tail -- https://example.com/events
+//! cargo run --example blocking_tail -- http://127.0.0.1:8080/events
+//! cargo run --example blocking_tail -- https://example.com/events
 //! ```
 //!
 //! The one idea: `resse_blocking::Client` is a plain `Iterator`; a `for`
