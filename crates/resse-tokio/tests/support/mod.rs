@@ -3,6 +3,7 @@
 //! certificate.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod connect_proxy;
 pub mod proxy;
 pub mod server;
 pub mod tls;
