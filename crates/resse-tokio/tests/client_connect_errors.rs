@@ -46,6 +46,7 @@ async fn failure<C: resse_tokio::client::Connect>(mut client: Client<C>) -> Conn
         .downcast_ref::<ConnectError>()
         .unwrap_or_else(|| panic!("not a ConnectError: {error:?}"));
     assert!(connect.source().is_some(), "{connect:?}");
+    eprintln!("{connect}");
     connect.clone()
 }
 

@@ -2,8 +2,10 @@
 //! 127.0.0.1 with ephemeral ports, std threads only.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod connect_proxy;
 pub mod proxy;
 pub mod server;
+pub mod tls;
 
 use std::time::Duration;
 
