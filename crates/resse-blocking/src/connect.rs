@@ -234,8 +234,9 @@ impl HttpConnector {
 
     /// Whether to use the proxy from the environment (`HTTPS_PROXY`,
     /// `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`; read when the connector was
-    /// made) when no [`proxy`](Self::proxy) is set. On by default;
-    /// `false` connects directly.
+    /// made, and again by `proxy_from_env(true)`) when no
+    /// [`proxy`](Self::proxy) is set. On by default; `false` connects
+    /// directly.
     #[must_use]
     pub fn proxy_from_env(mut self, yes: bool) -> Self {
         if !self.explicit_proxy {
@@ -360,6 +361,28 @@ fn classify_io(error: &io::Error) -> Option<(ConnectErrorKind, String)> {
     }
 }
 
+/// What ureq says of a proxy that did not open the tunnel, in words
+/// ("proxy server responded 407/407": the status and its reason).
+fn proxy_detail(why: &str) -> String {
+    let status = why
+        .strip_prefix("proxy server responded ")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|code| code.parse::<u16>().ok())
+        .and_then(|code| StatusCode::from_u16(code).ok());
+    match status {
+        Some(StatusCode::PROXY_AUTHENTICATION_REQUIRED) => format!(
+            "it answered 407 Proxy Authentication Required ({})",
+            crate::connect_error::CREDENTIALS_HINT
+        ),
+        Some(status) => format!(
+            "it answered {} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or_default()
+        ),
+        None => why.to_owned(),
+    }
+}
+
 /// A [`ConnectError`] in an [`io::Error`] when `e` is a failure to
 /// connect, else the error as [`to_io`] makes it.
 fn classify(e: ureq::Error, target: String, proxy: Option<String>, timeout: Duration) -> io::Error {
@@ -372,7 +395,7 @@ fn classify(e: ureq::Error, target: String, proxy: Option<String>, timeout: Dura
         }
         ureq::Error::Rustls(tls) => Some((ConnectErrorKind::Tls, tls.to_string())),
         ureq::Error::Tls(what) => Some((ConnectErrorKind::Tls, (*what).to_owned())),
-        ureq::Error::ConnectProxyFailed(why) => Some((ConnectErrorKind::Proxy, why.clone())),
+        ureq::Error::ConnectProxyFailed(why) => Some((ConnectErrorKind::Proxy, proxy_detail(why))),
         ureq::Error::Io(io) => classify_io(io),
         _ => None,
     };

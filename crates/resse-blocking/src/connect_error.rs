@@ -40,7 +40,9 @@ pub enum ConnectErrorKind {
 /// [`io::Error`] (of kind `ConnectionRefused`, `NotFound`, `InvalidData`,
 /// `TimedOut` or `Other`), which the [`Client`](crate::Client) keeps as
 /// its [`last_error`](crate::Client::last_error): the `io::Error` shows
-/// this message, and [`io::Error::get_ref`] gives this value back.
+/// this message, and [`io::Error::get_ref`] gives this value back. A
+/// failure once connected (a server that closes before answering, a
+/// malformed response) is not one of these: it keeps ureq's message.
 ///
 /// ```no_run
 /// use resse_blocking::{ClientBuilder, ConnectError};
@@ -160,6 +162,10 @@ impl Error for ConnectError {
         Some(&*self.source)
     }
 }
+
+/// What to do about a proxy that wants credentials.
+pub(crate) const CREDENTIALS_HINT: &str =
+    "give the proxy's credentials in its URL: http://user:password@host:port";
 
 /// The host of a `host:port`.
 fn host(host_port: &str) -> &str {

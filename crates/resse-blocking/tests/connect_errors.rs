@@ -9,6 +9,7 @@ use std::thread;
 use std::time::Duration;
 
 use resse_blocking::{Client, ClientBuilder, Connect, ConnectError, ConnectErrorKind, Proxy};
+use support::connect_proxy::ConnectProxy;
 use support::tls::TlsServer;
 use support::{fast_reconnect, within};
 
@@ -151,4 +152,32 @@ fn a_proxy_that_never_answers_connect_times_out_through_it() {
         text,
         format!("connect to 127.0.0.1:9 through proxy {proxy} timed out after 300ms")
     );
+}
+
+#[test]
+fn a_proxy_that_wants_credentials_says_so() {
+    let server = TlsServer::start();
+    let proxy = ConnectProxy::start_requiring("Basic dXNlcjpwdw==");
+    let (e, text) = failure(
+        one_attempt(&server.url())
+            .proxy(Proxy::new(&proxy.url()).unwrap())
+            .build()
+            .unwrap(),
+    );
+    assert_eq!(e.kind(), ConnectErrorKind::Proxy);
+    assert!(
+        text.starts_with(&format!(
+            "proxy {} did not open a tunnel to {}: ",
+            proxy.addr, server.addr
+        )),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(
+            "it answered 407 Proxy Authentication Required (give the proxy's credentials in \
+             its URL: http://user:password@host:port)"
+        ),
+        "{text}"
+    );
+    assert_eq!(server.requests(), 0);
 }

@@ -12,6 +12,7 @@ use http::Response;
 use resse_tokio::client::{
     Client, ClientBuilder, ConnectError, ConnectErrorKind, HyperConnector, Proxy,
 };
+use support::connect_proxy::ConnectProxy;
 use support::server::{BoxBody, Handler, TestServer, full};
 use support::tls::TestCert;
 
@@ -174,4 +175,38 @@ async fn a_proxy_that_never_answers_connect_times_out_through_it() {
         e.to_string(),
         format!("connect to 127.0.0.1:9 through proxy {proxy} timed out after 300ms")
     );
+}
+
+#[tokio::test]
+async fn a_proxy_that_wants_credentials_says_so() {
+    let cert = TestCert::generate();
+    let server = TestServer::start_tls(handler(), cert.server_config()).await;
+    let proxy = ConnectProxy::start_requiring("Basic dXNlcjpwdw==").await;
+    let connector = HyperConnector::builder()
+        .tls_config(cert.client_config())
+        .proxy(Proxy::new(&proxy.url()).unwrap())
+        .build();
+    let e = failure(
+        one_attempt(&server.https_url("/events"))
+            .build_with(connector)
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(e.kind(), ConnectErrorKind::Proxy);
+    let text = e.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "proxy {} did not open a tunnel to {}: ",
+            proxy.addr, server.addr
+        )),
+        "{text}"
+    );
+    assert!(
+        text.ends_with(
+            "proxy authorization required (give the proxy's credentials in its URL: \
+             http://user:password@host:port)"
+        ),
+        "{text}"
+    );
+    assert!(server.seen().is_empty());
 }

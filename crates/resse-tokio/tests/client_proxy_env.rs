@@ -190,4 +190,19 @@ async fn proxy_environment_variables() {
     run(c).await;
     assert!(env_proxy.seen().is_empty());
     assert_eq!(explicit.seen().len(), 2);
+
+    // A SOCKS proxy from the environment cannot be used: the request fails
+    // with a message rather than going around it.
+    let seen_before = plain.seen().len();
+    let mut c = with_env(&[("ALL_PROXY", "socks5://127.0.0.1:1080")], || {
+        client(&http_url, IDLE, 11)
+            .reconnect(support::fast_reconnect(11).max_attempts(Some(1)))
+            .build()
+            .unwrap()
+    });
+    collect(&mut c, LIMIT).await;
+    let text = c.last_error().expect("a failure").to_string();
+    assert!(text.contains("not an http:// proxy"), "{text}");
+    assert!(text.contains("proxy_from_env(false)"), "{text}");
+    assert_eq!(plain.seen().len(), seen_before, "nothing went around it");
 }

@@ -1,7 +1,8 @@
 //! A forwarding HTTP proxy on 127.0.0.1 (std threads) that records what it
 //! was asked: `CONNECT host:port` tunnels and absolute-form requests
 //! (`GET http://host:port/path`), each with its `Proxy-Authorization`.
-//! It only forwards to loopback addresses.
+//! It only forwards to loopback addresses, and can insist on credentials
+//! (`407 Proxy Authentication Required` without them).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -33,6 +34,15 @@ pub struct ConnectProxy {
 
 impl ConnectProxy {
     pub fn start() -> Self {
+        Self::start_inner(None)
+    }
+
+    /// A proxy that answers 407 unless `Proxy-Authorization` is `auth`.
+    pub fn start_requiring(auth: &str) -> Self {
+        Self::start_inner(Some(auth.to_owned()))
+    }
+
+    fn start_inner(require: Option<String>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let addr = listener.local_addr().expect("proxy addr");
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -44,8 +54,8 @@ impl ConnectProxy {
                     break;
                 }
                 let Ok(conn) = conn else { continue };
-                let s = Arc::clone(&s);
-                thread::spawn(move || serve(conn, &s));
+                let (s, require) = (Arc::clone(&s), require.clone());
+                thread::spawn(move || serve(conn, &s, require));
             }
         });
         Self { addr, seen, stop }
@@ -99,7 +109,7 @@ fn pipe(client: TcpStream, upstream: TcpStream) {
     let _ = up.join();
 }
 
-fn serve(mut client: TcpStream, seen: &Mutex<Vec<ProxySeen>>) {
+fn serve(mut client: TcpStream, seen: &Mutex<Vec<ProxySeen>>, require: Option<String>) {
     let _ = client.set_nodelay(true);
     let _ = client.set_read_timeout(Some(Duration::from_secs(5)));
     // The request head, byte by byte: nothing past it is read here.
@@ -124,10 +134,18 @@ fn serve(mut client: TcpStream, seen: &Mutex<Vec<ProxySeen>>) {
         name.eq_ignore_ascii_case("proxy-authorization")
             .then(|| value.trim().to_owned())
     });
+    let refused = require.is_some() && require != authorization;
     seen.lock().unwrap().push(ProxySeen {
         request_line: request_line.clone(),
         authorization,
     });
+    if refused {
+        let _ = client.write_all(
+            b"HTTP/1.1 407 Proxy Authentication Required\r\n\
+              proxy-authenticate: Basic realm=\"test\"\r\ncontent-length: 0\r\n\r\n",
+        );
+        return;
+    }
     let mut parts = request_line.split(' ');
     let (method, target, version) = (
         parts.next().unwrap_or_default(),

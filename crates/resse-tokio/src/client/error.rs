@@ -124,12 +124,16 @@ impl ConnectError {
             }
         }
         let (kind, detail) = found.unwrap_or_else(|| {
-            let kind = if tunnel {
-                ConnectErrorKind::Proxy
-            } else {
-                ConnectErrorKind::Other
-            };
-            (kind, describe(&*error))
+            let mut detail = describe(&*error);
+            if !tunnel {
+                return (ConnectErrorKind::Other, detail);
+            }
+            if detail.ends_with("proxy authorization required") {
+                detail.push_str(" (");
+                detail.push_str(CREDENTIALS_HINT);
+                detail.push(')');
+            }
+            (ConnectErrorKind::Proxy, detail)
         });
         Self {
             kind,
@@ -190,6 +194,10 @@ impl Error for ConnectError {
         Some(&*self.source)
     }
 }
+
+/// What to do about a proxy that wants credentials.
+const CREDENTIALS_HINT: &str =
+    "give the proxy's credentials in its URL: http://user:password@host:port";
 
 /// The host of a `host:port`.
 fn host(host_port: &str) -> &str {

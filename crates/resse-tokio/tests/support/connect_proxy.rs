@@ -1,7 +1,8 @@
 //! A forwarding HTTP proxy on 127.0.0.1 (tokio) that records what it was
 //! asked: `CONNECT host:port` tunnels and absolute-form requests
 //! (`GET http://host:port/path`), each with its `Proxy-Authorization`.
-//! It only forwards to loopback addresses.
+//! It only forwards to loopback addresses, and can insist on credentials
+//! (`407 Proxy Authentication Required` without them).
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -34,6 +35,15 @@ pub struct ConnectProxy {
 
 impl ConnectProxy {
     pub async fn start() -> Self {
+        Self::start_inner(None).await
+    }
+
+    /// A proxy that answers 407 unless `Proxy-Authorization` is `auth`.
+    pub async fn start_requiring(auth: &str) -> Self {
+        Self::start_inner(Some(auth.to_owned())).await
+    }
+
+    async fn start_inner(require: Option<String>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("proxy addr");
         let seen = Arc::new(Mutex::new(Vec::new()));
@@ -43,7 +53,7 @@ impl ConnectProxy {
                 let Ok((client, _)) = listener.accept().await else {
                     continue;
                 };
-                tokio::spawn(serve(client, s.clone()));
+                tokio::spawn(serve(client, s.clone(), require.clone()));
             }
         });
         Self { addr, seen, task }
@@ -76,7 +86,7 @@ fn loopback(authority: &str) -> Option<SocketAddr> {
     addr.ip().is_loopback().then_some(addr)
 }
 
-async fn serve(mut client: TcpStream, seen: Arc<Mutex<Vec<ProxySeen>>>) {
+async fn serve(mut client: TcpStream, seen: Arc<Mutex<Vec<ProxySeen>>>, require: Option<String>) {
     let _ = client.set_nodelay(true);
     // The request head, and whatever came after it.
     let mut buf = Vec::new();
@@ -103,10 +113,20 @@ async fn serve(mut client: TcpStream, seen: Arc<Mutex<Vec<ProxySeen>>>) {
         name.eq_ignore_ascii_case("proxy-authorization")
             .then(|| value.trim().to_owned())
     });
+    let refused = require.is_some() && require != authorization;
     seen.lock().unwrap().push(ProxySeen {
         request_line: request_line.clone(),
         authorization,
     });
+    if refused {
+        let _ = client
+            .write_all(
+                b"HTTP/1.1 407 Proxy Authentication Required\r\n\
+                  proxy-authenticate: Basic realm=\"test\"\r\ncontent-length: 0\r\n\r\n",
+            )
+            .await;
+        return;
+    }
     let mut parts = request_line.split(' ');
     let (method, target, version) = (
         parts.next().unwrap_or_default(),
