@@ -82,8 +82,8 @@ impl Proxy {
     /// variable: comma-separated host names (each also matches its
     /// subdomains; a leading `.` is allowed), IP addresses, CIDR blocks
     /// (`10.0.0.0/8`), or `*` for every host. Replaces any earlier list.
-    pub fn no_proxy(mut self, list: impl Into<String>) -> Self {
-        self.no_proxy = list.into();
+    pub fn no_proxy(mut self, list: &str) -> Self {
+        self.no_proxy = list.to_owned();
         self
     }
 
