@@ -13,9 +13,9 @@ use resse_codec::{DecoderConfig, Event, Text};
 use resse_reconnect::{Cause, ReconnectConfig};
 use resse_session::{Action, ClientSession, ConnectionState, SessionConfig, SessionEvent};
 
-use crate::Error;
 use crate::connect::{Connect, HttpConnector, Stream, Timeouts};
 use crate::reader::read_chunk;
+use crate::{Error, Proxy};
 
 /// Shortest read timeout: a zero timeout means "block" to `std`.
 const MIN_TIMEOUT: Duration = Duration::from_millis(1);
@@ -132,12 +132,14 @@ fn random_seed() -> u64 {
 }
 
 /// Configures a [`Client`]: the options of
-/// [`SessionConfig`] plus the connect timeout.
+/// [`SessionConfig`] plus the connect timeout and the proxy.
 #[derive(Clone, Debug)]
 pub struct ClientBuilder {
     config: SessionConfig,
     seeded: bool,
     connect_timeout: Duration,
+    proxy: Option<Proxy>,
+    proxy_from_env: bool,
 }
 
 impl ClientBuilder {
@@ -150,6 +152,8 @@ impl ClientBuilder {
             config: SessionConfig::new(url),
             seeded: false,
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
+            proxy: None,
+            proxy_from_env: true,
         }
     }
 
@@ -225,9 +229,36 @@ impl ClientBuilder {
         self
     }
 
-    /// The TCP connect timeout (default 10 s; at least 1 ms).
+    /// The connect timeout (default 10 s; at least 1 ms): TCP connection,
+    /// proxy tunnel and TLS handshake together.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout.max(MIN_TIMEOUT);
+        self
+    }
+
+    /// Sends every request of the default [`HttpConnector`] through
+    /// `proxy` (except to the hosts of its [`no_proxy`](Proxy::no_proxy)
+    /// list), instead of the proxy from the environment. See
+    /// [`HttpConnector`'s proxies](HttpConnector#proxies).
+    ///
+    /// ```
+    /// use resse_blocking::{ClientBuilder, Proxy};
+    ///
+    /// let builder = ClientBuilder::new("https://example.com/events")
+    ///     .proxy(Proxy::new("http://proxy.internal:3128")?);
+    /// # Ok::<(), resse_blocking::InvalidProxy>(())
+    /// ```
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = Some(proxy);
+        self
+    }
+
+    /// Whether the default [`HttpConnector`] reads the proxy from the
+    /// environment (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`,
+    /// as curl does) when no [`proxy`](Self::proxy) is set: on by default,
+    /// read when the client is built. `false` connects directly.
+    pub fn proxy_from_env(mut self, yes: bool) -> Self {
+        self.proxy_from_env = yes;
         self
     }
 
@@ -245,7 +276,11 @@ impl ClientBuilder {
     /// `https://` URL with a host, or an invalid reconnection policy; its
     /// message says what is wrong and what is accepted.
     pub fn build(self) -> Result<Client<HttpConnector>, Error> {
-        self.build_with(HttpConnector::new())
+        let connector = match &self.proxy {
+            Some(proxy) => HttpConnector::new().proxy(proxy.clone()),
+            None => HttpConnector::new().proxy_from_env(self.proxy_from_env),
+        };
+        self.build_with(connector)
     }
 
     /// A client over your own [`Connect`].
@@ -340,7 +375,10 @@ impl<C: Connect> Client<C> {
     /// connection, an untrusted certificate, a reset...), kept until a
     /// response arrives: what lies behind a
     /// [`Cause::ConnectFailed`] or [`Cause::Io`], and behind a final
-    /// [`Error::Closed`] for an attempt limit.
+    /// [`Error::Closed`] for an attempt limit. With the default
+    /// [`HttpConnector`], a connection that could not be opened is an
+    /// error around a [`ConnectError`](crate::ConnectError) (its message;
+    /// [`io::Error::get_ref`] for its kind and addresses).
     pub fn last_error(&self) -> Option<&io::Error> {
         self.last_error.as_ref()
     }

@@ -6,14 +6,19 @@ use std::io::{self, Read};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use http::{HeaderMap, StatusCode};
+use http::{HeaderMap, StatusCode, Uri};
 use resse_session::Request;
+use ureq::config::Config;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
-use ureq::unversioned::resolver::DefaultResolver;
-use ureq::unversioned::transport::{Connector, RustlsConnector};
+use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
+use ureq::unversioned::transport::{
+    ConnectProxyConnector, Connector, NextTimeout, RustlsConnector,
+};
 
 use crate::CloseHandle;
-use crate::transport::{CallContext, CallSlot, ReadLimit, TcpConnector, lock_slot};
+use crate::connect_error::{ConnectError, ConnectErrorKind, DnsError};
+use crate::proxy::{Proxies, Proxy};
+use crate::transport::{CallContext, CallSlot, ReadDeadline, ReadLimit, TcpConnector, lock_slot};
 
 /// An open response: the status and headers, and the body to read.
 #[derive(Debug)]
@@ -96,8 +101,8 @@ pub trait Connect {
 /// framing headers. Every response is returned as it is: ureq follows no
 /// redirect (the session does, and counts them) and turns no status into
 /// an error. Nothing is decompressed and no `Accept-Encoding` is added,
-/// so the body streams as it arrives. No proxy, no connection reuse: an
-/// event stream holds its connection anyway.
+/// so the body streams as it arrives. No connection reuse: an event
+/// stream holds its connection anyway.
 ///
 /// Server certificates are checked against the [webpki roots] (Mozilla's
 /// list, built in) unless you pass your own roots or a whole ureq
@@ -113,12 +118,43 @@ pub trait Connect {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 ///
+/// # Proxies
+///
+/// By default it honours the proxy environment variables as curl and
+/// reqwest do (read once, when the connector is made): `HTTPS_PROXY` for
+/// `https://` URLs, `HTTP_PROXY` for `http://` URLs, `ALL_PROXY` for
+/// both when the specific one is unset, lower-case forms too, and
+/// `NO_PROXY` for the hosts to reach directly (host names with their
+/// subdomains, IP addresses, CIDR blocks, `*`). `HTTP_PROXY` is ignored
+/// when `REQUEST_METHOD` is set (a CGI script, where it could come from a
+/// request header). An unparsable value is ignored. Only `http://`
+/// proxies are supported.
+///
+/// Every request through a proxy, `http://` or `https://`, goes through
+/// a `CONNECT` tunnel (ureq's), with `Proxy-Authorization: Basic` when
+/// the proxy URL has credentials; TLS runs end to end inside the tunnel.
+/// The connection to the proxy is this crate's transport, so the
+/// deadlines and [`CloseHandle::close`] work as without a proxy.
+/// [`proxy`](Self::proxy) sets a proxy explicitly and
+/// [`proxy_from_env`](Self::proxy_from_env) turns the lookup off.
+///
+/// # Errors
+///
+/// A connection that cannot be opened (refused, a host that does not
+/// resolve, a failed TLS handshake, a connect timeout, a proxy that does
+/// not open the tunnel) fails with an [`io::Error`] around a
+/// [`ConnectError`] that names the cause and the address.
+///
 /// [ureq]: https://docs.rs/ureq/3
 /// [webpki roots]: https://docs.rs/webpki-roots
 pub struct HttpConnector {
     agent: ureq::Agent,
     tls: TlsConfig,
     call: CallSlot,
+    /// The proxy rules; `None`: every request goes direct.
+    proxies: Option<Arc<Proxies>>,
+    /// Whether [`proxy`](Self::proxy) set them.
+    explicit_proxy: bool,
 }
 
 impl fmt::Debug for HttpConnector {
@@ -136,15 +172,18 @@ impl Default for HttpConnector {
 }
 
 impl Clone for HttpConnector {
-    /// A connector with the same TLS configuration and an agent of its
-    /// own.
+    /// A connector with the same TLS and proxy configuration and an agent
+    /// of its own.
     fn clone(&self) -> Self {
-        Self::with_tls_config(self.tls.clone())
+        let mut clone = Self::with_parts(self.tls.clone(), self.proxies.clone());
+        clone.explicit_proxy = self.explicit_proxy;
+        clone
     }
 }
 
 impl HttpConnector {
-    /// A connector that trusts the webpki roots.
+    /// A connector that trusts the webpki roots and takes the proxy from
+    /// the environment.
     pub fn new() -> Self {
         Self::with_tls_config(TlsConfig::default())
     }
@@ -173,12 +212,46 @@ impl HttpConnector {
     /// [`TlsProvider::Rustls`](ureq::tls::TlsProvider::Rustls), the
     /// default: this crate builds ureq without native-tls.
     pub fn with_tls_config(tls: TlsConfig) -> Self {
+        Self::with_parts(tls, Some(Arc::new(Proxies::from_env())))
+    }
+
+    /// Sends every request through `proxy` (except to the hosts of its
+    /// [`no_proxy`](Proxy::no_proxy) list); the proxy environment
+    /// variables are then not used. See [Proxies](Self#proxies).
+    ///
+    /// ```
+    /// use resse_blocking::{HttpConnector, Proxy};
+    ///
+    /// let connector = HttpConnector::new().proxy(Proxy::new("http://proxy.internal:3128")?);
+    /// # Ok::<(), resse_blocking::InvalidProxy>(())
+    /// ```
+    #[must_use]
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxies = Some(Arc::new(Proxies::explicit(proxy)));
+        self.explicit_proxy = true;
+        self
+    }
+
+    /// Whether to use the proxy from the environment (`HTTPS_PROXY`,
+    /// `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`; read when the connector was
+    /// made, and again by `proxy_from_env(true)`) when no
+    /// [`proxy`](Self::proxy) is set. On by default; `false` connects
+    /// directly.
+    #[must_use]
+    pub fn proxy_from_env(mut self, yes: bool) -> Self {
+        if !self.explicit_proxy {
+            self.proxies = yes.then(|| Arc::new(Proxies::from_env()));
+        }
+        self
+    }
+
+    fn with_parts(tls: TlsConfig, proxies: Option<Arc<Proxies>>) -> Self {
         let config = ureq::Agent::config_builder()
             // The session classifies statuses and follows redirects.
             .http_status_as_error(false)
             .max_redirects(0)
-            // Not even from the environment: this transport has no proxy
-            // support, and an event stream must not be buffered.
+            // Not from ureq's reading of the environment (one proxy for
+            // every scheme): each request is given its own.
             .proxy(None)
             // An encoded body would have to be decoded before the events
             // can be, and some decoders buffer.
@@ -190,26 +263,156 @@ impl HttpConnector {
             .tls_config(tls.clone())
             .build();
         let call = CallSlot::default();
-        let connector = TcpConnector {
-            call: Arc::clone(&call),
+        // ureq's default chain, with this crate's TCP transport: the proxy
+        // step makes its connection to the proxy by running this chain.
+        let connector = ConnectProxyConnector::default()
+            .chain(TcpConnector {
+                call: Arc::clone(&call),
+            })
+            .chain(RustlsConnector::default());
+        let agent = ureq::Agent::with_parts(config, connector, MarkDns::default());
+        Self {
+            agent,
+            tls,
+            call,
+            proxies,
+            explicit_proxy: false,
         }
-        .chain(RustlsConnector::default());
-        let agent = ureq::Agent::with_parts(config, connector, DefaultResolver::default());
-        Self { agent, tls, call }
     }
 
     fn run<S: ureq::AsSendBody>(
         &self,
         request: http::Request<S>,
         connect: Duration,
+        proxy: Option<&Proxy>,
     ) -> Result<http::Response<ureq::Body>, ureq::Error> {
         let request = self
             .agent
             .configure_request(request)
             .timeout_connect(Some(connect))
+            .proxy(proxy.map(|p| p.ureq.clone()))
             .build();
         self.agent.run(request)
     }
+}
+
+/// ureq's resolver, its failures marked as name resolution failures.
+#[derive(Debug, Default)]
+struct MarkDns(DefaultResolver);
+
+impl Resolver for MarkDns {
+    fn resolve(
+        &self,
+        uri: &Uri,
+        config: &Config,
+        timeout: NextTimeout,
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        self.0.resolve(uri, config, timeout).map_err(|e| match e {
+            ureq::Error::Io(e) => ureq::Error::Io(io::Error::new(e.kind(), DnsError(e))),
+            e => e,
+        })
+    }
+}
+
+/// `host:port` of a URI, the port defaulting to its scheme's.
+fn host_port(uri: &Uri) -> String {
+    let host = uri.host().unwrap_or_default();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        });
+    format!("{host}:{port}")
+}
+
+/// `error` and its sources; an `io::Error` is followed by the error it
+/// wraps (its own `source()` skips that one).
+fn chain<'a>(
+    error: &'a (dyn std::error::Error + 'static),
+) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
+    std::iter::successors(Some(error), |&e| match e.downcast_ref::<io::Error>() {
+        Some(io) => io
+            .get_ref()
+            .map(|inner| inner as &(dyn std::error::Error + 'static)),
+        None => e.source(),
+    })
+}
+
+/// The kind of connect failure behind an I/O error, and what to say.
+fn classify_io(error: &io::Error) -> Option<(ConnectErrorKind, String)> {
+    for e in chain(error) {
+        if let Some(dns) = e.downcast_ref::<DnsError>() {
+            return Some((ConnectErrorKind::Dns, dns.to_string()));
+        }
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some((ConnectErrorKind::Tls, tls.to_string()));
+        }
+        if e.is::<ReadDeadline>() {
+            // The response deadline (the session's), not a connect timeout.
+            return None;
+        }
+    }
+    match error.kind() {
+        io::ErrorKind::ConnectionRefused => Some((ConnectErrorKind::Refused, error.to_string())),
+        io::ErrorKind::TimedOut => Some((ConnectErrorKind::Timeout, error.to_string())),
+        _ => None,
+    }
+}
+
+/// What ureq says of a proxy that did not open the tunnel, in words
+/// ("proxy server responded 407/407": the status and its reason).
+fn proxy_detail(why: &str) -> String {
+    let status = why
+        .strip_prefix("proxy server responded ")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|code| code.parse::<u16>().ok())
+        .and_then(|code| StatusCode::from_u16(code).ok());
+    match status {
+        Some(StatusCode::PROXY_AUTHENTICATION_REQUIRED) => format!(
+            "it answered 407 Proxy Authentication Required ({})",
+            crate::connect_error::CREDENTIALS_HINT
+        ),
+        Some(status) => format!(
+            "it answered {} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or_default()
+        ),
+        None => why.to_owned(),
+    }
+}
+
+/// A [`ConnectError`] in an [`io::Error`] when `e` is a failure to
+/// connect, else the error as [`to_io`] makes it.
+fn classify(e: ureq::Error, target: String, proxy: Option<String>, timeout: Duration) -> io::Error {
+    let found = match &e {
+        ureq::Error::HostNotFound => {
+            Some((ConnectErrorKind::Dns, "the name has no address".to_owned()))
+        }
+        ureq::Error::Timeout(ureq::Timeout::Connect | ureq::Timeout::Resolve) => {
+            Some((ConnectErrorKind::Timeout, String::new()))
+        }
+        ureq::Error::Rustls(tls) => Some((ConnectErrorKind::Tls, tls.to_string())),
+        ureq::Error::Tls(what) => Some((ConnectErrorKind::Tls, (*what).to_owned())),
+        ureq::Error::ConnectProxyFailed(why) => Some((ConnectErrorKind::Proxy, proxy_detail(why))),
+        ureq::Error::Io(io) => classify_io(io),
+        _ => None,
+    };
+    let Some((kind, detail)) = found else {
+        return to_io(e);
+    };
+    // Whole milliseconds: the timeout may be the time left to a deadline.
+    let timeout = Duration::from_millis(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+    let error = ConnectError::new(
+        kind,
+        target,
+        proxy,
+        (kind == ConnectErrorKind::Timeout).then_some(timeout),
+        detail,
+        Arc::new(e),
+    );
+    io::Error::new(error.io_kind(), error)
 }
 
 /// An [`io::Error`] that keeps ureq's message, with a kind the client
@@ -249,6 +452,25 @@ impl Connect for HttpConnector {
         let head = builder
             .body(())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        let target = host_port(head.uri());
+        let proxy = match self.proxies.as_deref().and_then(|p| p.for_uri(head.uri())) {
+            None => None,
+            Some(Ok(proxy)) => Some(proxy.clone()),
+            Some(Err(invalid)) => {
+                let error = ConnectError::new(
+                    ConnectErrorKind::Proxy,
+                    target,
+                    None,
+                    None,
+                    format!(
+                        "the proxy from the environment cannot be used ({invalid}); set one \
+                         with `proxy` or turn the lookup off with `proxy_from_env(false)`"
+                    ),
+                    Arc::new(invalid.clone()),
+                );
+                return Err(io::Error::new(error.io_kind(), error));
+            }
+        };
         *lock_slot(&self.call) = Some(CallContext {
             close: close.clone(),
             limit: Arc::clone(&limit),
@@ -259,12 +481,16 @@ impl Connect for HttpConnector {
                 self.run(
                     http::Request::from_parts(parts, &body[..]),
                     timeouts.connect,
+                    proxy.as_ref(),
                 )
             }
-            None => self.run(head, timeouts.connect),
+            None => self.run(head, timeouts.connect, proxy.as_ref()),
         };
         *lock_slot(&self.call) = None;
-        let (parts, body) = result.map_err(to_io)?.into_parts();
+        let via = proxy.map(|p| p.authority().to_owned());
+        let (parts, body) = result
+            .map_err(|e| classify(e, target, via, timeouts.connect))?
+            .into_parts();
         // The head is in: the body's reads set their own deadlines.
         limit.set_deadline(None);
         let body = HttpBody {

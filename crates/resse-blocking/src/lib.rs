@@ -21,6 +21,11 @@
 //! roots; your own roots or a ureq [`TlsConfig`](ureq::tls::TlsConfig)
 //! through [`HttpConnector::with_root_certificates`] and
 //! [`HttpConnector::with_tls_config`]): `http://` and `https://`, HTTP/1.1.
+//! It honours the proxy environment variables (`HTTPS_PROXY`,
+//! `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`) as curl does, or goes through
+//! an explicit [`Proxy`] (see [its proxies](HttpConnector#proxies)), and
+//! reports a connection it cannot open as a [`ConnectError`] that names
+//! the cause and the address.
 //!
 //! The session's idle timeout has to be a socket read timeout that changes
 //! before every read (the time left until
@@ -108,14 +113,18 @@
 
 mod client;
 mod connect;
+mod connect_error;
 mod error;
+mod proxy;
 mod reader;
 mod transport;
 mod writer;
 
 pub use client::{Client, ClientBuilder, CloseHandle};
 pub use connect::{Connect, HttpBody, HttpConnector, Response, Stream, Timeouts};
+pub use connect_error::{ConnectError, ConnectErrorKind};
 pub use error::Error;
+pub use proxy::{InvalidProxy, Proxy};
 pub use reader::EventReader;
 pub use writer::EventWriter;
 

@@ -1,8 +1,11 @@
-//! The first link of the [`HttpConnector`](crate::HttpConnector)'s ureq
+//! The TCP link of the [`HttpConnector`](crate::HttpConnector)'s ureq
 //! connector chain: a TCP transport whose reads and writes stop at a
 //! deadline the client moves before every read, and whose socket a
 //! [`CloseHandle`] can shut down from another thread. ureq's
-//! `RustlsConnector` wraps it for `https://`.
+//! `RustlsConnector` wraps it for `https://`. Through a proxy, ureq's
+//! `ConnectProxyConnector` (before it in the chain) runs the chain again
+//! to reach the proxy, so the socket to the proxy is one of these too,
+//! and its `CONNECT` tunnel is passed on as it is.
 //!
 //! ureq's own TCP transport cannot do either: its timeouts are fixed per
 //! agent or request (and `recv_body` bounds the whole body, not the
@@ -11,6 +14,7 @@
 //! This uses ureq's `unversioned::transport` API, which does not follow
 //! semver: the crate pins ureq's minor version for it.
 
+use std::fmt;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -18,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use ureq::Timeout;
 use ureq::unversioned::transport::{
-    Buffers, ConnectionDetails, Connector, LazyBuffers, NextTimeout, Transport,
+    Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, Transport,
 };
 
 use crate::CloseHandle;
@@ -99,15 +103,23 @@ pub(crate) struct TcpConnector {
     pub(crate) call: CallSlot,
 }
 
-impl Connector for TcpConnector {
-    type Out = TcpTransport;
+/// What ureq's `ConnectProxyConnector` passes on: nothing, or a tunnel
+/// through the proxy.
+type Tunnel = Either<(), Box<dyn Transport>>;
+
+impl Connector<Tunnel> for TcpConnector {
+    type Out = Either<TcpTransport, Box<dyn Transport>>;
 
     fn connect(
         &self,
         details: &ConnectionDetails<'_>,
-        chained: Option<()>,
-    ) -> Result<Option<TcpTransport>, ureq::Error> {
-        debug_assert!(chained.is_none(), "the TCP connector comes first");
+        chained: Option<Tunnel>,
+    ) -> Result<Option<Self::Out>, ureq::Error> {
+        if let Some(Either::B(tunnel)) = chained {
+            // Already connected, through a proxy (over a transport of
+            // this connector).
+            return Ok(Some(Either::B(tunnel)));
+        }
         let call = lock_slot(&self.call).clone();
         let (close, limit) = match call {
             Some(call) => (Some(call.close), call.limit),
@@ -162,19 +174,31 @@ impl Connector for TcpConnector {
             details.config.input_buffer_size(),
             details.config.output_buffer_size(),
         );
-        Ok(Some(TcpTransport {
+        Ok(Some(Either::A(TcpTransport {
             stream,
             buffers,
             limit,
             read_timeout: None,
             write_timeout: None,
-        }))
+        })))
     }
 }
 
 fn timed_out(what: &'static str) -> io::Error {
     io::Error::new(io::ErrorKind::TimedOut, what)
 }
+
+/// The client's read deadline expired (as opposed to a connect timeout).
+#[derive(Debug)]
+pub(crate) struct ReadDeadline;
+
+impl fmt::Display for ReadDeadline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no data before the read deadline")
+    }
+}
+
+impl std::error::Error for ReadDeadline {}
 
 /// `WouldBlock` is how some platforms report an expired socket timeout.
 fn normalize(e: io::Error) -> io::Error {
@@ -232,7 +256,7 @@ fn io_error(e: io::Error, owner: Owner) -> ureq::Error {
             ureq::Error::Timeout(reason)
         }
         (io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut, Owner::Client) => {
-            ureq::Error::Io(timed_out("no data before the read deadline"))
+            ureq::Error::Io(io::Error::new(io::ErrorKind::TimedOut, ReadDeadline))
         }
         _ => ureq::Error::Io(e),
     }

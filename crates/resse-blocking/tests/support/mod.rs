@@ -2,9 +2,11 @@
 //! 127.0.0.1 with ephemeral ports, std threads only.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod connect_proxy;
 pub mod proxy;
 pub mod raw;
 pub mod server;
+pub mod tls;
 
 use std::time::Duration;
 
@@ -28,6 +30,9 @@ pub fn client(url: &str, idle: Duration, seed: u64) -> ClientBuilder {
         .seed(seed)
         .idle_timeout(Some(idle))
         .connect_timeout(Duration::from_secs(2))
+        // The servers are on loopback: a proxy set in the environment of
+        // whoever runs the tests must not be in the way.
+        .proxy_from_env(false)
 }
 
 /// A tiny seeded generator (xorshift64*): deterministic fault plans.

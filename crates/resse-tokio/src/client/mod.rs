@@ -38,6 +38,8 @@
 //! ```
 
 mod connect;
+mod error;
+mod proxy;
 
 use std::collections::hash_map::RandomState;
 use std::fmt;
@@ -71,6 +73,8 @@ pub use resse_session::{
 };
 
 pub use connect::{BoxError, Connect, HyperConnector, HyperConnectorBuilder};
+pub use error::{ConnectError, ConnectErrorKind};
+pub use proxy::{InvalidProxy, Proxy};
 
 /// A seed for the reconnection jitter from the OS random source (std's
 /// `RandomState` keys come from it), so that clients dropped together do not
@@ -83,11 +87,13 @@ fn random_seed() -> u64 {
 type Hook = Box<dyn FnMut(&mut Request) + Send>;
 
 /// Configures a [`Client`]: the options of [`SessionConfig`], the connect
-/// timeout and a hook run before every request.
+/// timeout, the proxy and a hook run before every request.
 pub struct ClientBuilder {
     config: SessionConfig,
     seeded: bool,
     connect_timeout: Duration,
+    proxy: Option<Proxy>,
+    proxy_from_env: bool,
     hook: Option<Hook>,
 }
 
@@ -96,6 +102,8 @@ impl fmt::Debug for ClientBuilder {
         f.debug_struct("ClientBuilder")
             .field("config", &self.config)
             .field("connect_timeout", &self.connect_timeout)
+            .field("proxy", &self.proxy)
+            .field("proxy_from_env", &self.proxy_from_env)
             .field("hook", &self.hook.is_some())
             .finish_non_exhaustive()
     }
@@ -108,6 +116,8 @@ impl ClientBuilder {
             config: SessionConfig::new(url),
             seeded: false,
             connect_timeout: HyperConnectorBuilder::DEFAULT_CONNECT_TIMEOUT,
+            proxy: None,
+            proxy_from_env: true,
             hook: None,
         }
     }
@@ -184,9 +194,36 @@ impl ClientBuilder {
         self
     }
 
-    /// The TCP connect timeout of the default [`HyperConnector`] (10 s).
+    /// The connect timeout of the default [`HyperConnector`] (10 s): TCP
+    /// connection, proxy tunnel and TLS handshake together.
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self
+    }
+
+    /// Sends every request of the default [`HyperConnector`] through
+    /// `proxy` (except to the hosts of its [`no_proxy`](Proxy::no_proxy)
+    /// list), instead of the proxy from the environment. See
+    /// [`HyperConnectorBuilder::proxy`].
+    ///
+    /// ```
+    /// use resse_tokio::client::{ClientBuilder, Proxy};
+    ///
+    /// let builder = ClientBuilder::new("https://example.com/events")
+    ///     .proxy(Proxy::new("http://proxy.internal:3128")?);
+    /// # Ok::<(), resse_tokio::client::InvalidProxy>(())
+    /// ```
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.proxy = Some(proxy);
+        self
+    }
+
+    /// Whether the default [`HyperConnector`] reads the proxy from the
+    /// environment (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`,
+    /// as curl does) when no [`proxy`](Self::proxy) is set: on by default,
+    /// read when the client is built. `false` connects directly.
+    pub fn proxy_from_env(mut self, yes: bool) -> Self {
+        self.proxy_from_env = yes;
         self
     }
 
@@ -225,10 +262,13 @@ impl ClientBuilder {
     /// `https://` URL with a host, or an invalid reconnection policy; its
     /// message says what is wrong and what is accepted.
     pub fn build(self) -> Result<Client<HyperConnector>, ConfigError> {
-        let connector = HyperConnector::builder()
+        let mut connector = HyperConnector::builder()
             .connect_timeout(self.connect_timeout)
-            .build();
-        self.build_with(connector)
+            .proxy_from_env(self.proxy_from_env);
+        if let Some(proxy) = self.proxy.clone() {
+            connector = connector.proxy(proxy);
+        }
+        self.build_with(connector.build())
     }
 
     /// A client over your own [`Connect`].
@@ -369,7 +409,9 @@ impl<C: Connect> Client<C> {
 
     /// The last error a connection attempt or a body reported (the
     /// session's [`Cause`] says what kind; this says what exactly, e.g. a
-    /// certificate the TLS stack did not trust).
+    /// certificate the TLS stack did not trust). With the default
+    /// [`HyperConnector`], a connection that could not be opened is a
+    /// [`ConnectError`] (`downcast_ref` it for its kind and addresses).
     pub fn last_error(&self) -> Option<&BoxError> {
         self.last_error.as_ref()
     }

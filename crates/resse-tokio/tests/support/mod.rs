@@ -3,6 +3,7 @@
 //! certificate.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod connect_proxy;
 pub mod proxy;
 pub mod raw;
 pub mod server;
@@ -32,6 +33,9 @@ pub fn client(url: &str, idle: Duration, seed: u64) -> ClientBuilder {
         .seed(seed)
         .idle_timeout(Some(idle))
         .connect_timeout(Duration::from_secs(2))
+        // The servers are on loopback: a proxy set in the environment of
+        // whoever runs the tests must not be in the way.
+        .proxy_from_env(false)
 }
 
 /// Everything the client yields until it ends (bounded by `limit`).
