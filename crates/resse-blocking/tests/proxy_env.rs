@@ -11,7 +11,13 @@ use resse_blocking::{Client, ClientBuilder, Connect, HttpConnector, Proxy};
 use support::connect_proxy::ConnectProxy;
 use support::server::TestServer;
 use support::tls::TlsServer;
-use support::{client, within};
+use support::within;
+
+/// The tests' client, with the proxy environment variables honoured (the
+/// shared one ignores them).
+fn client(url: &str, idle: std::time::Duration, seed: u64) -> resse_blocking::ClientBuilder {
+    support::client(url, idle, seed).proxy_from_env(true)
+}
 
 const LIMIT: Duration = Duration::from_secs(20);
 const IDLE: Duration = Duration::from_secs(5);

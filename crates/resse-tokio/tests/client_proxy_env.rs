@@ -14,7 +14,13 @@ use resse_tokio::client::{Client, ClientBuilder, HyperConnector, HyperConnectorB
 use support::connect_proxy::ConnectProxy;
 use support::server::{BoxBody, Handler, TestServer, full};
 use support::tls::TestCert;
-use support::{client, collect, data};
+use support::{collect, data};
+
+/// The tests' client, with the proxy environment variables honoured (the
+/// shared one ignores them).
+fn client(url: &str, idle: std::time::Duration, seed: u64) -> resse_tokio::client::ClientBuilder {
+    support::client(url, idle, seed).proxy_from_env(true)
+}
 
 const LIMIT: Duration = Duration::from_secs(20);
 const IDLE: Duration = Duration::from_secs(5);
