@@ -15,7 +15,7 @@ use support::within;
 
 /// The tests' client, with the proxy environment variables honoured (the
 /// shared one ignores them).
-fn client(url: &str, idle: std::time::Duration, seed: u64) -> resse_blocking::ClientBuilder {
+fn client(url: &str, idle: Duration, seed: u64) -> ClientBuilder {
     support::client(url, idle, seed).proxy_from_env(true)
 }
 
