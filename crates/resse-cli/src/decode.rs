@@ -41,6 +41,11 @@ With --json every line is one JSON object:
   {\"comment\":TEXT}
   {\"eof\":{\"last_event_id\":ID,\"incomplete\":BOOL}}
 
+The readable form escapes what could drive or reorder a terminal, as \\u{1b}: C0 controls but \
+tab (each data line is printed on its own line), DEL, C1 (U+0080-U+009F), bidi controls \
+(U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069), U+2028 and U+2029. --json is exact; \
+it also writes DEL, C1, bidi controls, U+2028 and U+2029 as \\uXXXX escapes.
+
 Exit status: 0 on success; 1 on an I/O error or when a limit was exceeded (the offending event \
 is skipped, decoding goes on, and the error is printed to stderr); 2 on bad arguments.")]
 pub(crate) struct DecodeArgs {

@@ -213,9 +213,78 @@ fn json_strings_are_escaped() {
     check_json(
         &[],
         b"event: a\"b\nid: \\\ndata: \"quoted\" back\\slash\ttab \x01 \x1b[31m \xE2\x80\xA8\n\n",
-        "{\"event\":\"a\\\"b\",\"data\":\"\\\"quoted\\\" back\\\\slash\\ttab \\u0001 \\u001b[31m \u{2028}\",\"id\":\"\\\\\"}\n\
+        "{\"event\":\"a\\\"b\",\"data\":\"\\\"quoted\\\" back\\\\slash\\ttab \\u0001 \\u001b[31m \\u2028\",\"id\":\"\\\\\"}\n\
          {\"eof\":{\"last_event_id\":\"\\\\\",\"incomplete\":false}}\n",
     );
+}
+
+/// A stream that tries to drive the terminal: escape sequences (CSI, OSC),
+/// BEL, backspace, CR, DEL, C1 (8-bit CSI, NEL), bidi overrides and isolates,
+/// marks, and the Unicode line and paragraph separators, in every field.
+const HOSTILE: &[u8] = "event: e\u{1b}[2J\u{202e}x\nid: i\u{7}\u{2066}d\n\
+    data: \u{1b}]0;title\u{7}\u{9b}31m\u{7f} \u{85} \u{2028} \u{2029} \u{200e}\u{200f} \u{61c} \u{202a}\u{202b}\u{202c}\u{202d} \u{2067}\u{2068}\u{2069} end\r\
+    data: fake\u{8}\u{8}\n: \u{1b}[1A\u{202e}\n\n"
+    .as_bytes();
+
+/// Whether `c` could drive or reorder a terminal (line feed aside).
+fn unsafe_char(c: char) -> bool {
+    (c.is_control() && c != '\n')
+        || matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+#[test]
+fn hostile_stream_is_escaped_for_people() {
+    check(
+        &["--comments"],
+        HOSTILE,
+        0,
+        ": \\u{1b}[1A\\u{202e}
+event: e\\u{1b}[2J\\u{202e}x  id: i\\u{7}\\u{2066}d
+  \\u{1b}]0;title\\u{7}\\u{9b}31m\\u{7f} \\u{85} \\u{2028} \\u{2029} \\u{200e}\\u{200f} \\u{61c} \\u{202a}\\u{202b}\\u{202c}\\u{202d} \\u{2067}\\u{2068}\\u{2069} end
+  fake\\u{8}\\u{8}
+-- end of stream (last event id \"i\\u{7}\\u{2066}d\")
+",
+        "",
+    );
+    let output = resse(&["decode", "--comments"], HOSTILE);
+    assert!(!text(&output.stdout).contains(unsafe_char));
+}
+
+#[test]
+fn hostile_stream_is_escaped_in_json() {
+    check_json(
+        &["--comments"],
+        HOSTILE,
+        r#"{"comment":"\u001b[1A\u202e"}
+{"event":"e\u001b[2J\u202ex","data":"\u001b]0;title\u0007\u009b31m\u007f \u0085 \u2028 \u2029 \u200e\u200f \u061c \u202a\u202b\u202c\u202d \u2067\u2068\u2069 end\nfake\b\b","id":"i\u0007\u2066d"}
+{"eof":{"last_event_id":"i\u0007\u2066d","incomplete":false}}
+"#,
+    );
+    let output = resse(&["decode", "--json", "--comments"], HOSTILE);
+    let stdout = text(&output.stdout);
+    assert!(stdout.is_ascii());
+    // Still the same strings for a JSON reader.
+    let event: serde_json::Value =
+        serde_json::from_str(stdout.lines().nth(1).expect("the event line")).expect("JSON");
+    assert_eq!(event["event"], "e\u{1b}[2J\u{202e}x");
+    assert!(
+        event["data"]
+            .as_str()
+            .expect("a string")
+            .contains("\u{85} \u{2028} \u{2029}")
+    );
+}
+
+#[test]
+fn hostile_file_name_in_an_error_is_escaped() {
+    let output = resse(&["decode", "no-such-\u{1b}[2J-\u{202e}file"], b"");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("no-such-\\u{1b}[2J-\\u{202e}file"),
+        "{stderr}"
+    );
+    assert!(!stderr.trim_end().contains(unsafe_char), "{stderr}");
 }
 
 #[test]
