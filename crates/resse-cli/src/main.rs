@@ -6,12 +6,14 @@
 //! - `0`: success;
 //! - `1`: a runtime error (I/O, or a decoder limit was hit, see `decode`;
 //!   `tail` gave up, see `tail`);
-//! - `2`: bad command-line arguments (including a malformed URL or header).
+//! - `2`: bad command-line arguments (including a malformed URL or header);
+//! - `3`: `decode` skipped events over a limit (and read its input to the end).
 //!
 //! Every error is printed to stderr as `resse: <message>`.
 
 mod decode;
 mod error;
+mod position;
 mod render;
 mod tail;
 

@@ -141,12 +141,25 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(secs).map_err(|_| format!("{s:?} is not a duration in seconds"))
 }
 
-/// A [`HyperConnector`] that remembers the HTTP version of the last response,
-/// for the "connected" line.
+/// A [`HyperConnector`] that remembers how the last request went: the HTTP
+/// version of its response for the "connected" line, or that it failed (so
+/// that the client's `last_error()` is known to be about it).
 #[derive(Clone, Debug)]
 struct Recording {
     inner: HyperConnector,
-    version: Arc<Mutex<Option<Version>>>,
+    last: Arc<Mutex<Outcome>>,
+}
+
+/// What the last request of a [`Recording`] got.
+#[derive(Clone, Copy, Debug, Default)]
+enum Outcome {
+    /// No request yet.
+    #[default]
+    None,
+    /// A response head, in this HTTP version.
+    Response(Version),
+    /// No response (connect, TLS or request error).
+    Failed,
 }
 
 impl Connect for Recording {
@@ -157,11 +170,14 @@ impl Connect for Recording {
         request: Request,
     ) -> impl Future<Output = Result<http::Response<Self::Body>, BoxError>> + Send + 'static {
         let response = self.inner.connect(request);
-        let version = Arc::clone(&self.version);
+        let last = Arc::clone(&self.last);
         async move {
-            let response = response.await?;
-            *version.lock().unwrap_or_else(PoisonError::into_inner) = Some(response.version());
-            Ok(response)
+            let response = response.await;
+            *last.lock().unwrap_or_else(PoisonError::into_inner) = match &response {
+                Ok(response) => Outcome::Response(response.version()),
+                Err(_) => Outcome::Failed,
+            };
+            response
         }
     }
 }
@@ -169,7 +185,8 @@ impl Connect for Recording {
 /// Runs `resse tail`. Returns the exit status once the client has closed.
 pub(crate) fn run(args: TailArgs) -> Result<ExitCode, CliError> {
     let connector = connector(&args);
-    let version = Arc::clone(&connector.version);
+    let last = Arc::clone(&connector.last);
+    let last_outcome = move || *last.lock().unwrap_or_else(PoisonError::into_inner);
     let url = args.url.clone();
     let client = builder(args.url.clone(), &args)
         .build_with(connector)
@@ -210,16 +227,10 @@ pub(crate) fn run(args: TailArgs) -> Result<ExitCode, CliError> {
                     note(&format!("connecting to {}", clean(&url)));
                 }
                 SessionEvent::Connecting { .. } => {}
-                SessionEvent::Open => {
-                    let version = version
-                        .lock()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .take();
-                    match version {
-                        Some(v) => note(&format!("connected ({v:?})")),
-                        None => note("connected"),
-                    }
-                }
+                SessionEvent::Open => match last_outcome() {
+                    Outcome::Response(v) => note(&format!("connected ({v:?})")),
+                    _ => note("connected"),
+                },
                 SessionEvent::Redirected { status, url } => {
                     note(&format!("redirected ({status}) to {url}"));
                 }
@@ -248,7 +259,10 @@ pub(crate) fn run(args: TailArgs) -> Result<ExitCode, CliError> {
                     if reason.is_error() {
                         let mut line = format!("stopped: {reason}");
                         if let Some(e) = client.last_error() {
-                            if gave_up_on_failure(&reason) {
+                            // The last attempt had no response: the error is its.
+                            if gave_up_on_failure(&reason)
+                                && matches!(last_outcome(), Outcome::Failed)
+                            {
                                 let _ = write!(line, " (last error: {})", chain(e.as_ref()));
                             }
                         }
@@ -310,7 +324,7 @@ fn connector(args: &TailArgs) -> Recording {
     }
     Recording {
         inner: builder.build(),
-        version: Arc::default(),
+        last: Arc::default(),
     }
 }
 

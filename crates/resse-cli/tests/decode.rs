@@ -320,13 +320,13 @@ fn line_limit_error_skips_the_event_and_fails_at_the_end() {
     check(
         &["--json", "--max-line-len", "10"],
         b"data: ok\n\ndata: 0123456789abcdef\ndata: more\n\ndata: aft\n\n",
-        1,
+        3,
         r#"{"event":"message","data":"ok","id":""}
 {"event":"message","data":"aft","id":""}
 {"eof":{"last_event_id":"","incomplete":false}}
 "#,
-        "resse: line longer than 10 bytes; skipped the rest of its event \
-         (raise --max-line-len if the source is trusted)\n",
+        "resse: line at byte 10 is longer than 10 bytes; skipped the rest of its event \
+         (if the source is trusted, raise --max-line-len)\n",
     );
 }
 
@@ -335,14 +335,83 @@ fn event_limit_error_skips_the_event_and_fails_at_the_end() {
     check(
         &["--json", "--max-event-len", "20"],
         b"data: short\n\ndata: 0123456789\ndata: 0123456789\n\ndata: end\n\n",
-        1,
+        3,
         r#"{"event":"message","data":"short","id":""}
 {"event":"message","data":"end","id":""}
 {"eof":{"last_event_id":"","incomplete":false}}
 "#,
-        "resse: event larger than 20 bytes; skipped it \
-         (raise --max-event-len if the source is trusted)\n",
+        "resse: event at byte 13 is larger than 20 bytes; skipped it \
+         (if the source is trusted, raise --max-event-len)\n",
     );
+}
+
+#[test]
+fn one_oversized_line_names_both_limits() {
+    // A line over the line limit is over an event limit that is not larger.
+    check(
+        &["--json", "--max-line-len", "16", "--max-event-len", "16"],
+        b"data: fine\n\n\xEF\xBB\xBFdata: 0123456789abcdef\n\ndata: after\n\n",
+        3,
+        r#"{"event":"message","data":"fine","id":""}
+{"event":"message","data":"after","id":""}
+{"eof":{"last_event_id":"","incomplete":false}}
+"#,
+        "resse: line at byte 12 is longer than 16 bytes; skipped the rest of its event \
+         (if the source is trusted, raise both --max-line-len and --max-event-len: \
+         the line alone is over the event limit too)\n",
+    );
+}
+
+#[test]
+fn repeated_skips_are_summarised() {
+    let mut input = Vec::new();
+    for i in 0..50 {
+        // Events with a long line, too big events and good ones, in turn.
+        match i % 3 {
+            0 => input.extend_from_slice(b"id: x\ndata: 0123456789abcdefghij\n\n"),
+            1 => {
+                input.extend_from_slice(b"data: 0123456789\ndata: 0123456789\ndata: 0123456789\n\n")
+            }
+            _ => input.extend_from_slice(format!("data: {i}\n\n").as_bytes()),
+        }
+    }
+    let mut expected = String::new();
+    for i in (2..50).step_by(3) {
+        expected.push_str(&format!(
+            "{{\"event\":\"message\",\"data\":\"{i}\",\"id\":\"\"}}\n"
+        ));
+    }
+    expected.push_str("{\"eof\":{\"last_event_id\":\"\",\"incomplete\":false}}\n");
+    check(
+        &["--json", "--max-line-len", "20", "--max-event-len", "40"],
+        &input,
+        3,
+        &expected,
+        "resse: line at byte 6 is longer than 20 bytes; skipped the rest of its event \
+         (if the source is trusted, raise --max-line-len)\n\
+         resse: event at byte 34 is larger than 40 bytes; skipped it \
+         (if the source is trusted, raise --max-event-len)\n\
+         resse: skipped 34 events in all (17 over --max-line-len, 17 over --max-event-len); \
+         only the first of each limit is reported\n",
+    );
+}
+
+#[test]
+fn zero_limits_are_refused() {
+    for flag in ["--max-line-len", "--max-event-len"] {
+        let output = resse(&["decode", flag, "0"], b"data: x\n\n");
+        assert_eq!(output.status.code(), Some(2), "{flag}");
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.starts_with("resse: invalid value '0' for"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(flag) && stderr.contains("must be at least 1"),
+            "{stderr}"
+        );
+        assert_eq!(text(&output.stdout), "");
+    }
 }
 
 #[test]
