@@ -5,6 +5,7 @@
 //! bounded in time and every process and thread started here is stopped.
 
 use std::io::{BufRead, BufReader, Read, Write};
+use std::net::Shutdown;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
@@ -389,7 +390,8 @@ fn ctrl_c_closes_and_exits_zero() {
     );
 }
 
-/// A server on `std::net` answering every request with `response`, until dropped.
+/// A server on `std::net`: `handler` gets each connection and its number
+/// (0, 1, ...), one at a time, until the server is dropped.
 struct RustServer {
     port: u16,
     stop: Arc<AtomicBool>,
@@ -398,7 +400,12 @@ struct RustServer {
 }
 
 impl RustServer {
+    /// Answers every request with `response`.
     fn start(response: &'static str) -> Self {
+        Self::with(move |mut stream, _| drop(answer(&mut stream, response)))
+    }
+
+    fn with(handler: impl Fn(TcpStream, usize) + Send + 'static) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         listener
             .set_nonblocking(true)
@@ -412,8 +419,9 @@ impl RustServer {
                 while !stop.load(Ordering::Acquire) {
                     match listener.accept() {
                         Ok((stream, _)) => {
-                            requests.fetch_add(1, Ordering::Relaxed);
-                            answer(stream, response);
+                            let _ = stream.set_nonblocking(false);
+                            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                            handler(stream, requests.fetch_add(1, Ordering::Relaxed));
                         }
                         Err(_) => thread::sleep(Duration::from_millis(5)),
                     }
@@ -442,19 +450,28 @@ impl Drop for RustServer {
     }
 }
 
-/// Reads a request head and writes `response`.
-fn answer(stream: TcpStream, response: &str) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut reader = BufReader::new(&stream);
-    let mut line = String::new();
-    while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
-        if line == "\r\n" {
-            break;
+/// Reads a request (head, and body by its `content-length`), writes
+/// `response` and returns the request. (Closing a socket with unread input
+/// would reset it.)
+fn answer(stream: &mut (impl Read + Write), response: &str) -> String {
+    let mut request = Vec::new();
+    let mut byte = [0_u8; 1];
+    while !request.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => request.push(byte[0]),
+            _ => return String::from_utf8_lossy(&request).into_owned(),
         }
-        line.clear();
     }
-    let _ = (&stream).write_all(response.as_bytes());
+    let length = String::from_utf8_lossy(&request)
+        .to_ascii_lowercase()
+        .lines()
+        .find_map(|line| line.strip_prefix("content-length:").map(str::to_owned))
+        .and_then(|n| n.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    let _ = stream.take(length).read_to_end(&mut request);
+    let _ = stream.write_all(response.as_bytes());
+    let _ = stream.flush();
+    String::from_utf8_lossy(&request).into_owned()
 }
 
 const UNAVAILABLE: &str =
@@ -517,25 +534,50 @@ fn wrong_content_type_fails() {
 }
 
 #[test]
-fn post_with_a_body_stops_after_a_clean_end() {
-    let server = RustServer::start(
-        "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\ndata: answer\n\n",
-    );
+fn post_with_headers_a_body_and_a_first_id_stops_after_a_clean_end() {
+    let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let server = {
+        let requests = Arc::clone(&requests);
+        RustServer::with(move |mut stream, _| {
+            let request = answer(
+                &mut stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n\
+                 data: answer\n\n",
+            );
+            requests.lock().expect("requests").push(request);
+        })
+    };
     let done = run(&[
         "tail",
         "--json",
         "-X",
-        "POST",
+        "post",
         "-d",
         "{\"q\":1}",
         "-H",
         "Content-Type: application/json",
+        "-H",
+        "X-Trace:  abc ",
+        "--last-event-id",
+        "41",
         &server.url(),
     ]);
+    let requests = requests.lock().expect("requests").clone();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let request = requests[0].to_ascii_lowercase();
+    assert!(request.starts_with("post / http/1.1\r\n"), "{request}");
+    assert!(
+        request.contains("\r\ncontent-type: application/json\r\n"),
+        "{request}"
+    );
+    assert!(request.contains("\r\nx-trace: abc\r\n"), "{request}");
+    assert!(request.contains("\r\nlast-event-id: 41\r\n"), "{request}");
+    assert!(request.ends_with("\r\n\r\n{\"q\":1}"), "{request}");
     assert!(done.status.success(), "{done:?}");
     assert_eq!(
         done.stdout,
-        "{\"event\":\"message\",\"data\":\"answer\",\"id\":\"\"}\n"
+        // The first id is in effect until the stream sends one.
+        "{\"event\":\"message\",\"data\":\"answer\",\"id\":\"41\"}\n"
     );
     assert_eq!(server.requests.load(Ordering::Relaxed), 1);
     assert!(
@@ -616,4 +658,78 @@ fn malformed_header_fails_before_any_request() {
         assert!(done.elapsed < Duration::from_secs(5), "{done:?}");
     }
     assert_eq!(server.requests.load(Ordering::Relaxed), 0);
+}
+
+/// A self-signed certificate for 127.0.0.1, and a server configuration presenting it.
+fn self_signed() -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    let key = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
+        .expect("generate a certificate");
+    let der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.signing_key.serialize_der()));
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("protocol versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![key.cert.der().clone()], der)
+    .expect("server certificate");
+    Arc::new(config)
+}
+
+/// An HTTPS server with a self-signed certificate: one event, then 204.
+fn tls_server() -> RustServer {
+    let config = self_signed();
+    RustServer::with(move |tcp, n| {
+        let Ok(conn) = rustls::ServerConnection::new(Arc::clone(&config)) else {
+            return;
+        };
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        let response = if n == 0 {
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n\
+             retry: 100\nid: s1\ndata: secure\n\n"
+        } else {
+            "HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n"
+        };
+        drop(answer(&mut tls, response));
+        tls.conn.send_close_notify();
+        let _ = tls.flush();
+        let _ = tls.sock.shutdown(Shutdown::Write);
+    })
+}
+
+#[test]
+fn insecure_accepts_a_self_signed_certificate() {
+    let server = tls_server();
+    let url = format!("https://127.0.0.1:{}/", server.port);
+    let done = run(&["tail", "--json", "--insecure", &url]);
+    assert!(done.status.success(), "{done:?}");
+    assert_eq!(
+        done.stdout,
+        "{\"event\":\"message\",\"data\":\"secure\",\"id\":\"s1\"}\n"
+    );
+    assert!(
+        done.stderr.contains("resse: connected (HTTP/1.1)\n"),
+        "{done:?}"
+    );
+    assert!(
+        done.stderr
+            .ends_with("resse: closed: server asked the client to stop (204 No Content)\n"),
+        "{done:?}"
+    );
+}
+
+#[test]
+fn without_insecure_a_self_signed_certificate_is_refused() {
+    let server = tls_server();
+    let url = format!("https://127.0.0.1:{}/", server.port);
+    let done = run(&["tail", "--max-retries", "0", &url]);
+    assert_eq!(done.status.code(), Some(1), "{done:?}");
+    assert_eq!(done.stdout, "");
+    assert!(
+        done.stderr
+            .contains("resse: stopped: gave up after 0 reconnection attempts (last error: "),
+        "{done:?}"
+    );
+    assert!(done.stderr.contains("certificate"), "{done:?}");
 }
