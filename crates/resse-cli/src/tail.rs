@@ -75,12 +75,13 @@ pub(crate) struct TailArgs {
     )]
     headers: Vec<(HeaderName, HeaderValue)>,
 
-    /// The request method (default GET). With any other method a stream that
-    /// ends cleanly is finished rather than reconnected.
+    /// The request method (default GET, or POST with --data). With any other
+    /// method than GET a stream that ends cleanly is finished rather than reconnected.
     #[arg(short = 'X', long, value_name = "METHOD", value_parser = parse_method)]
     method: Option<Method>,
 
-    /// The request body, sent with every request (and reconnection).
+    /// The request body, sent with every request (and reconnection); implies
+    /// POST unless --method says otherwise.
     #[arg(short = 'd', long, value_name = "BODY")]
     data: Option<String>,
 
@@ -284,8 +285,14 @@ pub(crate) fn run(args: TailArgs) -> Result<ExitCode, CliError> {
 /// The client's configuration from the arguments (all but the connector).
 fn builder(url: String, args: &TailArgs) -> ClientBuilder {
     let mut builder = ClientBuilder::new(url);
-    if let Some(method) = &args.method {
-        builder = builder.method(method.clone());
+    // As curl does: a body without a method is a POST.
+    let method = match (&args.method, &args.data) {
+        (Some(method), _) => Some(method.clone()),
+        (None, Some(_)) => Some(Method::POST),
+        (None, None) => None,
+    };
+    if let Some(method) = method {
+        builder = builder.method(method);
     }
     for (name, value) in &args.headers {
         builder = builder.header(name.clone(), value.clone());

@@ -390,6 +390,44 @@ fn ctrl_c_closes_and_exits_zero() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn a_silent_connection_is_dropped_after_the_idle_timeout() {
+    let server = PyServer::start("hold");
+    let mut resse = Resse::start(&[
+        "tail",
+        "--json",
+        "--idle-timeout",
+        "0.3",
+        "--initial-delay",
+        "0.1",
+        &server.url(),
+    ]);
+    // The same event, from the first connection and from the one after the timeout.
+    let held = r#"{"event":"message","data":"held","id":"7"}"#;
+    assert_eq!(resse.next_line(), held);
+    assert_eq!(resse.next_line(), held);
+    let pid = resse.child.id().to_string();
+    let killed = Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    let done = resse.finish();
+    assert!(done.status.success(), "{done:?}");
+    assert!(
+        done.stderr
+            .contains("resse: reconnecting: no data within the idle timeout; attempt 1 in "),
+        "{done:?}"
+    );
+    let requests = server.stop();
+    assert_eq!(
+        requests[..2],
+        ["request None", "request '7'"],
+        "{requests:?}"
+    );
+}
+
 /// A server on `std::net`: `handler` gets each connection and its number
 /// (0, 1, ...), one at a time, until the server is dropped.
 struct RustServer {
@@ -550,8 +588,6 @@ fn post_with_headers_a_body_and_a_first_id_stops_after_a_clean_end() {
     let done = run(&[
         "tail",
         "--json",
-        "-X",
-        "post",
         "-d",
         "{\"q\":1}",
         "-H",
@@ -655,6 +691,11 @@ fn malformed_header_fails_before_any_request() {
             "{header}: {done:?}"
         );
         assert!(done.stderr.contains("--header"), "{header}: {done:?}");
+        // The argument is quoted escaped.
+        assert!(
+            !done.stderr.contains(|c: char| c.is_control() && c != '\n'),
+            "{header}: {done:?}"
+        );
         assert!(done.elapsed < Duration::from_secs(5), "{done:?}");
     }
     assert_eq!(server.requests.load(Ordering::Relaxed), 0);
