@@ -225,7 +225,7 @@ pub(crate) fn run(args: TailArgs) -> Result<ExitCode, CliError> {
                         .map_err(CliError::Output)?;
                 }
                 SessionEvent::Connecting { attempt: 0 } => {
-                    note(&format!("connecting to {}", clean(&url)));
+                    note(&format!("connecting to {url}"));
                 }
                 SessionEvent::Connecting { .. } => {}
                 SessionEvent::Open => match last_outcome() {
