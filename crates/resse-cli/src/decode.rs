@@ -10,8 +10,11 @@
 //!
 //! Limit errors (`--max-line-len`, `--max-event-len`) do not stop decoding:
 //! the decoder runs in its default skip mode, so the offending event is
-//! dropped and decoding resumes after the next blank line. Each such error is
-//! printed to stderr when it happens and the exit status is 1 at the end.
+//! dropped and decoding resumes after the next blank line. The first error
+//! of each limit is printed to stderr when it happens, with the byte offset
+//! of the offending line or event ([`Positions`]) and every flag that must
+//! be raised to accept it; later ones are counted and summarised in one line
+//! at the end. The exit status is then 3 (1 is for I/O errors).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
@@ -25,10 +28,14 @@ use resse_codec::{
 };
 
 use crate::error::CliError;
+use crate::position::{Limit, Positions};
 use crate::render::{Format, Renderer};
 
 /// Size of one read from the input.
 const READ_LEN: usize = 64 * 1024;
+
+/// The exit status when events were skipped for a limit.
+const LIMIT_EXCEEDED: u8 = 3;
 
 /// Arguments of `resse decode`.
 #[derive(Debug, Args)]
@@ -40,9 +47,23 @@ With --json every line is one JSON object:
   {\"retry\":MILLISECONDS}
   {\"comment\":TEXT}
   {\"eof\":{\"last_event_id\":ID,\"incomplete\":BOOL}}
+A `retry:` value is printed as soon as its line is read, before the event of its block; values \
+beyond u64::MAX milliseconds saturate to it. Comments (only with --comments) are printed in \
+stream order, also before the event of their block, with one leading space removed.
 
-Exit status: 0 on success; 1 on an I/O error or when a limit was exceeded (the offending event \
-is skipped, decoding goes on, and the error is printed to stderr); 2 on bad arguments.")]
+The readable form escapes what could drive or reorder a terminal, as \\u{1b}: C0 controls but \
+tab (each data line is printed on its own line), DEL, C1 (U+0080-U+009F), bidi controls \
+(U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069), U+2028 and U+2029. --json is exact; \
+it also writes DEL, C1, bidi controls, U+2028 and U+2029 as \\uXXXX escapes.
+
+Limits: an event over --max-line-len or --max-event-len is skipped and decoding goes on after \
+the next blank line. The first skip of each limit is reported on stderr with the byte offset \
+(0-based) of the offending line or event and the flags to raise to accept it (one line longer \
+than --max-event-len needs both flags raised); further skips are counted and summarised in one \
+line at the end.
+
+Exit status: 0 on success; 1 on an I/O error; 2 on bad arguments; 3 when events were skipped \
+for a limit (the rest of the input was decoded).")]
 pub(crate) struct DecodeArgs {
     /// Print one JSON object per line instead of the readable form.
     #[arg(long)]
@@ -53,15 +74,16 @@ pub(crate) struct DecodeArgs {
     comments: bool,
 
     /// Feed the decoder at most N bytes at a time (default: whatever one read returns, up to 64 KiB).
-    #[arg(long, value_name = "N", value_parser = parse_chunk_size)]
+    #[arg(long, value_name = "N", value_parser = parse_positive)]
     chunk_size: Option<usize>,
 
-    /// Longest line accepted, in bytes (line terminator excluded).
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE_LEN)]
+    /// Longest line accepted, in bytes (line terminator excluded; at least 1).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE_LEN, value_parser = parse_positive)]
     max_line_len: usize,
 
-    /// Most raw bytes one event may span before it is dispatched (field names and line ends included).
-    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_EVENT_LEN)]
+    /// Most raw bytes one event may span before it is dispatched (field names and line ends
+    /// included; at least 1).
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_EVENT_LEN, value_parser = parse_positive)]
     max_event_len: usize,
 
     /// The stream to read; stdin when absent or `-`.
@@ -69,8 +91,8 @@ pub(crate) struct DecodeArgs {
     file: Option<PathBuf>,
 }
 
-/// Parses `--chunk-size`: a positive number of bytes.
-fn parse_chunk_size(s: &str) -> Result<usize, String> {
+/// Parses `--chunk-size` and the limits: a positive number of bytes.
+fn parse_positive(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(0) => Err("must be at least 1".to_owned()),
         Ok(n) => Ok(n),
@@ -105,7 +127,9 @@ pub(crate) fn run(args: &DecodeArgs) -> Result<ExitCode, CliError> {
         decoder: Decoder::with_config(config),
         buf: BytesMut::with_capacity(READ_LEN),
         out: Renderer::new(BufWriter::new(io::stdout().lock()), format),
-        limit_errors: 0,
+        positions: Positions::new(args.max_line_len, args.max_event_len),
+        skipped_line: 0,
+        skipped_event: 0,
     };
 
     let mut chunk = vec![0_u8; READ_LEN];
@@ -122,6 +146,7 @@ pub(crate) fn run(args: &DecodeArgs) -> Result<ExitCode, CliError> {
         };
         let read = chunk.get(..n).unwrap_or(&chunk);
         for piece in read.chunks(args.chunk_size.unwrap_or(n)) {
+            run.positions.feed(piece);
             run.buf.extend_from_slice(piece);
             run.drain(Decoder::decode)?;
         }
@@ -134,10 +159,11 @@ pub(crate) fn run(args: &DecodeArgs) -> Result<ExitCode, CliError> {
         .and_then(|()| run.out.flush())
         .map_err(CliError::Output)?;
 
-    Ok(if run.limit_errors == 0 {
+    run.summary();
+    Ok(if run.skipped_line + run.skipped_event == 0 {
         ExitCode::SUCCESS
     } else {
-        ExitCode::FAILURE
+        ExitCode::from(LIMIT_EXCEEDED)
     })
 }
 
@@ -147,8 +173,12 @@ struct Run<W: Write> {
     /// Bytes read but not yet consumed by the decoder; only ever appended to.
     buf: BytesMut,
     out: Renderer<W>,
-    /// How many limit errors the decoder reported.
-    limit_errors: usize,
+    /// Where the decoder's limit errors are.
+    positions: Positions,
+    /// How many events were skipped for `--max-line-len`.
+    skipped_line: u64,
+    /// How many events were skipped for `--max-event-len`.
+    skipped_event: u64,
 }
 
 /// `Decoder::decode` or `Decoder::decode_eof`.
@@ -168,35 +198,88 @@ impl<W: Write> Run<W> {
         }
     }
 
-    /// Reports a limit error on stderr, after the frames decoded before it.
+    /// Reports a limit error on stderr, after the frames decoded before it:
+    /// the first of each limit in full, later ones only in [`summary`](Self::summary).
     fn limit_error(&mut self, e: &DecodeError) -> Result<(), CliError> {
         self.out.flush().map_err(CliError::Output)?;
+        let config = self.decoder.config();
+        let (max_line, max_event) = (config.get_max_line_len(), config.get_max_event_len());
         match e {
-            DecodeError::LineTooLong { limit } => eprintln!(
-                "resse: line longer than {limit} bytes; skipped the rest of its event \
-                 (raise --max-line-len if the source is trusted)"
-            ),
-            DecodeError::EventTooLong { limit } => eprintln!(
-                "resse: event larger than {limit} bytes; skipped it \
-                 (raise --max-event-len if the source is trusted)"
-            ),
-            other => eprintln!("resse: {other}"),
+            DecodeError::LineTooLong { limit } => {
+                let at = self.positions.claim(Limit::Line);
+                self.skipped_line += 1;
+                if self.skipped_line == 1 {
+                    let advice = if max_event <= max_line {
+                        // The event holding the line is longer than the line.
+                        "raise both --max-line-len and --max-event-len: \
+                         the line alone is over the event limit too"
+                    } else {
+                        "raise --max-line-len"
+                    };
+                    eprintln!(
+                        "resse: {} is longer than {limit} bytes; skipped the rest of its event \
+                         (if the source is trusted, {advice})",
+                        located("line", at)
+                    );
+                }
+            }
+            DecodeError::EventTooLong { limit } => {
+                let at = self.positions.claim(Limit::Event);
+                self.skipped_event += 1;
+                if self.skipped_event == 1 {
+                    eprintln!(
+                        "resse: {} is larger than {limit} bytes; skipped it \
+                         (if the source is trusted, raise --max-event-len)",
+                        located("event", at)
+                    );
+                }
+            }
+            other => {
+                self.skipped_event += 1;
+                eprintln!("resse: {other}");
+            }
         }
-        self.limit_errors += 1;
         Ok(())
+    }
+
+    /// One line for the skips not reported one by one.
+    fn summary(&self) {
+        let (line, event) = (self.skipped_line, self.skipped_event);
+        if line > 1 || event > 1 {
+            let mut parts = Vec::new();
+            if line > 0 {
+                parts.push(format!("{line} over --max-line-len"));
+            }
+            if event > 0 {
+                parts.push(format!("{event} over --max-event-len"));
+            }
+            eprintln!(
+                "resse: skipped {} events in all ({}); only the first of each limit is reported",
+                line + event,
+                parts.join(", ")
+            );
+        }
+    }
+}
+
+/// `line at byte 12`, or `a line` when the offset is not known.
+fn located(what: &str, at: Option<u64>) -> String {
+    match at {
+        Some(at) => format!("{what} at byte {at}"),
+        None => format!("a {what}"),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_chunk_size;
+    use super::parse_positive;
 
     #[test]
-    fn chunk_size_must_be_positive() {
-        assert_eq!(parse_chunk_size("1"), Ok(1));
-        assert_eq!(parse_chunk_size("4096"), Ok(4096));
-        assert!(parse_chunk_size("0").is_err());
-        assert!(parse_chunk_size("-1").is_err());
-        assert!(parse_chunk_size("lots").is_err());
+    fn sizes_must_be_positive() {
+        assert_eq!(parse_positive("1"), Ok(1));
+        assert_eq!(parse_positive("4096"), Ok(4096));
+        assert!(parse_positive("0").is_err());
+        assert!(parse_positive("-1").is_err());
+        assert!(parse_positive("lots").is_err());
     }
 }

@@ -3,7 +3,8 @@
 use std::fmt;
 use std::io;
 
-/// A failure that stops the current subcommand (printed as `resse: <message>`, exit status 1).
+/// A failure that stops the current subcommand (printed as `resse: <message>`;
+/// exit status 2 for [`Usage`](Self::Usage), else 1).
 ///
 /// Decoder limit errors are not here: they do not stop decoding (see `decode`).
 #[derive(Debug)]
@@ -17,6 +18,21 @@ pub(crate) enum CliError {
     },
     /// Writing to stdout failed.
     Output(io::Error),
+    /// An argument that the parser accepted but the subcommand cannot use
+    /// (a malformed URL): exit status 2, as for the parser's own errors.
+    Usage(String),
+    /// The async runtime could not start.
+    Runtime(io::Error),
+}
+
+impl CliError {
+    /// The exit status for this error.
+    pub(crate) fn exit_code(&self) -> u8 {
+        match self {
+            Self::Usage(_) => 2,
+            _ => 1,
+        }
+    }
 }
 
 impl fmt::Display for CliError {
@@ -25,6 +41,8 @@ impl fmt::Display for CliError {
             Self::Input { name, source } if name == "-" => write!(f, "reading stdin: {source}"),
             Self::Input { name, source } => write!(f, "{name}: {source}"),
             Self::Output(source) => write!(f, "writing output: {source}"),
+            Self::Usage(message) => f.write_str(message),
+            Self::Runtime(source) => write!(f, "starting the async runtime: {source}"),
         }
     }
 }
@@ -32,7 +50,10 @@ impl fmt::Display for CliError {
 impl std::error::Error for CliError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Input { source, .. } | Self::Output(source) => Some(source),
+            Self::Input { source, .. } | Self::Output(source) | Self::Runtime(source) => {
+                Some(source)
+            }
+            Self::Usage(_) => None,
         }
     }
 }

@@ -4,14 +4,18 @@
 //! dispatches, and turns the outcome into an exit status:
 //!
 //! - `0`: success;
-//! - `1`: a runtime error (I/O, or a decoder limit was hit; see `decode`);
-//! - `2`: bad command-line arguments.
+//! - `1`: a runtime error (I/O, or a decoder limit was hit, see `decode`;
+//!   `tail` gave up, see `tail`);
+//! - `2`: bad command-line arguments (including a malformed URL or header);
+//! - `3`: `decode` skipped events over a limit (and read its input to the end).
 //!
 //! Every error is printed to stderr as `resse: <message>`.
 
 mod decode;
 mod error;
+mod position;
 mod render;
+mod tail;
 
 use std::process::ExitCode;
 
@@ -33,6 +37,8 @@ struct Cli {
 enum Command {
     /// Decode an SSE stream (a file or stdin) and print its frames.
     Decode(decode::DecodeArgs),
+    /// Follow an SSE stream over HTTP(S), reconnecting, and print its events.
+    Tail(tail::TailArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,14 +48,15 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Decode(args) => decode::run(&args),
+        Command::Tail(args) => tail::run(args),
     };
     match result {
         Ok(code) => code,
         // The reader of our output went away (`resse decode | head`): not an error of ours.
         Err(CliError::Output(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("resse: {e}");
-            ExitCode::FAILURE
+            eprintln!("resse: {}", render::clean(&e.to_string()));
+            ExitCode::from(e.exit_code())
         }
     }
 }
@@ -65,9 +72,11 @@ fn usage_error(e: &clap::Error) -> ExitCode {
     }
     let rendered = e.render().to_string();
     let message = rendered.strip_prefix("error: ").unwrap_or(&rendered);
-    eprint!("resse: {message}");
-    if !message.ends_with('\n') {
-        eprintln!();
+    // The message quotes the arguments: escape them, line by line.
+    let mut lines = message.lines();
+    eprintln!("resse: {}", render::clean(lines.next().unwrap_or_default()));
+    for line in lines {
+        eprintln!("{}", render::clean(line));
     }
     ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
 }

@@ -213,9 +213,78 @@ fn json_strings_are_escaped() {
     check_json(
         &[],
         b"event: a\"b\nid: \\\ndata: \"quoted\" back\\slash\ttab \x01 \x1b[31m \xE2\x80\xA8\n\n",
-        "{\"event\":\"a\\\"b\",\"data\":\"\\\"quoted\\\" back\\\\slash\\ttab \\u0001 \\u001b[31m \u{2028}\",\"id\":\"\\\\\"}\n\
+        "{\"event\":\"a\\\"b\",\"data\":\"\\\"quoted\\\" back\\\\slash\\ttab \\u0001 \\u001b[31m \\u2028\",\"id\":\"\\\\\"}\n\
          {\"eof\":{\"last_event_id\":\"\\\\\",\"incomplete\":false}}\n",
     );
+}
+
+/// A stream that tries to drive the terminal: escape sequences (CSI, OSC),
+/// BEL, backspace, CR, DEL, C1 (8-bit CSI, NEL), bidi overrides and isolates,
+/// marks, and the Unicode line and paragraph separators, in every field.
+const HOSTILE: &[u8] = "event: e\u{1b}[2J\u{202e}x\nid: i\u{7}\u{2066}d\n\
+    data: \u{1b}]0;title\u{7}\u{9b}31m\u{7f} \u{85} \u{2028} \u{2029} \u{200e}\u{200f} \u{61c} \u{202a}\u{202b}\u{202c}\u{202d} \u{2067}\u{2068}\u{2069} end\r\
+    data: fake\u{8}\u{8}\n: \u{1b}[1A\u{202e}\n\n"
+    .as_bytes();
+
+/// Whether `c` could drive or reorder a terminal (line feed aside).
+fn unsafe_char(c: char) -> bool {
+    (c.is_control() && c != '\n')
+        || matches!(c, '\u{61c}' | '\u{200e}' | '\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+#[test]
+fn hostile_stream_is_escaped_for_people() {
+    check(
+        &["--comments"],
+        HOSTILE,
+        0,
+        ": \\u{1b}[1A\\u{202e}
+event: e\\u{1b}[2J\\u{202e}x  id: i\\u{7}\\u{2066}d
+  \\u{1b}]0;title\\u{7}\\u{9b}31m\\u{7f} \\u{85} \\u{2028} \\u{2029} \\u{200e}\\u{200f} \\u{61c} \\u{202a}\\u{202b}\\u{202c}\\u{202d} \\u{2067}\\u{2068}\\u{2069} end
+  fake\\u{8}\\u{8}
+-- end of stream (last event id \"i\\u{7}\\u{2066}d\")
+",
+        "",
+    );
+    let output = resse(&["decode", "--comments"], HOSTILE);
+    assert!(!text(&output.stdout).contains(unsafe_char));
+}
+
+#[test]
+fn hostile_stream_is_escaped_in_json() {
+    check_json(
+        &["--comments"],
+        HOSTILE,
+        r#"{"comment":"\u001b[1A\u202e"}
+{"event":"e\u001b[2J\u202ex","data":"\u001b]0;title\u0007\u009b31m\u007f \u0085 \u2028 \u2029 \u200e\u200f \u061c \u202a\u202b\u202c\u202d \u2067\u2068\u2069 end\nfake\b\b","id":"i\u0007\u2066d"}
+{"eof":{"last_event_id":"i\u0007\u2066d","incomplete":false}}
+"#,
+    );
+    let output = resse(&["decode", "--json", "--comments"], HOSTILE);
+    let stdout = text(&output.stdout);
+    assert!(stdout.is_ascii());
+    // Still the same strings for a JSON reader.
+    let event: serde_json::Value =
+        serde_json::from_str(stdout.lines().nth(1).expect("the event line")).expect("JSON");
+    assert_eq!(event["event"], "e\u{1b}[2J\u{202e}x");
+    assert!(
+        event["data"]
+            .as_str()
+            .expect("a string")
+            .contains("\u{85} \u{2028} \u{2029}")
+    );
+}
+
+#[test]
+fn hostile_file_name_in_an_error_is_escaped() {
+    let output = resse(&["decode", "no-such-\u{1b}[2J-\u{202e}file"], b"");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = text(&output.stderr);
+    assert!(
+        stderr.contains("no-such-\\u{1b}[2J-\\u{202e}file"),
+        "{stderr}"
+    );
+    assert!(!stderr.trim_end().contains(unsafe_char), "{stderr}");
 }
 
 #[test]
@@ -251,13 +320,13 @@ fn line_limit_error_skips_the_event_and_fails_at_the_end() {
     check(
         &["--json", "--max-line-len", "10"],
         b"data: ok\n\ndata: 0123456789abcdef\ndata: more\n\ndata: aft\n\n",
-        1,
+        3,
         r#"{"event":"message","data":"ok","id":""}
 {"event":"message","data":"aft","id":""}
 {"eof":{"last_event_id":"","incomplete":false}}
 "#,
-        "resse: line longer than 10 bytes; skipped the rest of its event \
-         (raise --max-line-len if the source is trusted)\n",
+        "resse: line at byte 10 is longer than 10 bytes; skipped the rest of its event \
+         (if the source is trusted, raise --max-line-len)\n",
     );
 }
 
@@ -266,14 +335,83 @@ fn event_limit_error_skips_the_event_and_fails_at_the_end() {
     check(
         &["--json", "--max-event-len", "20"],
         b"data: short\n\ndata: 0123456789\ndata: 0123456789\n\ndata: end\n\n",
-        1,
+        3,
         r#"{"event":"message","data":"short","id":""}
 {"event":"message","data":"end","id":""}
 {"eof":{"last_event_id":"","incomplete":false}}
 "#,
-        "resse: event larger than 20 bytes; skipped it \
-         (raise --max-event-len if the source is trusted)\n",
+        "resse: event at byte 13 is larger than 20 bytes; skipped it \
+         (if the source is trusted, raise --max-event-len)\n",
     );
+}
+
+#[test]
+fn one_oversized_line_names_both_limits() {
+    // A line over the line limit is over an event limit that is not larger.
+    check(
+        &["--json", "--max-line-len", "16", "--max-event-len", "16"],
+        b"data: fine\n\n\xEF\xBB\xBFdata: 0123456789abcdef\n\ndata: after\n\n",
+        3,
+        r#"{"event":"message","data":"fine","id":""}
+{"event":"message","data":"after","id":""}
+{"eof":{"last_event_id":"","incomplete":false}}
+"#,
+        "resse: line at byte 12 is longer than 16 bytes; skipped the rest of its event \
+         (if the source is trusted, raise both --max-line-len and --max-event-len: \
+         the line alone is over the event limit too)\n",
+    );
+}
+
+#[test]
+fn repeated_skips_are_summarised() {
+    let mut input = Vec::new();
+    for i in 0..50 {
+        // Events with a long line, too big events and good ones, in turn.
+        match i % 3 {
+            0 => input.extend_from_slice(b"id: x\ndata: 0123456789abcdefghij\n\n"),
+            1 => {
+                input.extend_from_slice(b"data: 0123456789\ndata: 0123456789\ndata: 0123456789\n\n")
+            }
+            _ => input.extend_from_slice(format!("data: {i}\n\n").as_bytes()),
+        }
+    }
+    let mut expected = String::new();
+    for i in (2..50).step_by(3) {
+        expected.push_str(&format!(
+            "{{\"event\":\"message\",\"data\":\"{i}\",\"id\":\"\"}}\n"
+        ));
+    }
+    expected.push_str("{\"eof\":{\"last_event_id\":\"\",\"incomplete\":false}}\n");
+    check(
+        &["--json", "--max-line-len", "20", "--max-event-len", "40"],
+        &input,
+        3,
+        &expected,
+        "resse: line at byte 6 is longer than 20 bytes; skipped the rest of its event \
+         (if the source is trusted, raise --max-line-len)\n\
+         resse: event at byte 34 is larger than 40 bytes; skipped it \
+         (if the source is trusted, raise --max-event-len)\n\
+         resse: skipped 34 events in all (17 over --max-line-len, 17 over --max-event-len); \
+         only the first of each limit is reported\n",
+    );
+}
+
+#[test]
+fn zero_limits_are_refused() {
+    for flag in ["--max-line-len", "--max-event-len"] {
+        let output = resse(&["decode", flag, "0"], b"data: x\n\n");
+        assert_eq!(output.status.code(), Some(2), "{flag}");
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.starts_with("resse: invalid value '0' for"),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains(flag) && stderr.contains("must be at least 1"),
+            "{stderr}"
+        );
+        assert_eq!(text(&output.stdout), "");
+    }
 }
 
 #[test]
