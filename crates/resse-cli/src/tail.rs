@@ -19,11 +19,11 @@ use clap::Args;
 use futures_util::StreamExt;
 use http::{HeaderName, HeaderValue, Method, Version};
 use resse_codec::DecoderConfig;
-use resse_reconnect::{Cause, DelayReason, ReconnectConfig, VerdictTable};
 use resse_tokio::client::{
     BoxError, ClientBuilder, CloseReason, Connect, HyperConnector, HyperConnectorBuilder, Request,
     SessionEvent,
 };
+use resse_tokio::client::{Cause, DelayReason, ReconnectConfig, VerdictTable};
 
 use crate::error::CliError;
 use crate::render::{Format, Renderer, clean};
@@ -338,7 +338,7 @@ fn connector(args: &TailArgs) -> Recording {
 /// Whether the last transport error explains `reason` (a retry limit reached
 /// after failures), rather than being stale.
 fn gave_up_on_failure(reason: &CloseReason) -> bool {
-    use resse_reconnect::StopReason;
+    use resse_tokio::client::StopReason;
     matches!(
         reason,
         CloseReason::Policy(StopReason::AttemptLimit { .. } | StopReason::ElapsedLimit { .. })
