@@ -346,16 +346,27 @@ fn gave_up_on_failure(reason: &CloseReason) -> bool {
 }
 
 /// An error and its sources, `: `-separated, escaped for the terminal.
+///
+/// Messages that already hold what their sources say (resse's connect
+/// errors name the cause; hyper-util repeats its source at times) are not
+/// followed by them again.
 fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
+    let mut sources = Vec::new();
     let mut source = e.source();
     while let Some(s) = source {
-        let more = s.to_string();
-        // hyper-util repeats its source in its own message at times.
-        if !text.contains(&more) {
-            let _ = write!(text, ": {more}");
-        }
+        sources.push(s.to_string());
         source = s.source();
+    }
+    if sources
+        .last()
+        .is_some_and(|root| !text.contains(root.as_str()))
+    {
+        for more in sources {
+            if !text.contains(&more) {
+                let _ = write!(text, ": {more}");
+            }
+        }
     }
     clean(&text).into_owned()
 }
