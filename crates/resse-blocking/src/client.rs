@@ -170,7 +170,7 @@ impl ClientBuilder {
 
     /// Whether a stream that ends at an event boundary closes the client
     /// ([`SessionEvent::Closed`] with
-    /// [`StopReason::EndOfStream`](resse_reconnect::StopReason::EndOfStream),
+    /// [`StopReason::EndOfStream`](crate::StopReason::EndOfStream),
     /// not an error) instead of reconnecting. Default: `false` for `GET`,
     /// `true` for any other [`method`](Self::method). A stream cut mid-event,
     /// and every other failure, reconnects either way. See

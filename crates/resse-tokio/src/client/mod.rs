@@ -135,7 +135,7 @@ impl ClientBuilder {
 
     /// Whether a stream that ends at an event boundary closes the client
     /// ([`SessionEvent::Closed`] with
-    /// [`StopReason::EndOfStream`](resse_reconnect::StopReason::EndOfStream),
+    /// [`StopReason::EndOfStream`],
     /// not an error: [`next_event`](Client::next_event) returns `Ok(None)`)
     /// instead of reconnecting. Default: `false` for `GET`, `true` for any
     /// other [`method`](Self::method). A stream cut mid-event, and every
