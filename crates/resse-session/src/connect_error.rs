@@ -52,7 +52,7 @@ pub enum ConnectErrorKind {
 ///     e.to_string(),
 ///     "connection refused by 127.0.0.1:9 (is the server running and listening there?)"
 /// );
-/// let e = e.with_proxy("127.0.0.1:3128");
+/// let e = e.with_proxy("127.0.0.1:3128".to_owned());
 /// assert_eq!(e.to_string(), "proxy 127.0.0.1:3128 refused the connection (is it running there?)");
 /// ```
 #[derive(Clone, Debug)]
@@ -261,7 +261,7 @@ mod tests {
 
     #[test]
     fn the_chain_looks_inside_io_errors() {
-        let outer = io::Error::new(io::ErrorKind::Other, error(Dns, "no such host"));
+        let outer = io::Error::other(error(Dns, "no such host"));
         let found = error_chain(&outer).find_map(|e| e.downcast_ref::<ConnectError>());
         assert_eq!(found.map(ConnectError::kind), Some(Dns));
         // And on to the sources of what it wraps.
