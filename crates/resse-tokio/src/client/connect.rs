@@ -90,10 +90,14 @@ type Transport = ProxyConnect;
 /// `https://` URLs, `HTTP_PROXY` for `http://` URLs, `ALL_PROXY` for
 /// both when the specific one is unset, lower-case forms too, and
 /// `NO_PROXY` for the hosts to reach directly (host names with their
-/// subdomains, IP addresses, CIDR blocks, `*`). `HTTP_PROXY` is ignored
-/// when `REQUEST_METHOD` is set (a CGI script, where it could come from a
-/// request header). An unparsable value is ignored. Only `http://`
-/// proxies are supported.
+/// subdomains, IP addresses, CIDR blocks, `*`). They are all ignored
+/// when `REQUEST_METHOD` is set (a CGI script, where `HTTP_PROXY` could
+/// come from a request header). An unparsable value is ignored. Only
+/// `http://` proxies are supported: a request for which the environment
+/// names another kind fails rather than going around it. The rules are
+/// `resse-session`'s
+/// [`ProxyConfig::from_env_with`](resse_session::ProxyConfig::from_env_with),
+/// the same for every adapter.
 ///
 /// An `https://` request goes through a `CONNECT` tunnel (TLS runs end to
 /// end inside it). An `http://` request is sent to the proxy in absolute
