@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::{HeaderMap, StatusCode, Uri};
-use resse_session::Request;
+use resse_session::{PROXY_CREDENTIALS_HINT, ProxyConfig, Request, error_chain};
 use ureq::config::Config;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
@@ -16,8 +16,6 @@ use ureq::unversioned::transport::{
 };
 
 use crate::CloseHandle;
-use resse_session::{PROXY_CREDENTIALS_HINT, ProxyConfig, error_chain};
-
 use crate::connect_error::{ConnectError, ConnectErrorKind, DnsError, into_io};
 use crate::proxy::{self, Proxy};
 use crate::transport::{CallContext, CallSlot, ReadDeadline, ReadLimit, TcpConnector, lock_slot};
