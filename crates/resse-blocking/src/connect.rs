@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::{HeaderMap, StatusCode, Uri};
-use resse_session::Request;
+use resse_session::{PROXY_CREDENTIALS_HINT, ProxyConfig, Request, error_chain};
 use ureq::config::Config;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
@@ -16,8 +16,8 @@ use ureq::unversioned::transport::{
 };
 
 use crate::CloseHandle;
-use crate::connect_error::{ConnectError, ConnectErrorKind, DnsError};
-use crate::proxy::{Proxies, Proxy};
+use crate::connect_error::{ConnectError, ConnectErrorKind, DnsError, into_io};
+use crate::proxy::{self, Proxy};
 use crate::transport::{CallContext, CallSlot, ReadDeadline, ReadLimit, TcpConnector, lock_slot};
 
 /// An open response: the status and headers, and the body to read.
@@ -125,10 +125,14 @@ pub trait Connect {
 /// `https://` URLs, `HTTP_PROXY` for `http://` URLs, `ALL_PROXY` for
 /// both when the specific one is unset, lower-case forms too, and
 /// `NO_PROXY` for the hosts to reach directly (host names with their
-/// subdomains, IP addresses, CIDR blocks, `*`). `HTTP_PROXY` is ignored
-/// when `REQUEST_METHOD` is set (a CGI script, where it could come from a
-/// request header). An unparsable value is ignored. Only `http://`
-/// proxies are supported.
+/// subdomains, IP addresses, CIDR blocks, `*`). They are all ignored
+/// when `REQUEST_METHOD` is set (a CGI script, where `HTTP_PROXY` could
+/// come from a request header). An unparsable value is ignored. Only
+/// `http://` proxies are supported: a request for which the environment
+/// names another kind fails rather than going around it. The rules are
+/// `resse-session`'s
+/// [`ProxyConfig::from_env_with`](resse_session::ProxyConfig::from_env_with),
+/// the same for every adapter.
 ///
 /// Every request through a proxy, `http://` or `https://`, goes through
 /// a `CONNECT` tunnel (ureq's), with `Proxy-Authorization: Basic` when
@@ -152,7 +156,7 @@ pub struct HttpConnector {
     tls: TlsConfig,
     call: CallSlot,
     /// The proxy rules; `None`: every request goes direct.
-    proxies: Option<Arc<Proxies>>,
+    proxies: Option<Arc<ProxyConfig>>,
     /// Whether [`proxy`](Self::proxy) set them.
     explicit_proxy: bool,
 }
@@ -212,7 +216,7 @@ impl HttpConnector {
     /// [`TlsProvider::Rustls`](ureq::tls::TlsProvider::Rustls), the
     /// default: this crate builds ureq without native-tls.
     pub fn with_tls_config(tls: TlsConfig) -> Self {
-        Self::with_parts(tls, Some(Arc::new(Proxies::from_env())))
+        Self::with_parts(tls, Some(Arc::new(proxy::from_env())))
     }
 
     /// Sends every request through `proxy` (except to the hosts of its
@@ -227,7 +231,7 @@ impl HttpConnector {
     /// ```
     #[must_use]
     pub fn proxy(mut self, proxy: Proxy) -> Self {
-        self.proxies = Some(Arc::new(Proxies::explicit(proxy)));
+        self.proxies = Some(Arc::new(ProxyConfig::explicit(proxy)));
         self.explicit_proxy = true;
         self
     }
@@ -240,12 +244,12 @@ impl HttpConnector {
     #[must_use]
     pub fn proxy_from_env(mut self, yes: bool) -> Self {
         if !self.explicit_proxy {
-            self.proxies = yes.then(|| Arc::new(Proxies::from_env()));
+            self.proxies = yes.then(|| Arc::new(proxy::from_env()));
         }
         self
     }
 
-    fn with_parts(tls: TlsConfig, proxies: Option<Arc<Proxies>>) -> Self {
+    fn with_parts(tls: TlsConfig, proxies: Option<Arc<ProxyConfig>>) -> Self {
         let config = ureq::Agent::config_builder()
             // The session classifies statuses and follows redirects.
             .http_status_as_error(false)
@@ -284,13 +288,13 @@ impl HttpConnector {
         &self,
         request: http::Request<S>,
         connect: Duration,
-        proxy: Option<&Proxy>,
+        proxy: Option<&ureq::Proxy>,
     ) -> Result<http::Response<ureq::Body>, ureq::Error> {
         let request = self
             .agent
             .configure_request(request)
             .timeout_connect(Some(connect))
-            .proxy(proxy.map(|p| p.ureq.clone()))
+            .proxy(proxy.cloned())
             .build();
         self.agent.run(request)
     }
@@ -327,22 +331,9 @@ fn host_port(uri: &Uri) -> String {
     format!("{host}:{port}")
 }
 
-/// `error` and its sources; an `io::Error` is followed by the error it
-/// wraps (its own `source()` skips that one).
-fn chain<'a>(
-    error: &'a (dyn std::error::Error + 'static),
-) -> impl Iterator<Item = &'a (dyn std::error::Error + 'static)> {
-    std::iter::successors(Some(error), |&e| match e.downcast_ref::<io::Error>() {
-        Some(io) => io
-            .get_ref()
-            .map(|inner| inner as &(dyn std::error::Error + 'static)),
-        None => e.source(),
-    })
-}
-
 /// The kind of connect failure behind an I/O error, and what to say.
 fn classify_io(error: &io::Error) -> Option<(ConnectErrorKind, String)> {
-    for e in chain(error) {
+    for e in error_chain(error) {
         if let Some(dns) = e.downcast_ref::<DnsError>() {
             return Some((ConnectErrorKind::Dns, dns.to_string()));
         }
@@ -370,10 +361,9 @@ fn proxy_detail(why: &str) -> String {
         .and_then(|code| code.parse::<u16>().ok())
         .and_then(|code| StatusCode::from_u16(code).ok());
     match status {
-        Some(StatusCode::PROXY_AUTHENTICATION_REQUIRED) => format!(
-            "it answered 407 Proxy Authentication Required ({})",
-            crate::connect_error::CREDENTIALS_HINT
-        ),
+        Some(StatusCode::PROXY_AUTHENTICATION_REQUIRED) => {
+            format!("it answered 407 Proxy Authentication Required ({PROXY_CREDENTIALS_HINT})")
+        }
         Some(status) => format!(
             "it answered {} {}",
             status.as_u16(),
@@ -404,15 +394,11 @@ fn classify(e: ureq::Error, target: String, proxy: Option<String>, timeout: Dura
     };
     // Whole milliseconds: the timeout may be the time left to a deadline.
     let timeout = Duration::from_millis(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
-    let error = ConnectError::new(
-        kind,
-        target,
-        proxy,
-        (kind == ConnectErrorKind::Timeout).then_some(timeout),
-        detail,
-        Arc::new(e),
-    );
-    io::Error::new(error.io_kind(), error)
+    let mut error = ConnectError::new(kind, target, detail, Arc::new(e)).with_proxy(proxy);
+    if kind == ConnectErrorKind::Timeout {
+        error = error.with_timeout(timeout);
+    }
+    into_io(error)
 }
 
 /// An [`io::Error`] that keeps ureq's message, with a kind the client
@@ -453,23 +439,9 @@ impl Connect for HttpConnector {
             .body(())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let target = host_port(head.uri());
-        let proxy = match self.proxies.as_deref().and_then(|p| p.for_uri(head.uri())) {
+        let proxy = match self.proxies.as_deref() {
+            Some(config) => proxy::for_uri(config, head.uri(), &target).map_err(into_io)?,
             None => None,
-            Some(Ok(proxy)) => Some(proxy.clone()),
-            Some(Err(invalid)) => {
-                let error = ConnectError::new(
-                    ConnectErrorKind::Proxy,
-                    target,
-                    None,
-                    None,
-                    format!(
-                        "the proxy from the environment cannot be used ({invalid}); set one \
-                         with `proxy` or turn the lookup off with `proxy_from_env(false)`"
-                    ),
-                    Arc::new(invalid.clone()),
-                );
-                return Err(io::Error::new(error.io_kind(), error));
-            }
         };
         *lock_slot(&self.call) = Some(CallContext {
             close: close.clone(),
@@ -481,13 +453,13 @@ impl Connect for HttpConnector {
                 self.run(
                     http::Request::from_parts(parts, &body[..]),
                     timeouts.connect,
-                    proxy.as_ref(),
+                    proxy.as_ref().map(|(ureq, _)| ureq),
                 )
             }
-            None => self.run(head, timeouts.connect, proxy.as_ref()),
+            None => self.run(head, timeouts.connect, proxy.as_ref().map(|(ureq, _)| ureq)),
         };
         *lock_slot(&self.call) = None;
-        let via = proxy.map(|p| p.authority().to_owned());
+        let via = proxy.map(|(_, authority)| authority);
         let (parts, body) = result
             .map_err(|e| classify(e, target, via, timeouts.connect))?
             .into_parts();

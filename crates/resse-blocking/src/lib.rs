@@ -122,9 +122,44 @@ mod writer;
 
 pub use client::{Client, ClientBuilder, CloseHandle};
 pub use connect::{Connect, HttpBody, HttpConnector, Response, Stream, Timeouts};
-pub use connect_error::{ConnectError, ConnectErrorKind};
+/// Why the [`HttpConnector`] could not open a connection. It returns it
+/// inside an [`io::Error`](std::io::Error) (of kind `ConnectionRefused`, `NotFound`, `InvalidData`, `TimedOut` or
+/// `Other`), which the [`Client`] keeps as its
+/// [`last_error`](Client::last_error): the `io::Error` shows this message,
+/// and [`get_ref`](std::io::Error::get_ref) gives this value back. A
+/// failure once connected (a server that closes before answering, a
+/// malformed response) is not one of these: it keeps ureq's message.
+///
+/// ```no_run
+/// use resse_blocking::{ClientBuilder, ConnectError};
+///
+/// let mut client = ClientBuilder::new("http://127.0.0.1:9/events").build()?;
+/// client.next_event();
+/// if let Some(e) = client.last_error() {
+///     eprintln!("{e}"); // connection refused by 127.0.0.1:9 (...)
+///     let connect = e.get_ref().and_then(|e| e.downcast_ref::<ConnectError>());
+///     println!("{:?}", connect.map(|c| c.kind()));
+/// }
+/// # Ok::<(), resse_blocking::Error>(())
+/// ```
+pub use connect_error::ConnectError;
+pub use connect_error::ConnectErrorKind;
 pub use error::Error;
-pub use proxy::{InvalidProxy, Proxy};
+pub use proxy::InvalidProxy;
+/// The proxy setting of this crate's clients: set it with
+/// [`ClientBuilder::proxy`] or [`HttpConnector::proxy`].
+/// Without one, the client reads the proxy from the environment, as curl
+/// does: see [`HttpConnector`](HttpConnector#proxies).
+///
+/// ```
+/// use resse_blocking::Proxy;
+///
+/// let proxy = Proxy::new("http://user:secret@127.0.0.1:3128")?
+///     .no_proxy("localhost, .internal.example, 10.0.0.0/8");
+/// assert_eq!(proxy.authority(), "127.0.0.1:3128");
+/// # Ok::<(), resse_blocking::InvalidProxy>(())
+/// ```
+pub use proxy::Proxy;
 pub use reader::EventReader;
 pub use writer::EventWriter;
 

@@ -10,6 +10,11 @@
 //! * [`ReplayLog`]: the server side of `Last-Event-ID`, a bounded log of
 //!   encoded events that answers "the events after this id" exactly, in
 //!   order, once, or says it cannot.
+//! * What the HTTP adapters share: the [`Proxy`] setting and which proxy
+//!   a request goes through ([`ProxyConfig`], with curl's [`NoProxy`]
+//!   rules; the adapter reads the environment and passes the values in),
+//!   and [`ConnectError`], a failed connection in words (the adapter
+//!   picks its [`ConnectErrorKind`] from its HTTP library's errors).
 //!
 //! # Sans-IO
 //!
@@ -139,14 +144,18 @@
 
 mod client;
 mod config;
+mod connect_error;
 mod metrics;
+mod proxy;
 mod replay;
 mod request;
 mod url;
 
 pub use client::{Action, ClientSession, CloseReason, ConnectionState, SessionEvent};
 pub use config::{ConfigError, SessionConfig};
+pub use connect_error::{ConnectError, ConnectErrorKind, PROXY_CREDENTIALS_HINT, error_chain};
 pub use metrics::Metrics;
+pub use proxy::{InvalidProxy, NoProxy, Proxy, ProxyConfig};
 pub use replay::{Events, PushError, Replay, ReplayConfig, ReplayEntry, ReplayLog};
 pub use request::{LAST_EVENT_ID, Request};
 pub use url::InvalidUrl;

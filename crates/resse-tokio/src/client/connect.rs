@@ -13,13 +13,12 @@ use http::header::PROXY_AUTHORIZATION;
 use http_body_util::Full;
 use hyper_util::client::legacy::Client as LegacyClient;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::proxy::matcher::Matcher;
 use hyper_util::rt::TokioExecutor;
-use resse_session::Request;
+use resse_session::{ProxyConfig, Request};
 use tower_service::Service;
 
-use super::error::ConnectError;
-use super::proxy::{Proxy, ProxyConnect, Resolver, host_port};
+use super::error::{self, ConnectError};
+use super::proxy::{self, Proxy, ProxyConnect, Resolver, host_port};
 pub use crate::BoxError;
 
 /// Sends the request a [`ClientSession`](resse_session::ClientSession)
@@ -37,7 +36,7 @@ pub use crate::BoxError;
 /// ```
 /// use bytes::Bytes;
 /// use http_body_util::Full;
-/// use resse_session::Request;
+/// use resse_session::{ProxyConfig, Request};
 /// use resse_tokio::client::{BoxError, Connect};
 ///
 /// /// Answers every request with a fixed stream (a test double).
@@ -91,10 +90,14 @@ type Transport = ProxyConnect;
 /// `https://` URLs, `HTTP_PROXY` for `http://` URLs, `ALL_PROXY` for
 /// both when the specific one is unset, lower-case forms too, and
 /// `NO_PROXY` for the hosts to reach directly (host names with their
-/// subdomains, IP addresses, CIDR blocks, `*`). `HTTP_PROXY` is ignored
-/// when `REQUEST_METHOD` is set (a CGI script, where it could come from a
-/// request header). An unparsable value is ignored. Only `http://`
-/// proxies are supported.
+/// subdomains, IP addresses, CIDR blocks, `*`). They are all ignored
+/// when `REQUEST_METHOD` is set (a CGI script, where `HTTP_PROXY` could
+/// come from a request header). An unparsable value is ignored. Only
+/// `http://` proxies are supported: a request for which the environment
+/// names another kind fails rather than going around it. The rules are
+/// `resse-session`'s
+/// [`ProxyConfig::from_env_with`](resse_session::ProxyConfig::from_env_with),
+/// the same for every adapter.
 ///
 /// An `https://` request goes through a `CONNECT` tunnel (TLS runs end to
 /// end inside it). An `http://` request is sent to the proxy in absolute
@@ -115,7 +118,7 @@ pub struct HyperConnector {
     client: LegacyClient<Classify<Transport>, Full<Bytes>>,
     /// The proxy rules, to add `Proxy-Authorization` to requests sent to
     /// the proxy in absolute form.
-    proxy: Option<Arc<Matcher>>,
+    proxy: Option<Arc<ProxyConfig>>,
     http2_only: bool,
 }
 
@@ -215,8 +218,8 @@ impl HyperConnectorBuilder {
     /// The connector. The proxy environment variables are read now.
     pub fn build(self) -> HyperConnector {
         let proxy = match (&self.proxy, self.proxy_from_env) {
-            (Some(proxy), _) => Some(Arc::new(proxy.matcher())),
-            (None, true) => Some(Arc::new(Matcher::from_env())),
+            (Some(proxy), _) => Some(Arc::new(ProxyConfig::explicit(proxy.clone()))),
+            (None, true) => Some(Arc::new(proxy::from_env())),
             (None, false) => None,
         };
         let mut http = HttpConnector::new_with_resolver(Resolver::new());
@@ -266,7 +269,7 @@ impl HyperConnectorBuilder {
 #[derive(Clone, Debug)]
 pub(crate) struct Classify<C> {
     inner: C,
-    proxy: Option<Arc<Matcher>>,
+    proxy: Option<Arc<ProxyConfig>>,
     timeout: Duration,
 }
 
@@ -283,23 +286,24 @@ where
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnectError>> {
         self.inner
             .poll_ready(cx)
-            .map_err(|e| ConnectError::classify(e.into(), String::new(), None, self.timeout))
+            .map_err(|e| error::classify(e.into(), String::new(), None, self.timeout))
     }
 
     fn call(&mut self, dst: Uri) -> Self::Future {
         let target = host_port(&dst);
         let proxy = self
             .proxy
-            .as_ref()
-            .and_then(|m| m.intercept(&dst))
-            .map(|p| host_port(p.uri()));
+            .as_deref()
+            .and_then(|config| config.for_uri(&dst))
+            .and_then(Result::ok)
+            .map(|p| p.authority().to_owned());
         let timeout = self.timeout;
         let connecting = self.inner.call(dst);
         Box::pin(async move {
             match tokio::time::timeout(timeout, connecting).await {
                 Ok(Ok(io)) => Ok(io),
-                Ok(Err(e)) => Err(ConnectError::classify(e.into(), target, proxy, timeout)),
-                Err(_) => Err(ConnectError::timed_out(target, proxy, timeout)),
+                Ok(Err(e)) => Err(error::classify(e.into(), target, proxy, timeout)),
+                Err(_) => Err(error::timed_out(target, proxy, timeout)),
             }
         })
     }
@@ -355,8 +359,8 @@ impl HyperConnector {
         if uri.scheme() != Some(&http::uri::Scheme::HTTP) {
             return None;
         }
-        let intercept = self.proxy.as_ref()?.intercept(&uri)?;
-        intercept.basic_auth().cloned()
+        let proxy = self.proxy.as_deref()?.for_uri(&uri)?.ok()?;
+        proxy::authorization(proxy)
     }
 }
 

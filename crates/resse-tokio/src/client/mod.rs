@@ -73,8 +73,27 @@ pub use resse_session::{
 };
 
 pub use connect::{BoxError, Connect, HyperConnector, HyperConnectorBuilder};
-pub use error::{ConnectError, ConnectErrorKind};
-pub use proxy::{InvalidProxy, Proxy};
+/// Why the [`HyperConnector`] could not open a connection: it fails with
+/// it, and the [`Client`] keeps it as its
+/// [`last_error`](Client::last_error) (downcast the `BoxError` to read its
+/// fields).
+pub use error::ConnectError;
+pub use error::ConnectErrorKind;
+pub use proxy::InvalidProxy;
+/// The proxy setting of this client: set it with [`ClientBuilder::proxy`]
+/// or [`HyperConnectorBuilder::proxy`].
+/// Without one, the client reads the proxy from the environment, as curl
+/// does: see [`HyperConnectorBuilder::proxy_from_env`].
+///
+/// ```
+/// use resse_tokio::client::Proxy;
+///
+/// let proxy = Proxy::new("http://user:secret@127.0.0.1:3128")?
+///     .no_proxy("localhost, .internal.example, 10.0.0.0/8");
+/// assert_eq!(proxy.authority(), "127.0.0.1:3128");
+/// # Ok::<(), resse_tokio::client::InvalidProxy>(())
+/// ```
+pub use proxy::Proxy;
 
 /// A seed for the reconnection jitter from the OS random source (std's
 /// `RandomState` keys come from it), so that clients dropped together do not
