@@ -498,11 +498,11 @@ impl<C: Connect> Client<C> {
             }
             Err(e) if is_timeout(&e) => self.session.handle_timeout(t),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                // The body framing ended early: the connection was cut.
-                self.drop_conn();
-                self.session.handle_eof(t);
-            }
+            // Any other error, `UnexpectedEof` included: the body ended
+            // before its framing said (a chunked body without its last
+            // chunk, a body short of its `Content-Length`): the connection
+            // was cut, which is `Cause::Io` as in every adapter, never an
+            // end of the stream.
             Err(e) => {
                 self.drop_conn();
                 self.last_error = Some(e);

@@ -25,8 +25,10 @@ pub(crate) fn read_chunk(reader: &mut impl Read, buf: &mut BytesMut) -> io::Resu
 /// Bytes are decoded as they arrive, without copying events that lie
 /// within one read. At the end of input an unterminated event is discarded,
 /// as the spec says, and the iterator ends. A decoder limit yields
-/// [`Error::Decode`] once and decoding goes on (or stops, with
-/// [`Overflow::Stop`](resse_codec::Overflow::Stop)); an I/O error yields
+/// [`Error::Decode`] once and decoding goes on; with
+/// [`Overflow::Stop`](resse_codec::Overflow::Stop) the iterator ends after
+/// that error without reading any more (on a live socket the end of input
+/// may never come). An I/O error yields
 /// [`Error::Io`] (`Interrupted` is retried). A reader with a read timeout
 /// makes the iterator yield `Error::Io` of kind `WouldBlock`/`TimedOut`;
 /// calling `next` again resumes reading. No reconnection here: see
@@ -115,12 +117,20 @@ impl<R: Read> Iterator for EventReader<R> {
                         self.done = true;
                         None
                     }
-                    Err(e) => Some(Err(e.into())),
+                    Err(e) => {
+                        self.done = self.decoder.is_stopped();
+                        Some(Err(e.into()))
+                    }
                 };
             }
             match self.decoder.decode_bytes(&mut self.chunk) {
                 Ok(Some(frame)) => return Some(Ok(frame)),
-                Err(e) => return Some(Err(e.into())),
+                Err(e) => {
+                    // `Overflow::Stop`: nothing more is decoded, so nothing
+                    // more is read (on a live socket the end may never come).
+                    self.done = self.decoder.is_stopped();
+                    return Some(Err(e.into()));
+                }
                 Ok(None) => {}
             }
             match read_chunk(&mut self.reader, &mut self.buf) {
@@ -195,5 +205,38 @@ mod tests {
         let frames: Vec<_> = EventReader::with_config(&input[..], config).collect();
         assert_eq!(frames.len(), 1);
         assert!(matches!(frames[0], Err(Error::Decode(_))));
+    }
+
+    /// The input, then a read that would block forever (a live socket).
+    struct ThenLive<'a>(&'a [u8]);
+
+    impl Read for ThenLive<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            assert!(!self.0.is_empty(), "read again after the decoder stopped");
+            let n = self.0.len().min(out.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn stop_on_overflow_stops_reading_at_once() {
+        let input = b"data: ok
+
+data: 0123456789abcdef
+
+data: more
+
+";
+        let config = DecoderConfig::default()
+            .max_line_len(8)
+            .on_overflow(Overflow::Stop);
+        let mut reader = EventReader::with_config(ThenLive(input), config);
+        assert!(matches!(reader.next(), Some(Ok(Frame::Event(_)))));
+        assert!(matches!(reader.next(), Some(Err(Error::Decode(_)))));
+        // Not a single read more: the next read would block forever.
+        assert!(reader.next().is_none());
+        assert!(reader.next().is_none());
     }
 }

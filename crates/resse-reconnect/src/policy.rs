@@ -22,6 +22,16 @@ pub const MAX_EXPONENT: u32 = 64;
 /// Each cause is distinct so that logs and metrics can tell them apart; all
 /// of them lead to a reconnection with backoff (as the WHATWG spec's
 /// "reestablish the connection" does), except as noted.
+///
+/// Every adapter classifies the end of a body the same way: the body ended
+/// where its HTTP framing allows it to end (the last chunk of a chunked
+/// body, the whole `Content-Length`, or the end of a close-delimited body)
+/// is an end of the body, [`EndOfBodyClean`](Self::EndOfBodyClean) or
+/// [`EndOfBodyMidEvent`](Self::EndOfBodyMidEvent) as the decoder finds it;
+/// a body that ends before its framing says (a chunk cut short, no last
+/// chunk, fewer bytes than the `Content-Length`) is [`Io`](Self::Io): the
+/// connection was cut, which never counts as the server ending the stream
+/// (so [`ReconnectConfig::stop_on_clean_end`] does not stop on it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Cause {
@@ -33,7 +43,7 @@ pub enum Cause {
     /// unterminated block): the connection was cut.
     EndOfBodyMidEvent,
     /// A read or transport error while streaming (connection reset, TLS
-    /// error, broken chunked encoding...).
+    /// error, broken chunked encoding, a body cut before its framing ends).
     Io,
     /// The idle watchdog declared the connection dead: no byte for the idle
     /// timeout (half-open TCP, a NAT that forgot the flow, a stuck proxy).

@@ -477,7 +477,8 @@ impl ClientSession {
 
     /// The connection in flight failed at `now` for `cause`: typically
     /// [`Cause::ConnectFailed`] (no response: DNS, connect, TLS, request
-    /// write) or [`Cause::Io`] (a read error while streaming). A block cut
+    /// write) or [`Cause::Io`] (a read error while streaming, or a body that
+    /// ended before its HTTP framing says: see [`Cause`]). A block cut
     /// off by the error is discarded. The policy then schedules the
     /// reconnection or stops. Ignored when no connection is in flight.
     pub fn handle_error(&mut self, now: Instant, cause: Cause) {
