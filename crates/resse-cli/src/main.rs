@@ -5,7 +5,7 @@
 //!
 //! - `0`: success;
 //! - `1`: a runtime error (I/O, or a decoder limit was hit, see `decode`;
-//!   `tail` gave up, see `tail`);
+//!   `tail` gave up, see `tail`; `serve` could not bind its address);
 //! - `2`: bad command-line arguments (including a malformed URL or header);
 //! - `3`: `decode` skipped events over a limit (and read its input to the end).
 //!
@@ -15,6 +15,7 @@ mod decode;
 mod error;
 mod position;
 mod render;
+mod serve;
 mod tail;
 
 use std::process::ExitCode;
@@ -39,6 +40,8 @@ enum Command {
     Decode(decode::DecodeArgs),
     /// Follow an SSE stream over HTTP(S), reconnecting, and print its events.
     Tail(tail::TailArgs),
+    /// Serve an SSE stream of stdin lines (or a ticker), with replay and a live page.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Decode(args) => decode::run(&args),
         Command::Tail(args) => tail::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(code) => code,
