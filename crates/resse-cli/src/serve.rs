@@ -597,11 +597,11 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     let local = listener
         .local_addr()
         .map_err(|source| CliError::Bind { addr, source })?;
-    let config = BroadcastConfig::default()
-        // A subscriber that falls behind is cut off and replayed from the
-        // log when it reconnects: the log must be longer than the queue.
-        .capacity(BroadcastConfig::DEFAULT_CAPACITY.min(args.replay.max(1)))
-        .replay(ReplayConfig::default().max_events(args.replay));
+    // Subscribers may fall 512 events behind (the default capacity) before
+    // they are cut off; with a log of at least that many, a client that was
+    // cut off is replayed exactly when it reconnects. A shorter log does not
+    // shorten the queue: bursts would cut off every client.
+    let config = BroadcastConfig::default().replay(ReplayConfig::default().max_events(args.replay));
     let server = Arc::new(Server {
         broadcaster: Broadcaster::new(config),
         newest: Mutex::new(None),
