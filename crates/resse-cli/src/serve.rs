@@ -67,17 +67,22 @@ End of stdin does not stop the server: it goes on serving the replay log and kee
 Ctrl-C or SIGTERM stops it: every open stream gets what was queued for it, then ends cleanly, \
 and the server exits with status 0.
 
-Streams: GET PATH (default /events) answers text/event-stream. Every stream starts with \
-`retry: MS` when --retry is given. A client that reconnects with Last-Event-ID is replayed \
+Streams: GET PATH (default /events) answers text/event-stream, with a keep-alive comment \
+after --keep-alive seconds of quiet. Every stream starts with `retry: MS` when --retry is \
+given. A new client (no Last-Event-ID) gets the events published from then on. A client that reconnects with Last-Event-ID is replayed \
 exactly the events published after that id, then goes live, with no gap or duplicate. If the \
 id is older than the replay log (evicted) or unknown (never published here, e.g. from before a \
 restart), no exact replay exists: the client gets live events only, preceded by one event of \
 type `reload` whose data is {\"last_event_id\":ID,\"reason\":\"too-old\"|\"unknown\"} and whose \
 id is the newest published id (empty if none yet), so that it can reload its state and resume \
-exactly from there.
+exactly from there. A client that falls more than 512 events behind (it reads too slowly) \
+is disconnected rather than buffered for; it reconnects and is replayed from the log.
 
-GET / serves a live page that follows the stream with the browser's EventSource. Other paths \
-get 404, other methods 405.
+GET / serves a live page that follows the stream with the browser's EventSource: connection \
+state (with the retry countdown), last event id, reconnections, and the events, newest first. \
+EventSource delivers only the event types a page listens for: the page listens for `message`, \
+`tick`, `reload` and the types published before it loaded. Other paths get 404, other \
+methods 405.
 
 Logs (stderr): one line at start with the URLs; one line per connection when a stream opens \
 (new, resumed, too old, unknown) and when it closes (the client went away, the server stopped, \
