@@ -24,6 +24,8 @@ pub(crate) enum CliError {
     Usage(String),
     /// The async runtime could not start.
     Runtime(io::Error),
+    /// `serve` could not set up TLS (a certificate or key file, or their pair).
+    Tls(String),
     /// `serve` could not listen on its address.
     Bind {
         /// The address asked for.
@@ -50,6 +52,7 @@ impl fmt::Display for CliError {
             Self::Input { name, source } => write!(f, "{name}: {source}"),
             Self::Output(source) => write!(f, "writing output: {source}"),
             Self::Usage(message) => f.write_str(message),
+            Self::Tls(message) => write!(f, "TLS: {message}"),
             Self::Runtime(source) => write!(f, "starting the async runtime: {source}"),
             Self::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
         }
@@ -63,7 +66,7 @@ impl std::error::Error for CliError {
             | Self::Output(source)
             | Self::Runtime(source)
             | Self::Bind { source, .. } => Some(source),
-            Self::Usage(_) => None,
+            Self::Usage(_) | Self::Tls(_) => None,
         }
     }
 }

@@ -4,14 +4,18 @@
 //!
 //! Everything SSE comes from [`resse_tokio::server`]: a [`Broadcaster`]
 //! (publishing, the replay log, bounded subscriber queues), [`SseBody`]
-//! (keep-alives) and [`serve_connection`] (one request per connection,
-//! HTTP/1.1). This module reads the input, answers requests, and logs one
-//! line per connection on stderr.
+//! (keep-alives) and, for plain HTTP, [`serve_connection`] (one request per
+//! connection, HTTP/1.1). With TLS ([`crate::tls`]) connections go through
+//! hyper-util's automatic HTTP/2-or-HTTP/1.1 connection instead. This
+//! module reads the input, answers requests, and logs one line per
+//! connection on stderr.
 
 use std::collections::BTreeSet;
+use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::io::{self, BufRead};
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -24,6 +28,9 @@ use futures_util::Stream;
 use http::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use http::{HeaderName, Method, Request, Response, StatusCode};
 use http_body_util::{Either, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use resse_codec::{Encoder, Event, Text};
 use resse_tokio::server::{
     BroadcastConfig, Broadcaster, ConnConfig, EndReason, KeepAliveConfig, PublishError,
@@ -31,11 +38,12 @@ use resse_tokio::server::{
 };
 use serde_json::{Map, Value};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::error::CliError;
 use crate::render::clean;
+use crate::tls::{self, Tls};
 
 /// The page served at `/`, with `{{...}}` placeholders filled per request.
 const PAGE: &str = include_str!("page.html");
@@ -78,6 +86,11 @@ id is the newest published id (empty if none yet), so that it can reload its sta
 exactly from there. A client that falls more than 512 events behind (it reads too slowly) \
 is disconnected rather than buffered for; it reconnects and is replayed from the log.
 
+TLS: with --tls-cert and --tls-key, or --tls-self-signed, the server speaks HTTPS only, \
+offering HTTP/2 and HTTP/1.1 (ALPN); the start-up lines give the certificate's SHA-256 \
+fingerprint, to compare with what a client sees (`resse tail --insecure` accepts a \
+self-signed certificate; browsers ask first).
+
 GET / serves a live page that follows the stream with the browser's EventSource: connection \
 state (with the retry countdown), last event id, reconnections, and the events, newest first. \
 EventSource delivers only the event types a page listens for: the page listens for `message`, \
@@ -88,8 +101,8 @@ Logs (stderr): one line at start with the URLs; one line per connection when a s
 (new, resumed, too old, unknown) and when it closes (the client went away, the server stopped, \
 the client fell too far behind) and one per other request. -q leaves out the connection lines.
 
-Exit status: 0 after Ctrl-C or SIGTERM; 1 when the address cannot be bound; 2 on bad \
-arguments.")]
+Exit status: 0 after Ctrl-C or SIGTERM; 1 when the address cannot be bound or the \
+certificate or key cannot be used; 2 on bad arguments.")]
 pub(crate) struct ServeArgs {
     /// The IP address to listen on (IPv4 or IPv6).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
@@ -122,6 +135,24 @@ pub(crate) struct ServeArgs {
     /// Do not log connections on stderr.
     #[arg(short, long)]
     quiet: bool,
+
+    /// Serve HTTPS (HTTP/2 or HTTP/1.1) with this certificate chain (PEM, leaf first).
+    #[arg(
+        long,
+        value_name = "PEM",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Serve HTTPS with a new self-signed certificate (for localhost, 127.0.0.1, ::1 and
+    /// --bind); its SHA-256 fingerprint is printed at start.
+    #[arg(long)]
+    tls_self_signed: bool,
 }
 
 /// Parses `--path`: an absolute path other than `/`, of URL path characters.
@@ -200,11 +231,14 @@ impl Server {
     }
 
     /// Answers one request; `opened` is set when it is an event stream.
+    /// With `close_log` (the peer), the stream logs its own end (unless
+    /// quiet) when it is dropped.
     fn respond(
         &self,
         request: &Request<()>,
         ended: &Arc<Mutex<Option<EndReason>>>,
         opened: &mut bool,
+        close_log: Option<String>,
     ) -> (Response<Reply>, String) {
         let method = request.method();
         let path = request.uri().path();
@@ -233,6 +267,12 @@ impl Server {
             );
             return (response, format!("{method} {path}: 404"));
         }
+        if method == Method::HEAD {
+            // The head of a stream, without subscribing.
+            let mut response = Response::new(Either::Right(Full::new(Bytes::new())));
+            *response.headers_mut() = resse_tokio::server::headers();
+            return (response, format!("{method} {path}: 200"));
+        }
         let last = last_event_id(request.headers());
         let (subscription, newest) = self.subscribe(last);
         let outcome = subscription.replay();
@@ -241,6 +281,7 @@ impl Server {
             prefix: (!prefix.is_empty()).then_some(prefix),
             subscription,
             ended: Arc::clone(ended),
+            close_log: close_log.filter(|_| !self.quiet),
         };
         let body = SseBody::new(stream);
         let body = match self.keep_alive {
@@ -348,6 +389,30 @@ struct EventStream {
     prefix: Option<Bytes>,
     subscription: Subscription,
     ended: Arc<Mutex<Option<EndReason>>>,
+    /// The peer, when this stream logs its end itself.
+    close_log: Option<String>,
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        if let Some(peer) = &self.close_log {
+            let reason = *lock(&self.ended);
+            note(&format!("{peer} stream closed: {}", close_cause(reason)));
+        }
+    }
+}
+
+/// Why a stream closed, from its subscription's end.
+fn close_cause(reason: Option<EndReason>) -> &'static str {
+    match reason {
+        Some(EndReason::Closed) => "the server is stopping",
+        Some(EndReason::Lagged) => {
+            "the client fell too far behind (it will reconnect and be replayed)"
+        }
+        Some(EndReason::Replaced) => "replaced by a newer connection",
+        Some(_) => "the subscription ended",
+        None => "the client went away",
+    }
 }
 
 impl Stream for EventStream {
@@ -372,7 +437,7 @@ async fn connection(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
     let mut opened = false;
     let mut what = None;
     let served = serve_connection(stream, &server.conn, |request| {
-        let (response, line) = server.respond(&request, &ended, &mut opened);
+        let (response, line) = server.respond(&request, &ended, &mut opened, None);
         if opened && !server.quiet {
             note(&format!("{peer} {line}"));
         }
@@ -389,21 +454,97 @@ async fn connection(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
             Some(what) => format!("{peer} {what}; then {e}"),
             None => format!("{peer} {e}"),
         },
-        (Ok(()), true) => {
-            let cause = match *lock(&ended) {
-                Some(EndReason::Closed) => "the server is stopping",
-                Some(EndReason::Lagged) => {
-                    "the client fell too far behind (it will reconnect and be replayed)"
-                }
-                Some(EndReason::Replaced) => "replaced by a newer connection",
-                Some(_) => "the subscription ended",
-                None => "the client went away",
-            };
-            format!("{peer} stream closed: {cause}")
-        }
+        (Ok(()), true) => format!("{peer} stream closed: {}", close_cause(*lock(&ended))),
         (Ok(()), false) => format!("{peer} {}", what.as_deref().unwrap_or("no request")),
     };
     note(&line);
+}
+
+/// Serves one TLS connection with hyper (HTTP/2 or HTTP/1.1, as ALPN
+/// chose), until it ends or the server stops.
+async fn tls_connection(
+    server: Arc<Server>,
+    acceptor: tokio_rustls::TlsAcceptor,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let handshake = tokio::time::timeout(ConnConfig::DEFAULT_HEAD_TIMEOUT, acceptor.accept(stream));
+    let tls = match handshake.await {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            if !server.quiet {
+                note(&format!("{peer} TLS handshake failed: {e}"));
+            }
+            return;
+        }
+        Err(_) => {
+            if !server.quiet {
+                note(&format!("{peer} TLS handshake timed out"));
+            }
+            return;
+        }
+    };
+    let service_server = Arc::clone(&server);
+    let service = service_fn(move |request: Request<Incoming>| {
+        let server = Arc::clone(&service_server);
+        async move {
+            let version = request.version();
+            let (parts, _body) = request.into_parts();
+            let request = Request::from_parts(parts, ());
+            let ended = Arc::new(Mutex::new(None));
+            let mut opened = false;
+            let (response, line) =
+                server.respond(&request, &ended, &mut opened, Some(peer.to_string()));
+            if !server.quiet {
+                note(&format!("{peer} {line} [{version:?}]"));
+            }
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let conn = builder.serve_connection(TokioIo::new(tls), service);
+    let mut conn = std::pin::pin!(conn);
+    let served = tokio::select! {
+        served = conn.as_mut() => served,
+        _ = stopping.changed() => {
+            // Streams are ending (the broadcaster is closed): let the
+            // responses finish, then close (HTTP/2: GOAWAY).
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = served {
+        if !server.quiet && !client_left(&*e) {
+            note(&format!("{peer} connection ended: {e}"));
+        }
+    }
+}
+
+/// Whether a connection error only says that the client went away (its
+/// streams log that already).
+fn client_left(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            if matches!(
+                io.kind(),
+                io::ErrorKind::UnexpectedEof
+                    | io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::BrokenPipe
+            ) {
+                return true;
+            }
+        }
+        if let Some(hyper) = e.downcast_ref::<hyper::Error>() {
+            if hyper.is_incomplete_message() || hyper.is_canceled() {
+                return true;
+            }
+        }
+        cause = e.source();
+    }
+    false
 }
 
 /// The signals that stop the server, caught from creation on.
@@ -595,6 +736,11 @@ pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
 }
 
 async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
+    let tls: Option<Tls> = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::from_files(cert, key)?),
+        _ if args.tls_self_signed => Some(tls::self_signed(args.bind)?),
+        _ => None,
+    };
     let addr = SocketAddr::new(args.bind, args.port);
     let listener = TcpListener::bind(addr)
         .await
@@ -619,8 +765,9 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     });
     // Signals are caught from here on: before anyone can know the address.
     let mut stop = StopSignals::install();
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let mut line = format!(
-        "serving http://{local}{} (live page: http://{local}/)",
+        "serving {scheme}://{local}{} (live page: {scheme}://{local}/)",
         server.path
     );
     match args.ticker {
@@ -637,6 +784,11 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         }
     }
     note(&line);
+    if let Some(tls) = &tls {
+        note(&format!("TLS: {}", tls.description));
+    }
+    let acceptor = tls.map(|tls| tokio_rustls::TlsAcceptor::from(tls.config));
+    let (stop_tx, stop_rx) = watch::channel(false);
 
     let mut tasks = JoinSet::new();
     let why = loop {
@@ -644,7 +796,17 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
             why = stop.recv() => break why,
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    tasks.spawn(connection(Arc::clone(&server), stream, peer));
+                    let server = Arc::clone(&server);
+                    match &acceptor {
+                        Some(acceptor) => {
+                            let acceptor = acceptor.clone();
+                            let stopping = stop_rx.clone();
+                            tasks.spawn(tls_connection(server, acceptor, stream, peer, stopping));
+                        }
+                        None => {
+                            tasks.spawn(connection(server, stream, peer));
+                        }
+                    }
                 }
                 Err(e) => {
                     // Out of file descriptors, or a connection reset
@@ -659,6 +821,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     drop(listener);
     note(&format!("{why}: stopping"));
     server.broadcaster.close();
+    let _ = stop_tx.send(true);
     let finished = tokio::time::timeout(SHUTDOWN_GRACE, async {
         while tasks.join_next().await.is_some() {}
     })

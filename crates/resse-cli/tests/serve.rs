@@ -63,8 +63,8 @@ impl Resse {
         let mut all = vec!["serve", "--port", "0"];
         all.extend_from_slice(args);
         let mut serve = Self::start(&all, true);
-        let line = serve.wait_for("serving http://");
-        let rest = &line[line.find("http://").expect("a URL") + "http://".len()..];
+        let line = serve.wait_for("resse: serving http");
+        let rest = &line[line.find("://").expect("a URL") + "://".len()..];
         let addr = rest[..rest.find('/').expect("a path")]
             .parse()
             .expect("the address of the URL");
@@ -475,4 +475,211 @@ fn bad_arguments_fail_with_status_2() {
         let (status, log) = Resse::start(args, false).finish();
         assert_eq!(status.code(), Some(2), "{args:?}: {log:#?}");
     }
+}
+
+/// A TLS client in Python's standard library: connects offering `ALPN`
+/// (comma-separated), prints the protocol chosen and the SHA-256 of the
+/// server's certificate, then (over HTTP/1.1) sends a GET of `PATH` with
+/// `Last-Event-ID: 1` and prints the response until `END` is in it.
+const TLS_CLIENT_PY: &str = r#"
+import hashlib, socket, ssl, sys
+port, alpn, path, end = int(sys.argv[1]), sys.argv[2].split(","), sys.argv[3], sys.argv[4]
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+context.check_hostname = False
+context.verify_mode = ssl.CERT_NONE
+context.set_alpn_protocols(alpn)
+with socket.create_connection(("127.0.0.1", port), timeout=20) as tcp:
+    with context.wrap_socket(tcp, server_hostname="localhost") as tls:
+        print(tls.selected_alpn_protocol())
+        print(hashlib.sha256(tls.getpeercert(binary_form=True)).hexdigest())
+        if path != "-":
+            tls.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\nLast-Event-ID: 1\r\n\r\n" % path).encode())
+            got = b""
+            while end.encode() not in got:
+                chunk = tls.recv(4096)
+                if not chunk:
+                    break
+                got += chunk
+            sys.stdout.write(got.decode())
+"#;
+
+/// Runs [`TLS_CLIENT_PY`]; returns (ALPN protocol, certificate SHA-256 in
+/// the server's notation, the response).
+fn tls_client(addr: SocketAddr, alpn: &str, path: &str, end: &str) -> (String, String, String) {
+    let mut child = Command::new("python3")
+        .args([
+            "-c",
+            TLS_CLIENT_PY,
+            &addr.port().to_string(),
+            alpn,
+            path,
+            end,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start python3");
+    let out = lines(child.stdout.take().expect("stdout is piped"));
+    let deadline = Instant::now() + LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("poll python3") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the TLS client did not finish in time");
+        }
+        thread::sleep(Duration::from_millis(10));
+    };
+    assert!(status.success());
+    let all: Vec<String> = out.iter().collect();
+    let fingerprint = all[1]
+        .as_bytes()
+        .chunks(2)
+        .map(|pair| std::str::from_utf8(pair).expect("hex").to_ascii_uppercase())
+        .collect::<Vec<_>>()
+        .join(":");
+    let response = all[2..].join("\n");
+    (all[0].clone(), fingerprint, response)
+}
+
+/// The fingerprint in a `resse: TLS: ...` line.
+fn fingerprint_of(line: &str) -> String {
+    let start = line.find("fingerprint ").expect("a fingerprint") + "fingerprint ".len();
+    line[start..].trim_end_matches(')').to_owned()
+}
+
+#[cfg(unix)]
+#[test]
+fn tls_self_signed_speaks_h2_and_http11_and_stops_cleanly() {
+    let (mut serve, addr) = Resse::serve(&["--tls-self-signed", "--retry", "100"]);
+    let tls_line =
+        serve.wait_for("resse: TLS: self-signed certificate for localhost, 127.0.0.1, ::1");
+    let fingerprint = fingerprint_of(&tls_line);
+    assert_eq!(fingerprint.len(), 95, "{tls_line}");
+    serve.send(r#"{"id":"1","data":"a"}"#);
+    serve.send(r#"{"id":"2","data":"b"}"#);
+
+    // HTTP/2 is offered and chosen; the certificate is the one announced.
+    let (alpn, seen, _) = tls_client(addr, "h2,http/1.1", "-", "");
+    assert_eq!(alpn, "h2");
+    assert_eq!(seen, fingerprint);
+    // HTTP/1.1 when the client offers only that: an exact replay.
+    let (alpn, _, response) = tls_client(addr, "http/1.1", "/events", "data: b");
+    assert_eq!(alpn, "http/1.1");
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(
+        response.contains("content-type: text/event-stream"),
+        "{response}"
+    );
+    assert!(
+        response.contains("retry: 100\n\nid: 2\ndata: b"),
+        "{response}"
+    );
+    // `resse tail` over HTTP/2, resuming after 1.
+    let url = format!("https://127.0.0.1:{}/events", addr.port());
+    let mut tail = Resse::start(
+        &[
+            "tail",
+            "--json",
+            "--insecure",
+            "--last-event-id",
+            "1",
+            "--max-retries",
+            "1",
+            &url,
+        ],
+        false,
+    );
+    assert_eq!(
+        tail.next_line(),
+        r#"{"event":"message","data":"b","id":"2"}"#
+    );
+    tail.wait_for("resse: connected (HTTP/2.0)");
+    serve.wait_for(r#"stream opened (resumed after "1", 1 replayed) [HTTP/2.0]"#);
+
+    // SIGTERM: the HTTP/2 stream ends cleanly, exit status 0.
+    serve.signal("TERM");
+    let (status, log) = serve.finish();
+    assert!(status.success(), "{log:#?}");
+    assert!(
+        log.iter()
+            .any(|l| l.ends_with("stream closed: the server is stopping")),
+        "{log:#?}"
+    );
+    tail.wait_for("reconnecting: stream ended at an event boundary");
+    tail.signal("INT");
+    let (status, _) = tail.finish();
+    assert!(status.success());
+}
+
+#[cfg(unix)]
+#[test]
+fn tls_from_pem_files() {
+    let dir = std::env::temp_dir().join(format!("resse-serve-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary directory");
+    let generated =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("a certificate");
+    let (cert, key, bad) = (
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+        dir.join("bad.pem"),
+    );
+    std::fs::write(&cert, generated.cert.pem()).expect("write the certificate");
+    std::fs::write(&key, generated.signing_key.serialize_pem()).expect("write the key");
+    std::fs::write(&bad, "not a key\n").expect("write a bad key");
+    let (cert, key, bad) = (
+        cert.to_str().expect("UTF-8 path").to_owned(),
+        key.to_str().expect("UTF-8 path").to_owned(),
+        bad.to_str().expect("UTF-8 path").to_owned(),
+    );
+
+    let (mut serve, addr) = Resse::serve(&["--tls-cert", &cert, "--tls-key", &key, "-q"]);
+    let tls_line = serve.wait_for("resse: TLS: certificate from ");
+    let (alpn, seen, response) = tls_client(addr, "http/1.1", "/", "</html>");
+    assert_eq!(alpn, "http/1.1");
+    assert_eq!(seen, fingerprint_of(&tls_line));
+    assert!(
+        response.contains("content-type: text/html; charset=utf-8"),
+        "{response}"
+    );
+    serve.signal("TERM");
+    assert!(serve.finish().0.success());
+
+    // A file without a key: status 1, before listening.
+    let (status, log) = Resse::start(
+        &[
+            "serve",
+            "--port",
+            "0",
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &bad,
+        ],
+        false,
+    )
+    .finish();
+    assert_eq!(status.code(), Some(1), "{log:#?}");
+    assert!(
+        log[0].starts_with(&format!("resse: TLS: {bad}: ")),
+        "{log:#?}"
+    );
+    // A certificate without its key, or both kinds of TLS: bad arguments.
+    for args in [
+        &["serve", "--tls-cert", &cert][..],
+        &[
+            "serve",
+            "--tls-self-signed",
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+        ],
+    ] {
+        let (status, log) = Resse::start(args, false).finish();
+        assert_eq!(status.code(), Some(2), "{args:?}: {log:#?}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
