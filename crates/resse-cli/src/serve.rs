@@ -18,6 +18,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::pin::Pin;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -33,7 +34,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use resse_codec::{Encoder, Event, Text};
 use resse_tokio::server::{
-    BroadcastConfig, Broadcaster, ConnConfig, EndReason, KeepAliveConfig, PublishError,
+    BroadcastConfig, Broadcaster, ConnConfig, ConnError, EndReason, KeepAliveConfig, PublishError,
     ReplayConfig, ReplayOutcome, SseBody, Subscription, last_event_id, serve_connection,
 };
 use serde_json::{Map, Value};
@@ -432,23 +433,53 @@ impl Stream for EventStream {
 }
 
 /// Serves one connection and logs it.
-async fn connection(server: Arc<Server>, stream: TcpStream, peer: SocketAddr) {
+async fn connection(
+    server: Arc<Server>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut stopping: watch::Receiver<bool>,
+) {
     let ended = Arc::new(Mutex::new(None));
     let mut opened = false;
     let mut what = None;
-    let served = serve_connection(stream, &server.conn, |request| {
-        let (response, line) = server.respond(&request, &ended, &mut opened, None);
-        if opened && !server.quiet {
-            note(&format!("{peer} {line}"));
+    let requested = AtomicBool::new(false);
+    let served = {
+        let served = serve_connection(stream, &server.conn, |request| {
+            requested.store(true, Ordering::Relaxed);
+            let (response, line) = server.respond(&request, &ended, &mut opened, None);
+            if opened && !server.quiet {
+                note(&format!("{peer} {line}"));
+            }
+            what = Some(line);
+            std::future::ready(response)
+        });
+        let mut served = std::pin::pin!(served);
+        tokio::select! {
+            served = served.as_mut() => served,
+            _ = stopping.changed() => {
+                if !requested.load(Ordering::Relaxed) {
+                    // Still waiting for a request (a browser's
+                    // preconnection): nothing to finish.
+                    return;
+                }
+                // A response is under way; its stream ends now that the
+                // broadcaster is closed.
+                served.await
+            }
         }
-        what = Some(line);
-        std::future::ready(response)
-    })
-    .await;
+    };
     if server.quiet {
         return;
     }
     let line = match (&served, opened) {
+        // A connection that never sent a request (a browser's
+        // preconnection, a port check): nothing to tell.
+        (Err(ConnError::HeadTimeout), false) if what.is_none() => return,
+        (Err(ConnError::BadRequest(why)), false)
+            if what.is_none() && why.starts_with("the connection closed before") =>
+        {
+            return;
+        }
         (Err(e), true) => format!("{peer} stream closed: {e}"),
         (Err(e), false) => match &what {
             Some(what) => format!("{peer} {what}; then {e}"),
@@ -470,7 +501,11 @@ async fn tls_connection(
     mut stopping: watch::Receiver<bool>,
 ) {
     let handshake = tokio::time::timeout(ConnConfig::DEFAULT_HEAD_TIMEOUT, acceptor.accept(stream));
-    let tls = match handshake.await {
+    let handshake = tokio::select! {
+        handshake = handshake => handshake,
+        _ = stopping.changed() => return,
+    };
+    let tls = match handshake {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
             if !server.quiet {
@@ -804,7 +839,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
                             tasks.spawn(tls_connection(server, acceptor, stream, peer, stopping));
                         }
                         None => {
-                            tasks.spawn(connection(server, stream, peer));
+                            tasks.spawn(connection(server, stream, peer, stop_rx.clone()));
                         }
                     }
                 }

@@ -683,3 +683,29 @@ fn tls_from_pem_files() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_connection_without_a_request_neither_logs_nor_delays_the_stop() {
+    let (mut serve, addr) = Resse::serve(&[]);
+    // A browser's preconnection: a socket that sends nothing (yet).
+    let mut idle = TcpStream::connect(addr).expect("connect");
+    idle.set_read_timeout(Some(LIMIT)).expect("read timeout");
+    // A request after it shows that the server has accepted both.
+    let (head, _) = request(addr, "GET /nothing HTTP/1.1");
+    assert!(head.starts_with("HTTP/1.1 404"), "{head}");
+    serve.wait_for("GET /nothing: 404");
+    let stopping = Instant::now();
+    serve.signal("TERM");
+    let mut rest = Vec::new();
+    assert_eq!(idle.read_to_end(&mut rest).expect("a closed connection"), 0);
+    let (status, log) = serve.finish();
+    assert!(status.success());
+    assert!(
+        stopping.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        stopping.elapsed()
+    );
+    assert_eq!(log.len(), 3, "{log:#?}");
+    assert_eq!(log[2], "resse: terminated (SIGTERM): stopping");
+}
