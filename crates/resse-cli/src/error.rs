@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::io;
+use std::net::SocketAddr;
 
 /// A failure that stops the current subcommand (printed as `resse: <message>`;
 /// exit status 2 for [`Usage`](Self::Usage), else 1).
@@ -23,6 +24,15 @@ pub(crate) enum CliError {
     Usage(String),
     /// The async runtime could not start.
     Runtime(io::Error),
+    /// `serve` could not set up TLS (a certificate or key file, or their pair).
+    Tls(String),
+    /// `serve` could not listen on its address.
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What went wrong.
+        source: io::Error,
+    },
 }
 
 impl CliError {
@@ -42,7 +52,9 @@ impl fmt::Display for CliError {
             Self::Input { name, source } => write!(f, "{name}: {source}"),
             Self::Output(source) => write!(f, "writing output: {source}"),
             Self::Usage(message) => f.write_str(message),
+            Self::Tls(message) => write!(f, "TLS: {message}"),
             Self::Runtime(source) => write!(f, "starting the async runtime: {source}"),
+            Self::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
         }
     }
 }
@@ -50,10 +62,11 @@ impl fmt::Display for CliError {
 impl std::error::Error for CliError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Input { source, .. } | Self::Output(source) | Self::Runtime(source) => {
-                Some(source)
-            }
-            Self::Usage(_) => None,
+            Self::Input { source, .. }
+            | Self::Output(source)
+            | Self::Runtime(source)
+            | Self::Bind { source, .. } => Some(source),
+            Self::Usage(_) | Self::Tls(_) => None,
         }
     }
 }

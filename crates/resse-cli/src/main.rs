@@ -5,7 +5,8 @@
 //!
 //! - `0`: success;
 //! - `1`: a runtime error (I/O, or a decoder limit was hit, see `decode`;
-//!   `tail` gave up, see `tail`);
+//!   `tail` gave up, see `tail`; `serve` could not bind its address or
+//!   set up TLS);
 //! - `2`: bad command-line arguments (including a malformed URL or header);
 //! - `3`: `decode` skipped events over a limit (and read its input to the end).
 //!
@@ -15,7 +16,9 @@ mod decode;
 mod error;
 mod position;
 mod render;
+mod serve;
 mod tail;
+mod tls;
 
 use std::process::ExitCode;
 
@@ -39,6 +42,8 @@ enum Command {
     Decode(decode::DecodeArgs),
     /// Follow an SSE stream over HTTP(S), reconnecting, and print its events.
     Tail(tail::TailArgs),
+    /// Serve an SSE stream of stdin lines (or a ticker), with replay and a live page.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -49,6 +54,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Decode(args) => decode::run(&args),
         Command::Tail(args) => tail::run(args),
+        Command::Serve(args) => serve::run(args),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,938 @@
+//! `resse serve`: an event stream server fed by stdin lines (or a ticker),
+//! with keep-alive comments, a replay log for `Last-Event-ID`, and a live
+//! page at `/` that follows the stream with the browser's `EventSource`.
+//!
+//! Everything SSE comes from [`resse_tokio::server`]: a [`Broadcaster`]
+//! (publishing, the replay log, bounded subscriber queues), [`SseBody`]
+//! (keep-alives) and, for plain HTTP, [`serve_connection`] (one request per
+//! connection, HTTP/1.1). With TLS ([`crate::tls`]) connections go through
+//! hyper-util's automatic HTTP/2-or-HTTP/1.1 connection instead. This
+//! module reads the input, answers requests, and logs one line per
+//! connection on stderr.
+
+use std::collections::BTreeSet;
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::io::{self, BufRead};
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use clap::Args;
+use futures_util::Stream;
+use http::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use http::{HeaderName, Method, Request, Response, StatusCode};
+use http_body_util::{Either, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use resse_codec::{Encoder, Event, Text};
+use resse_tokio::server::{
+    BroadcastConfig, Broadcaster, ConnConfig, ConnError, EndReason, KeepAliveConfig, PublishError,
+    ReplayConfig, ReplayOutcome, SseBody, Subscription, last_event_id, serve_connection,
+};
+use serde_json::{Map, Value};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use crate::error::CliError;
+use crate::render::clean;
+use crate::tls::{self, Tls};
+
+/// The page served at `/`, with `{{...}}` placeholders filled per request.
+const PAGE: &str = include_str!("page.html");
+
+/// The most event types the page is told about (it listens for each).
+const MAX_TYPES: usize = 64;
+
+/// How long open connections get to finish after a stop signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Arguments of `resse serve`.
+#[derive(Debug, Args)]
+#[command(after_help = "\
+Input: without --ticker, every line of stdin is published as one event as soon as it is read. \
+A line that is a JSON object with any of the keys \"event\", \"data\" and \"id\" (string \
+values; null counts as absent) is that event, e.g. {\"event\":\"price\",\"data\":\"42\",\"id\":\"p-1\"}; \
+any other line (plain text, or JSON that is not such an object) is the data of a `message` \
+event. An event object that cannot be sent (a value that is not a string, an unknown key, a \
+line break in \"event\" or \"id\", a NUL in \"id\", an empty \"id\", an id still in the replay \
+log) is refused with one `resse: stdin line N not published: WHY` line on stderr; nothing is \
+published for it and the server goes on. A line that is not UTF-8 is refused the same way.
+
+Ids: an event without an id gets the next assigned one, PREFIX-1, PREFIX-2, ... where PREFIX \
+is the server's start time (milliseconds since the Unix epoch, in hex), so that ids from an \
+earlier run read as unknown. The counter only counts assigned ids: an event with its own id \
+keeps it and does not move the counter. Ids must be unique within the replay log.
+
+End of stdin does not stop the server: it goes on serving the replay log and keep-alives. \
+Ctrl-C or SIGTERM stops it: every open stream gets what was queued for it, then ends cleanly, \
+and the server exits with status 0.
+
+Streams: GET PATH (default /events) answers text/event-stream, with a keep-alive comment \
+after --keep-alive seconds of quiet. Every stream starts with `retry: MS` when --retry is \
+given. A new client (no Last-Event-ID) gets the events published from then on. A client that reconnects with Last-Event-ID is replayed \
+exactly the events published after that id, then goes live, with no gap or duplicate. If the \
+id is older than the replay log (evicted) or unknown (never published here, e.g. from before a \
+restart), no exact replay exists: the client gets live events only, preceded by one event of \
+type `reload` whose data is {\"last_event_id\":ID,\"reason\":\"too-old\"|\"unknown\"} and whose \
+id is the newest published id (empty if none yet), so that it can reload its state and resume \
+exactly from there. A client that falls more than 512 events behind (it reads too slowly) \
+is disconnected rather than buffered for; it reconnects and is replayed from the log.
+
+TLS: with --tls-cert and --tls-key, or --tls-self-signed, the server speaks HTTPS only, \
+offering HTTP/2 and HTTP/1.1 (ALPN); the start-up lines give the certificate's SHA-256 \
+fingerprint, to compare with what a client sees (`resse tail --insecure` accepts a \
+self-signed certificate; browsers ask first).
+
+GET / serves a live page that follows the stream with the browser's EventSource: connection \
+state (with the retry countdown), last event id, reconnections, and the events, newest first. \
+EventSource delivers only the event types a page listens for: the page listens for `message`, \
+`tick`, `reload` and the types published before it loaded. Other paths get 404, other \
+methods 405.
+
+Logs (stderr): one line at start with the URLs; one line per connection when a stream opens \
+(new, resumed, too old, unknown) and when it closes (the client went away, the server stopped, \
+the client fell too far behind) and one per other request. -q leaves out the connection lines.
+
+Exit status: 0 after Ctrl-C or SIGTERM; 1 when the address cannot be bound or the \
+certificate or key cannot be used; 2 on bad arguments.")]
+pub(crate) struct ServeArgs {
+    /// The IP address to listen on (IPv4 or IPv6).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    bind: IpAddr,
+
+    /// The TCP port; 0 picks a free one (the start-up line on stderr says which).
+    #[arg(short, long, value_name = "N", default_value_t = 8080)]
+    port: u16,
+
+    /// The path of the event stream.
+    #[arg(long, value_name = "PATH", default_value = "/events", value_parser = parse_path)]
+    path: String,
+
+    /// Send a keep-alive comment after this many seconds of quiet on a stream (0: never).
+    #[arg(long, value_name = "SECS", default_value = "15", value_parser = parse_secs)]
+    keep_alive: Duration,
+
+    /// How many recent events the replay log keeps for Last-Event-ID (at most 4 MiB of them; 0: none).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    replay: usize,
+
+    /// Announce this reconnection delay (`retry:`, in milliseconds) at the start of every stream.
+    #[arg(long, value_name = "MS")]
+    retry: Option<u64>,
+
+    /// Publish a counter event (type `tick`, data 1, 2, 3, ...) every MS milliseconds instead of reading stdin.
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
+    ticker: Option<u64>,
+
+    /// Do not log connections on stderr.
+    #[arg(short, long)]
+    quiet: bool,
+
+    /// Serve HTTPS (HTTP/2 or HTTP/1.1) with this certificate chain (PEM, leaf first).
+    #[arg(
+        long,
+        value_name = "PEM",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Serve HTTPS with a new self-signed certificate (for localhost, 127.0.0.1, ::1 and
+    /// --bind); its SHA-256 fingerprint is printed at start.
+    #[arg(long)]
+    tls_self_signed: bool,
+}
+
+/// Parses `--path`: an absolute path other than `/`, of URL path characters.
+fn parse_path(s: &str) -> Result<String, String> {
+    if !s.starts_with('/') {
+        return Err(format!("{s:?} must start with '/'"));
+    }
+    if s == "/" {
+        return Err("\"/\" is the page; choose another path for the stream".to_owned());
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "/-._~!$&'()*+,;=:@%".contains(c);
+    if let Some(c) = s.chars().find(|&c| !allowed(c)) {
+        return Err(format!("{c:?} is not allowed in a URL path"));
+    }
+    Ok(s.to_owned())
+}
+
+/// Parses a duration in seconds (`1`, `0.25`).
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("{s:?} is not a duration in seconds"))
+}
+
+/// Locks a mutex, ignoring poisoning (nothing here panics while holding one).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A status line on stderr.
+fn note(line: &str) {
+    eprintln!("resse: {}", clean(line));
+}
+
+/// What every connection shares.
+struct Server {
+    broadcaster: Broadcaster,
+    /// The id of the newest published event. Held across publishing and
+    /// subscribing, so that a subscriber's replay and this id agree.
+    newest: Mutex<Option<Text>>,
+    /// The event types published so far (but `message`), for the page.
+    types: Mutex<BTreeSet<String>>,
+    path: String,
+    retry: Option<Duration>,
+    keep_alive: Option<Duration>,
+    quiet: bool,
+    conn: ConnConfig,
+}
+
+/// The response body: an event stream or a small fixed body.
+type Reply = Either<SseBody<EventStream>, Full<Bytes>>;
+
+impl Server {
+    /// Publishes `event`, noting its id and type.
+    fn publish(&self, event: Event) -> Result<Text, PublishError> {
+        let mut newest = lock(&self.newest);
+        let event_type = event.event_type_text().map(|t| t.as_str().to_owned());
+        let id = self.broadcaster.publish(event)?;
+        *newest = Some(id.clone());
+        drop(newest);
+        if let Some(event_type) = event_type.filter(|t| !t.is_empty() && t != "message") {
+            let mut types = lock(&self.types);
+            if types.len() < MAX_TYPES {
+                types.insert(event_type);
+            }
+        }
+        Ok(id)
+    }
+
+    /// Subscribes from `last` and returns the newest id published before.
+    fn subscribe(&self, last: Option<&str>) -> (Subscription, Option<Text>) {
+        let newest = lock(&self.newest);
+        let subscription = self.broadcaster.subscribe(last);
+        (subscription, newest.clone())
+    }
+
+    /// Answers one request; `opened` is set when it is an event stream.
+    /// With `close_log` (the peer), the stream logs its own end (unless
+    /// quiet) when it is dropped.
+    fn respond(
+        &self,
+        request: &Request<()>,
+        ended: &Arc<Mutex<Option<EndReason>>>,
+        opened: &mut bool,
+        close_log: Option<String>,
+    ) -> (Response<Reply>, String) {
+        let method = request.method();
+        let path = request.uri().path();
+        if method != Method::GET && method != Method::HEAD {
+            let mut response = fixed(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "text/plain; charset=utf-8",
+                Bytes::from_static(b"only GET and HEAD\n"),
+            );
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return (response, format!("{method} {path}: 405"));
+        }
+        if path == "/" {
+            let page = self.page();
+            let response = fixed(StatusCode::OK, "text/html; charset=utf-8", page);
+            return (response, format!("{method} {path}: 200 (the page)"));
+        }
+        if path != self.path {
+            let body = format!("not found; the event stream is at {}\n", self.path);
+            let response = fixed(
+                StatusCode::NOT_FOUND,
+                "text/plain; charset=utf-8",
+                body.into(),
+            );
+            return (response, format!("{method} {path}: 404"));
+        }
+        if method == Method::HEAD {
+            // The head of a stream, without subscribing.
+            let mut response = Response::new(Either::Right(Full::new(Bytes::new())));
+            *response.headers_mut() = resse_tokio::server::headers();
+            return (response, format!("{method} {path}: 200"));
+        }
+        let last = last_event_id(request.headers());
+        let (subscription, newest) = self.subscribe(last);
+        let outcome = subscription.replay();
+        let prefix = self.prefix(outcome, last, newest.as_deref());
+        let stream = EventStream {
+            prefix: (!prefix.is_empty()).then_some(prefix),
+            subscription,
+            ended: Arc::clone(ended),
+            close_log: close_log.filter(|_| !self.quiet),
+        };
+        let body = SseBody::new(stream);
+        let body = match self.keep_alive {
+            Some(interval) => body.keep_alive(KeepAliveConfig::new(interval)),
+            None => body.without_keep_alive(),
+        };
+        *opened = true;
+        let how = match (outcome, last) {
+            (ReplayOutcome::Exact { replayed }, Some(id)) => {
+                format!("resumed after {id:?}, {replayed} replayed")
+            }
+            (ReplayOutcome::TooOld { .. }, Some(id)) => {
+                format!(
+                    "Last-Event-ID {id:?} is older than the replay log: sent `reload`, live from now"
+                )
+            }
+            (ReplayOutcome::Unknown { .. }, Some(id)) => {
+                format!("Last-Event-ID {id:?} is unknown: sent `reload`, live from now")
+            }
+            _ => "new".to_owned(),
+        };
+        (
+            body.into_response().map(Either::Left),
+            format!("stream opened ({how})"),
+        )
+    }
+
+    /// What a stream starts with: `retry:`, and a `reload` event when the
+    /// client's id cannot be replayed exactly.
+    fn prefix(&self, outcome: ReplayOutcome, last: Option<&str>, newest: Option<&str>) -> Bytes {
+        let mut buf = BytesMut::new();
+        if let Some(retry) = self.retry {
+            Encoder::new().retry(retry, &mut buf);
+            buf.extend_from_slice(b"\n");
+        }
+        let reason = match outcome {
+            ReplayOutcome::TooOld { .. } => "too-old",
+            ReplayOutcome::Unknown { .. } => "unknown",
+            _ => return buf.freeze(),
+        };
+        let data = serde_json::json!({ "last_event_id": last, "reason": reason });
+        let event = Event::new(data.to_string())
+            .with_event_type("reload")
+            .with_id(newest.unwrap_or_default());
+        // Published ids and a fixed type always encode.
+        let _ = Encoder::new().encode(&event, &mut buf);
+        buf.freeze()
+    }
+
+    /// The page, with this server's settings filled in.
+    fn page(&self) -> Bytes {
+        let types: Vec<String> = lock(&self.types).iter().cloned().collect();
+        let types = serde_json::to_string(&types).unwrap_or_else(|_| "[]".to_owned());
+        let retry = self
+            .retry
+            .map_or(String::new(), |r| r.as_millis().to_string());
+        PAGE.replace("{{PATH}}", &escape_html(&self.path))
+            .replace("{{RETRY}}", &retry)
+            .replace("{{TYPES}}", &escape_html(&types))
+            .into()
+    }
+}
+
+/// A response with a fixed body.
+fn fixed(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Reply> {
+    let len = body.len();
+    let mut response = Response::new(Either::Right(Full::new(body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        HeaderName::from_static("x-content-type-options"),
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        HeaderName::from_static("content-security-policy"),
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; \
+             connect-src 'self'; img-src data:",
+        ),
+    );
+    response
+}
+
+/// Escapes text for an HTML attribute or element.
+fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A subscription with what the stream starts with, noting why it ended.
+struct EventStream {
+    prefix: Option<Bytes>,
+    subscription: Subscription,
+    ended: Arc<Mutex<Option<EndReason>>>,
+    /// The peer, when this stream logs its end itself.
+    close_log: Option<String>,
+}
+
+impl Drop for EventStream {
+    fn drop(&mut self) {
+        if let Some(peer) = &self.close_log {
+            let reason = *lock(&self.ended);
+            note(&format!("{peer} stream closed: {}", close_cause(reason)));
+        }
+    }
+}
+
+/// Why a stream closed, from its subscription's end.
+fn close_cause(reason: Option<EndReason>) -> &'static str {
+    match reason {
+        Some(EndReason::Closed) => "the server is stopping",
+        Some(EndReason::Lagged) => {
+            "the client fell too far behind (it will reconnect and be replayed)"
+        }
+        Some(EndReason::Replaced) => "replaced by a newer connection",
+        Some(_) => "the subscription ended",
+        None => "the client went away",
+    }
+}
+
+impl Stream for EventStream {
+    type Item = Bytes;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        let this = self.get_mut();
+        if let Some(prefix) = this.prefix.take() {
+            return Poll::Ready(Some(prefix));
+        }
+        let next = Pin::new(&mut this.subscription).poll_next(cx);
+        if let Poll::Ready(None) = next {
+            *lock(&this.ended) = this.subscription.end_reason();
+        }
+        next
+    }
+}
+
+/// Serves one connection and logs it.
+async fn connection(
+    server: Arc<Server>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let ended = Arc::new(Mutex::new(None));
+    let mut opened = false;
+    let mut what = None;
+    let requested = AtomicBool::new(false);
+    let served = {
+        let served = serve_connection(stream, &server.conn, |request| {
+            requested.store(true, Ordering::Relaxed);
+            let (response, line) = server.respond(&request, &ended, &mut opened, None);
+            if opened && !server.quiet {
+                note(&format!("{peer} {line}"));
+            }
+            what = Some(line);
+            std::future::ready(response)
+        });
+        let mut served = std::pin::pin!(served);
+        tokio::select! {
+            served = served.as_mut() => served,
+            _ = stopping.changed() => {
+                if !requested.load(Ordering::Relaxed) {
+                    // Still waiting for a request (a browser's
+                    // preconnection): nothing to finish.
+                    return;
+                }
+                // A response is under way; its stream ends now that the
+                // broadcaster is closed.
+                served.await
+            }
+        }
+    };
+    if server.quiet {
+        return;
+    }
+    let line = match (&served, opened) {
+        // A connection that never sent a request (a browser's
+        // preconnection, a port check): nothing to tell.
+        (Err(ConnError::HeadTimeout), false) if what.is_none() => return,
+        (Err(ConnError::BadRequest(why)), false)
+            if what.is_none() && why.starts_with("the connection closed before") =>
+        {
+            return;
+        }
+        (Err(e), true) => format!("{peer} stream closed: {e}"),
+        (Err(e), false) => match &what {
+            Some(what) => format!("{peer} {what}; then {e}"),
+            None => format!("{peer} {e}"),
+        },
+        (Ok(()), true) => format!("{peer} stream closed: {}", close_cause(*lock(&ended))),
+        (Ok(()), false) => format!("{peer} {}", what.as_deref().unwrap_or("no request")),
+    };
+    note(&line);
+}
+
+/// Serves one TLS connection with hyper (HTTP/2 or HTTP/1.1, as ALPN
+/// chose), until it ends or the server stops.
+async fn tls_connection(
+    server: Arc<Server>,
+    acceptor: tokio_rustls::TlsAcceptor,
+    stream: TcpStream,
+    peer: SocketAddr,
+    mut stopping: watch::Receiver<bool>,
+) {
+    let handshake = tokio::time::timeout(ConnConfig::DEFAULT_HEAD_TIMEOUT, acceptor.accept(stream));
+    let handshake = tokio::select! {
+        handshake = handshake => handshake,
+        _ = stopping.changed() => return,
+    };
+    let tls = match handshake {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            if !server.quiet {
+                note(&format!("{peer} TLS handshake failed: {e}"));
+            }
+            return;
+        }
+        Err(_) => {
+            if !server.quiet {
+                note(&format!("{peer} TLS handshake timed out"));
+            }
+            return;
+        }
+    };
+    let service_server = Arc::clone(&server);
+    let service = service_fn(move |request: Request<Incoming>| {
+        let server = Arc::clone(&service_server);
+        async move {
+            let version = request.version();
+            let (parts, _body) = request.into_parts();
+            let request = Request::from_parts(parts, ());
+            let ended = Arc::new(Mutex::new(None));
+            let mut opened = false;
+            let (response, line) =
+                server.respond(&request, &ended, &mut opened, Some(peer.to_string()));
+            if !server.quiet {
+                note(&format!("{peer} {line} [{version:?}]"));
+            }
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let conn = builder.serve_connection(TokioIo::new(tls), service);
+    let mut conn = std::pin::pin!(conn);
+    let served = tokio::select! {
+        served = conn.as_mut() => served,
+        _ = stopping.changed() => {
+            // Streams are ending (the broadcaster is closed): let the
+            // responses finish, then close (HTTP/2: GOAWAY).
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = served {
+        if !server.quiet && !client_left(&*e) {
+            note(&format!("{peer} connection ended: {e}"));
+        }
+    }
+}
+
+/// Whether a connection error only says that the client went away (its
+/// streams log that already).
+fn client_left(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(e);
+    while let Some(e) = cause {
+        if let Some(io) = e.downcast_ref::<io::Error>() {
+            if matches!(
+                io.kind(),
+                io::ErrorKind::UnexpectedEof
+                    | io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::BrokenPipe
+            ) {
+                return true;
+            }
+        }
+        if let Some(hyper) = e.downcast_ref::<hyper::Error>() {
+            if hyper.is_incomplete_message() || hyper.is_canceled() {
+                return true;
+            }
+        }
+        cause = e.source();
+    }
+    false
+}
+
+/// The signals that stop the server, caught from creation on.
+struct StopSignals {
+    #[cfg(unix)]
+    unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignals {
+    /// Installs the handlers (Ctrl-C, and SIGTERM on Unix). Needs a runtime.
+    fn install() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let unix = signal(SignalKind::interrupt())
+                .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
+                .ok();
+            Self { unix }
+        }
+        #[cfg(not(unix))]
+        {
+            Self {}
+        }
+    }
+
+    /// Waits for a stop signal and says which it was.
+    async fn recv(&mut self) -> &'static str {
+        #[cfg(unix)]
+        if let Some((int, term)) = &mut self.unix {
+            return tokio::select! {
+                _ = int.recv() => "interrupted",
+                _ = term.recv() => "terminated (SIGTERM)",
+            };
+        }
+        let _ = tokio::signal::ctrl_c().await;
+        "interrupted"
+    }
+}
+
+/// The event of one input line, or why it is refused.
+fn parse_line(line: &[u8]) -> Result<Event, String> {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let text = std::str::from_utf8(line).map_err(|_| "it is not UTF-8".to_owned())?;
+    if text.trim_start().starts_with('{') {
+        if let Ok(Value::Object(object)) = serde_json::from_str::<Value>(text) {
+            if ["event", "data", "id"]
+                .iter()
+                .any(|k| object.contains_key(*k))
+            {
+                return event_from_object(&object);
+            }
+        }
+    }
+    Ok(Event::new(text))
+}
+
+/// The event described by a JSON object with `event`, `data` or `id`.
+fn event_from_object(object: &Map<String, Value>) -> Result<Event, String> {
+    if let Some(key) = object
+        .keys()
+        .find(|k| !matches!(k.as_str(), "event" | "data" | "id"))
+    {
+        return Err(format!(
+            "unknown key {key:?} (an event object has only \"event\", \"data\" and \"id\")"
+        ));
+    }
+    let field = |key: &str| -> Result<Option<&str>, String> {
+        match object.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(format!(
+                "\"{key}\" must be a string, not {}",
+                match other {
+                    Value::Bool(_) => "a boolean",
+                    Value::Number(_) => "a number",
+                    Value::Array(_) => "an array",
+                    _ => "an object",
+                }
+            )),
+        }
+    };
+    let data = field("data")?;
+    let event_type = field("event")?;
+    let id = field("id")?;
+    let mut event = Event::new(data.unwrap_or_default());
+    if let Some(t) = event_type {
+        if t.contains(['\r', '\n']) {
+            return Err("\"event\" holds a line break".to_owned());
+        }
+        event = event.with_event_type(t);
+    }
+    if let Some(id) = id {
+        if id.contains(['\r', '\n']) {
+            return Err("\"id\" holds a line break".to_owned());
+        }
+        if id.contains('\0') {
+            return Err("\"id\" holds a NUL".to_owned());
+        }
+        if id.is_empty() {
+            return Err(
+                "\"id\" is empty (an event needs an id to be replayed; leave \"id\" out to have one assigned)"
+                    .to_owned(),
+            );
+        }
+        event = event.with_id(id);
+    }
+    Ok(event)
+}
+
+/// Reads stdin lines on a thread of its own (a blocking read cannot be
+/// cancelled, so it must not hold up the runtime's shutdown).
+fn read_stdin() -> mpsc::Receiver<io::Result<Vec<u8>>> {
+    let (tx, rx) = mpsc::channel(64);
+    std::thread::spawn(move || {
+        let mut stdin = io::stdin().lock();
+        loop {
+            let mut line = Vec::new();
+            match stdin.read_until(b'\n', &mut line) {
+                Ok(0) => return,
+                Ok(_) => {
+                    if tx.blocking_send(Ok(line)).is_err() {
+                        return;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    let _ = tx.blocking_send(Err(e));
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// Publishes stdin lines until the input ends.
+async fn publish_stdin(server: Arc<Server>) {
+    let mut lines = read_stdin();
+    let mut n = 0u64;
+    while let Some(line) = lines.recv().await {
+        let line = match line {
+            Ok(line) => line,
+            Err(e) => {
+                note(&format!("reading stdin: {e}; no more input, still serving"));
+                return;
+            }
+        };
+        n += 1;
+        let published = parse_line(&line).and_then(|event| {
+            server.publish(event).map_err(|e| match e {
+                PublishError::Encode(e) => e.to_string(),
+                PublishError::Replay(e) => e.to_string(),
+                e => e.to_string(),
+            })
+        });
+        match published {
+            Ok(_) => {}
+            Err(_) if server.broadcaster.is_closed() => return,
+            Err(why) => note(&format!("stdin line {n} not published: {why}")),
+        }
+    }
+    note(&format!(
+        "end of input after {n} lines; still serving (Ctrl-C or SIGTERM stops)"
+    ));
+}
+
+/// Publishes a counter every `period`.
+async fn publish_ticks(server: Arc<Server>, period: Duration) {
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    for n in 1u64.. {
+        ticks.tick().await;
+        let event = Event::new(n.to_string()).with_event_type("tick");
+        if server.publish(event).is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs `resse serve` until Ctrl-C or SIGTERM.
+pub(crate) fn run(args: ServeArgs) -> Result<ExitCode, CliError> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
+    let tls: Option<Tls> = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::from_files(cert, key)?),
+        _ if args.tls_self_signed => Some(tls::self_signed(args.bind)?),
+        _ => None,
+    };
+    let addr = SocketAddr::new(args.bind, args.port);
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| CliError::Bind { addr, source })?;
+    let local = listener
+        .local_addr()
+        .map_err(|source| CliError::Bind { addr, source })?;
+    // Subscribers may fall 512 events behind (the default capacity) before
+    // they are cut off; with a log of at least that many, a client that was
+    // cut off is replayed exactly when it reconnects. A shorter log does not
+    // shorten the queue: bursts would cut off every client.
+    let config = BroadcastConfig::default().replay(ReplayConfig::default().max_events(args.replay));
+    let server = Arc::new(Server {
+        broadcaster: Broadcaster::new(config),
+        newest: Mutex::new(None),
+        types: Mutex::new(BTreeSet::new()),
+        path: args.path,
+        retry: args.retry.map(Duration::from_millis),
+        keep_alive: (!args.keep_alive.is_zero()).then_some(args.keep_alive),
+        quiet: args.quiet,
+        conn: ConnConfig::default(),
+    });
+    // Signals are caught from here on: before anyone can know the address.
+    let mut stop = StopSignals::install();
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let mut line = format!(
+        "serving {scheme}://{local}{} (live page: {scheme}://{local}/)",
+        server.path
+    );
+    match args.ticker {
+        Some(ms) => {
+            let _ = write!(line, "; a tick every {ms} ms");
+            tokio::spawn(publish_ticks(
+                Arc::clone(&server),
+                Duration::from_millis(ms),
+            ));
+        }
+        None => {
+            line.push_str("; publishing stdin lines");
+            tokio::spawn(publish_stdin(Arc::clone(&server)));
+        }
+    }
+    note(&line);
+    if let Some(tls) = &tls {
+        note(&format!("TLS: {}", tls.description));
+    }
+    let acceptor = tls.map(|tls| tokio_rustls::TlsAcceptor::from(tls.config));
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    let mut tasks = JoinSet::new();
+    let why = loop {
+        tokio::select! {
+            why = stop.recv() => break why,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    let server = Arc::clone(&server);
+                    match &acceptor {
+                        Some(acceptor) => {
+                            let acceptor = acceptor.clone();
+                            let stopping = stop_rx.clone();
+                            tasks.spawn(tls_connection(server, acceptor, stream, peer, stopping));
+                        }
+                        None => {
+                            tasks.spawn(connection(server, stream, peer, stop_rx.clone()));
+                        }
+                    }
+                }
+                Err(e) => {
+                    // Out of file descriptors, or a connection reset
+                    // before it was accepted: wait a little, go on.
+                    note(&format!("accepting a connection: {e}"));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+        }
+    };
+    drop(listener);
+    note(&format!("{why}: stopping"));
+    server.broadcaster.close();
+    let _ = stop_tx.send(true);
+    let finished = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if finished.is_err() {
+        note(&format!(
+            "{} connections still open after {}s: closing them",
+            tasks.len(),
+            SHUTDOWN_GRACE.as_secs()
+        ));
+        tasks.shutdown().await;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_lines_are_message_data() {
+        let event = parse_line(b"hello world\r\n").unwrap();
+        assert_eq!(event.data(), "hello world");
+        assert_eq!(event.event_type(), "message");
+        assert_eq!(event.id(), None);
+        // JSON that is not an event object is data, as it is.
+        for line in ["{\"temp\":3}", "[1,2]", "\"s\"", "{not json", "{}"] {
+            assert_eq!(parse_line(line.as_bytes()).unwrap().data(), line);
+        }
+    }
+
+    #[test]
+    fn event_objects() {
+        let event = parse_line(br#"{"event":"price","data":"42","id":"p-1"}"#).unwrap();
+        assert_eq!(
+            (event.event_type(), event.data(), event.id()),
+            ("price", "42", Some("p-1"))
+        );
+        let event = parse_line(br#"{"data":"a\nb","id":null}"#).unwrap();
+        assert_eq!((event.data(), event.id()), ("a\nb", None));
+        let event = parse_line(br#" {"event":"ping"}"#).unwrap();
+        assert_eq!((event.event_type(), event.data()), ("ping", ""));
+    }
+
+    #[test]
+    fn refused_objects() {
+        let refused = |line: &str| parse_line(line.as_bytes()).unwrap_err();
+        assert_eq!(
+            refused(r#"{"data":1}"#),
+            "\"data\" must be a string, not a number"
+        );
+        assert_eq!(
+            refused(r#"{"event":"a\nb"}"#),
+            "\"event\" holds a line break"
+        );
+        assert_eq!(refused(r#"{"id":"a\rb"}"#), "\"id\" holds a line break");
+        assert_eq!(refused(r#"{"id":"a\u0000b"}"#), "\"id\" holds a NUL");
+        assert!(refused(r#"{"id":""}"#).starts_with("\"id\" is empty"));
+        assert!(refused(r#"{"data":"x","retry":5}"#).starts_with("unknown key \"retry\""));
+        assert_eq!(parse_line(b"\xff\n").unwrap_err(), "it is not UTF-8");
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(parse_path("/events").unwrap(), "/events");
+        assert!(parse_path("events").is_err());
+        assert!(parse_path("/").is_err());
+        assert!(parse_path("/a b").is_err());
+        assert!(parse_path("/a\"<").is_err());
+    }
+
+    #[test]
+    fn html_escaping() {
+        assert_eq!(
+            escape_html(r#"<a href="x">'&"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;"
+        );
+    }
+}
