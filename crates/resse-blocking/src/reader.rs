@@ -3,7 +3,7 @@
 use std::io::{self, Read};
 
 use bytes::{Bytes, BytesMut};
-use resse_codec::{Decoder, DecoderConfig, Frame};
+use resse_codec::{ChunkDecoder, Decoder, DecoderConfig, Frame};
 
 use crate::Error;
 
@@ -50,11 +50,8 @@ pub(crate) fn read_chunk(reader: &mut impl Read, buf: &mut BytesMut) -> io::Resu
 #[derive(Debug)]
 pub struct EventReader<R> {
     reader: R,
-    decoder: Decoder,
+    chunks: ChunkDecoder,
     buf: BytesMut,
-    chunk: Bytes,
-    eof: bool,
-    done: bool,
 }
 
 impl<R: Read> EventReader<R> {
@@ -67,11 +64,8 @@ impl<R: Read> EventReader<R> {
     pub fn with_config(reader: R, config: DecoderConfig) -> Self {
         Self {
             reader,
-            decoder: Decoder::with_config(config),
+            chunks: ChunkDecoder::with_config(config),
             buf: BytesMut::new(),
-            chunk: Bytes::new(),
-            eof: false,
-            done: false,
         }
     }
 
@@ -88,12 +82,12 @@ impl<R: Read> EventReader<R> {
 
     /// The decoder (e.g. for [`last_event_id`](Decoder::last_event_id)).
     pub fn decoder(&self) -> &Decoder {
-        &self.decoder
+        self.chunks.decoder()
     }
 
     /// The decoder, mutably.
     pub fn decoder_mut(&mut self) -> &mut Decoder {
-        &mut self.decoder
+        self.chunks.decoder_mut()
     }
 
     /// The underlying reader; bytes read but not yet decoded are lost.
@@ -107,35 +101,17 @@ impl<R: Read> Iterator for EventReader<R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if self.done {
+            if let Some(result) = self.chunks.next_frame() {
+                return Some(result.map_err(Error::from));
+            }
+            if self.chunks.is_done() {
+                // The input ended and was drained, or `Overflow::Stop`:
+                // nothing more is read.
                 return None;
             }
-            if self.eof {
-                return match self.decoder.decode_bytes_eof() {
-                    Ok(Some(frame)) => Some(Ok(frame)),
-                    Ok(None) => {
-                        self.done = true;
-                        None
-                    }
-                    Err(e) => {
-                        self.done = self.decoder.is_stopped();
-                        Some(Err(e.into()))
-                    }
-                };
-            }
-            match self.decoder.decode_bytes(&mut self.chunk) {
-                Ok(Some(frame)) => return Some(Ok(frame)),
-                Err(e) => {
-                    // `Overflow::Stop`: nothing more is decoded, so nothing
-                    // more is read (on a live socket the end may never come).
-                    self.done = self.decoder.is_stopped();
-                    return Some(Err(e.into()));
-                }
-                Ok(None) => {}
-            }
             match read_chunk(&mut self.reader, &mut self.buf) {
-                Ok(chunk) if chunk.is_empty() => self.eof = true,
-                Ok(chunk) => self.chunk = chunk,
+                Ok(chunk) if chunk.is_empty() => self.chunks.end(),
+                Ok(chunk) => self.chunks.push(chunk),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Some(Err(e.into())),
             }

@@ -1,10 +1,10 @@
 //! `resse decode`: read an SSE byte stream, print every frame as soon as it is decoded.
 //!
-//! Bytes are read from a file or stdin in reads of up to 64 KiB, appended to a
-//! buffer and run through [`resse_codec::Decoder`] (optionally in smaller
-//! pieces, `--chunk-size`). After each read the output is flushed, so
+//! Bytes are read from a file or stdin in reads of up to 64 KiB and pushed
+//! through a [`resse_codec::ChunkDecoder`] (optionally in smaller pieces,
+//! `--chunk-size`). After each read the output is flushed, so
 //! `tail -f stream.sse | resse decode` shows events as they arrive. At end of
-//! input the decoder's `decode_eof` is drained and a final end-of-stream
+//! input what the decoder holds is drained and a final end-of-stream
 //! record tells the last event id and whether an unterminated event was
 //! discarded.
 //!
@@ -21,10 +21,10 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use bytes::BytesMut;
+use bytes::Bytes;
 use clap::Args;
 use resse_codec::{
-    DEFAULT_MAX_EVENT_LEN, DEFAULT_MAX_LINE_LEN, DecodeError, Decoder, DecoderConfig,
+    ChunkDecoder, DEFAULT_MAX_EVENT_LEN, DEFAULT_MAX_LINE_LEN, DecodeError, DecoderConfig,
 };
 
 use crate::error::CliError;
@@ -124,8 +124,7 @@ pub(crate) fn run(args: &DecodeArgs) -> Result<ExitCode, CliError> {
         Format::Human
     };
     let mut run = Run {
-        decoder: Decoder::with_config(config),
-        buf: BytesMut::with_capacity(READ_LEN),
+        chunks: ChunkDecoder::with_config(config),
         out: Renderer::new(BufWriter::new(io::stdout().lock()), format),
         positions: Positions::new(args.max_line_len, args.max_event_len),
         skipped_line: 0,
@@ -147,15 +146,19 @@ pub(crate) fn run(args: &DecodeArgs) -> Result<ExitCode, CliError> {
         let read = chunk.get(..n).unwrap_or(&chunk);
         for piece in read.chunks(args.chunk_size.unwrap_or(n)) {
             run.positions.feed(piece);
-            run.buf.extend_from_slice(piece);
-            run.drain(Decoder::decode)?;
+            run.chunks.push(Bytes::copy_from_slice(piece));
+            run.drain()?;
         }
         run.out.flush().map_err(CliError::Output)?;
     }
 
-    run.drain(Decoder::decode_eof)?;
+    run.chunks.end();
+    run.drain()?;
     run.out
-        .end_of_stream(run.decoder.last_event_id(), run.decoder.incomplete_at_eof())
+        .end_of_stream(
+            run.chunks.decoder().last_event_id(),
+            run.chunks.incomplete_at_eof(),
+        )
         .and_then(|()| run.out.flush())
         .map_err(CliError::Output)?;
 
@@ -169,9 +172,8 @@ pub(crate) fn run(args: &DecodeArgs) -> Result<ExitCode, CliError> {
 
 /// The state of one `decode` run.
 struct Run<W: Write> {
-    decoder: Decoder,
-    /// Bytes read but not yet consumed by the decoder; only ever appended to.
-    buf: BytesMut,
+    /// The decoder, fed each piece of input as it is read.
+    chunks: ChunkDecoder,
     out: Renderer<W>,
     /// Where the decoder's limit errors are.
     positions: Positions,
@@ -181,28 +183,25 @@ struct Run<W: Write> {
     skipped_event: u64,
 }
 
-/// `Decoder::decode` or `Decoder::decode_eof`.
-type Step = fn(&mut Decoder, &mut BytesMut) -> Result<Option<resse_codec::Frame>, DecodeError>;
-
 impl<W: Write> Run<W> {
-    /// Calls `step` until it needs more input, printing every frame it yields.
-    fn drain(&mut self, step: Step) -> Result<(), CliError> {
-        loop {
-            match step(&mut self.decoder, &mut self.buf) {
-                Ok(Some(frame)) => self.out.frame(&frame).map_err(CliError::Output)?,
-                Ok(None) => return Ok(()),
+    /// Prints every frame the decoder has until it needs more input.
+    fn drain(&mut self) -> Result<(), CliError> {
+        while let Some(result) = self.chunks.next_frame() {
+            match result {
+                Ok(frame) => self.out.frame(&frame).map_err(CliError::Output)?,
                 // Returned once per offending event; the decoder (in skip mode) has
                 // already decided to drop it, so keep going.
                 Err(e) => self.limit_error(&e)?,
             }
         }
+        Ok(())
     }
 
     /// Reports a limit error on stderr, after the frames decoded before it:
     /// the first of each limit in full, later ones only in [`summary`](Self::summary).
     fn limit_error(&mut self, e: &DecodeError) -> Result<(), CliError> {
         self.out.flush().map_err(CliError::Output)?;
-        let config = self.decoder.config();
+        let config = self.chunks.decoder().config();
         let (max_line, max_event) = (config.get_max_line_len(), config.get_max_event_len());
         match e {
             DecodeError::LineTooLong { limit } => {

@@ -75,12 +75,14 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod chunks;
 mod decoder;
 mod encoder;
 mod error;
 mod event;
 mod text;
 
+pub use chunks::ChunkDecoder;
 pub use decoder::{
     BufferedDecoder, DEFAULT_MAX_EVENT_LEN, DEFAULT_MAX_LINE_LEN, Decoder, DecoderConfig, Overflow,
 };

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
-use resse_codec::{DecodeError, Decoder, Event, Frame, Text};
+use resse_codec::{ChunkDecoder, DecodeError, Decoder, Event, Frame, Text};
 use resse_heartbeat::{IdleConfig, IdleWatchdog, Liveness};
 use resse_reconnect::{
     Cause, Decision, DelayReason, Reconnect, ReconnectPolicy, StopReason, Verdict,
@@ -245,7 +245,8 @@ pub struct ClientSession {
     policy: ReconnectPolicy,
     idle_config: Option<IdleConfig>,
     idle: Option<IdleWatchdog>,
-    decoder: Decoder,
+    /// The decoder, driven over the body's chunks.
+    chunks: ChunkDecoder,
     state: State,
     actions: VecDeque<Action>,
     events: VecDeque<SessionEvent>,
@@ -271,8 +272,10 @@ impl ClientSession {
         let policy =
             ReconnectPolicy::new(config.effective_reconnect()).map_err(ConfigError::Reconnect)?;
         let template = Template::from_config(&config, url);
-        let mut decoder = Decoder::with_config(config.decoder.clone());
-        decoder.set_last_event_id(config.last_event_id.clone());
+        let mut chunks = ChunkDecoder::with_config(config.decoder.clone());
+        chunks
+            .decoder_mut()
+            .set_last_event_id(config.last_event_id.clone());
         let mut session = Self {
             current: template.clone(),
             template,
@@ -280,7 +283,7 @@ impl ClientSession {
             policy,
             idle_config: config.idle,
             idle: None,
-            decoder,
+            chunks,
             state: State::Closed,
             actions: VecDeque::new(),
             events: VecDeque::new(),
@@ -322,7 +325,7 @@ impl ClientSession {
     /// The last event id: what the next request sends as `Last-Event-ID`
     /// (empty: none).
     pub fn last_event_id(&self) -> &Text {
-        self.decoder.last_event_id()
+        self.chunks.decoder().last_event_id()
     }
 
     /// The URL of the connection in flight, or of the last one.
@@ -337,7 +340,7 @@ impl ClientSession {
 
     /// The decoder.
     pub fn decoder(&self) -> &Decoder {
-        &self.decoder
+        self.chunks.decoder()
     }
 
     /// A snapshot of counters and timings, with durations measured up to
@@ -433,13 +436,8 @@ impl ClientSession {
             idle.on_bytes_received(now);
         }
         // Zero-copy: events that lie within this chunk are slices of it.
-        let mut bytes = bytes;
-        loop {
-            let result = self.decoder.decode_bytes(&mut bytes);
-            if !self.frame(result) {
-                break;
-            }
-        }
+        self.chunks.push(bytes);
+        self.drain();
     }
 
     /// The body of the open stream ended at `now` (or the connection closed
@@ -455,16 +453,12 @@ impl ClientSession {
         match self.state {
             State::Connecting { .. } => self.ended(now, Cause::ConnectFailed),
             State::Open => {
-                loop {
-                    let result = self.decoder.decode_bytes_eof();
-                    if !self.frame(result) {
-                        break;
-                    }
-                }
+                self.chunks.end();
+                self.drain();
                 if self.is_closed() {
                     return;
                 }
-                let cause = if self.decoder.incomplete_at_eof() {
+                let cause = if self.chunks.incomplete_at_eof() {
                     Cause::EndOfBodyMidEvent
                 } else {
                     Cause::EndOfBodyClean
@@ -595,14 +589,16 @@ impl ClientSession {
             .redirect
             .take()
             .unwrap_or_else(|| self.template.clone());
-        self.decoder.reset();
+        self.chunks.reset();
         self.idle = self.idle_config.map(|c| IdleWatchdog::new(c, now));
         self.connections = self.connections.saturating_add(1);
         self.conn_events = 0;
         self.conn_bytes = 0;
         self.state = State::Connecting { attempt };
         self.events.push_back(SessionEvent::Connecting { attempt });
-        let request = self.current.to_request(self.decoder.last_event_id());
+        let request = self
+            .current
+            .to_request(self.chunks.decoder().last_event_id());
         self.actions.push_back(Action::Connect(request));
     }
 
@@ -647,11 +643,17 @@ impl ClientSession {
         }
     }
 
-    /// Handles one decoder result; `false` when there is nothing more to
-    /// decode now.
-    fn frame(&mut self, result: Result<Option<Frame>, DecodeError>) -> bool {
+    /// Handles every frame the decoder has for now.
+    fn drain(&mut self) {
+        while let Some(result) = self.chunks.next_frame() {
+            self.frame(result);
+        }
+    }
+
+    /// Handles one decoder result.
+    fn frame(&mut self, result: Result<Frame, DecodeError>) {
         match result {
-            Ok(Some(Frame::Event(event))) => {
+            Ok(Frame::Event(event)) => {
                 if self.conn_events == 0 {
                     // The stream works: when it ends, the outage is over.
                     self.policy.on_progress();
@@ -659,32 +661,19 @@ impl ClientSession {
                 self.conn_events = self.conn_events.saturating_add(1);
                 self.total_events = self.total_events.saturating_add(1);
                 self.events.push_back(SessionEvent::Event(event));
-                true
             }
-            Ok(Some(Frame::Retry(d))) => {
-                self.policy.on_retry(d);
-                true
-            }
-            Ok(Some(Frame::Comment(text))) => {
-                self.events.push_back(SessionEvent::Comment(text));
-                true
-            }
-            Ok(Some(_)) => true,
-            Ok(None) => false,
-            Err(e) if self.decoder.is_stopped() => {
-                self.finish(CloseReason::Decode(e));
-                false
-            }
-            Err(e) => {
-                self.events.push_back(SessionEvent::DecodeError(e));
-                true
-            }
+            Ok(Frame::Retry(d)) => self.policy.on_retry(d),
+            Ok(Frame::Comment(text)) => self.events.push_back(SessionEvent::Comment(text)),
+            Ok(_) => {}
+            // `Overflow::Stop`: the driver is done, and so is the session.
+            Err(e) if self.chunks.is_done() => self.finish(CloseReason::Decode(e)),
+            Err(e) => self.events.push_back(SessionEvent::DecodeError(e)),
         }
     }
 
     /// The connection in flight ended at `now` because of `cause`.
     fn ended(&mut self, now: Instant, cause: Cause) {
-        self.decoder.reset();
+        self.chunks.reset();
         self.idle = None;
         self.last_cause = Some(cause);
         match self.policy.on_error(now, cause) {
@@ -707,7 +696,7 @@ impl ClientSession {
     }
 
     fn finish(&mut self, reason: CloseReason) {
-        self.decoder.reset();
+        self.chunks.reset();
         self.idle = None;
         self.redirect = None;
         self.state = State::Closed;

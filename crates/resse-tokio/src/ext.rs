@@ -6,7 +6,7 @@ use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use futures_core::{FusedStream, Stream};
-use resse_codec::{DecodeError, Decoder, DecoderConfig, Event, Frame};
+use resse_codec::{ChunkDecoder, DecodeError, Decoder, DecoderConfig, Event, Frame};
 
 /// Decodes a stream of body chunks (`Stream<Item = Result<B, E>>` with `B:
 /// Into<Bytes>`: a reqwest `bytes_stream()`, a hyper body turned into a
@@ -62,8 +62,7 @@ where
     fn sse_frames_with(self, config: DecoderConfig) -> SseFrames<Self> {
         SseFrames {
             body: Some(self),
-            decoder: Decoder::with_config(config),
-            chunk: Bytes::new(),
+            chunks: ChunkDecoder::with_config(config),
             done: false,
         }
     }
@@ -105,8 +104,7 @@ pin_project_lite::pin_project! {
     pub struct SseFrames<S> {
         #[pin]
         body: Option<S>,
-        decoder: Decoder,
-        chunk: Bytes,
+        chunks: ChunkDecoder,
         done: bool,
     }
 }
@@ -117,14 +115,14 @@ impl<S> SseFrames<S> {
     /// [`incomplete_at_eof`](Decoder::incomplete_at_eof) says whether the
     /// body was cut inside an event.
     pub fn decoder(&self) -> &Decoder {
-        &self.decoder
+        self.chunks.decoder()
     }
 }
 
 impl<S> fmt::Debug for SseFrames<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SseFrames")
-            .field("decoder", &self.decoder)
+            .field("decoder", self.chunks.decoder())
             .field("done", &self.done)
             .finish_non_exhaustive()
     }
@@ -143,30 +141,22 @@ where
             if *this.done {
                 return Poll::Ready(None);
             }
-            match this.decoder.decode_bytes(this.chunk) {
-                Ok(Some(frame)) => return Poll::Ready(Some(Ok(frame))),
-                Ok(None) if this.decoder.is_stopped() => {
-                    // `Overflow::Stop`: nothing more will be decoded.
-                    *this.done = true;
-                    this.body.set(None);
-                    continue;
-                }
-                Ok(None) => {}
-                Err(e) => return Poll::Ready(Some(Err(StreamError::Decode(e)))),
+            if let Some(result) = this.chunks.next_frame() {
+                return Poll::Ready(Some(result.map_err(StreamError::Decode)));
+            }
+            if this.chunks.is_done() {
+                // The body ended and was drained, or `Overflow::Stop`:
+                // nothing more will be decoded, so nothing more is read.
+                *this.done = true;
+                this.body.set(None);
+                continue;
             }
             let Some(body) = this.body.as_mut().as_pin_mut() else {
-                // The body ended: what the decoder still holds.
-                return Poll::Ready(match this.decoder.decode_bytes_eof() {
-                    Ok(Some(frame)) => Some(Ok(frame)),
-                    Ok(None) => {
-                        *this.done = true;
-                        None
-                    }
-                    Err(e) => Some(Err(StreamError::Decode(e))),
-                });
+                this.chunks.end();
+                continue;
             };
             match ready!(body.poll_next(cx)) {
-                Some(Ok(chunk)) => *this.chunk = chunk.into(),
+                Some(Ok(chunk)) => this.chunks.push(chunk.into()),
                 Some(Err(e)) => {
                     // A failed body is not an end of stream: an unfinished
                     // event is not dispatched, and nothing more is read.
