@@ -120,8 +120,8 @@ Logs (stderr): one line at start with the URLs; one line per connection when a s
 (new, resumed, too old, unknown) and when it closes (the client went away, the server stopped, \
 the client fell too far behind) and one per other request. -q leaves out the connection lines.
 
-Exit status: 0 after Ctrl-C or SIGTERM; 1 when the address cannot be bound or the \
-certificate or key cannot be used; 2 on bad arguments.")]
+Exit status: 0 after Ctrl-C or SIGTERM; 1 when the address cannot be bound (at start, or \
+again after SIGHUP) or the certificate or key cannot be used; 2 on bad arguments.")]
 pub(crate) struct ServeArgs {
     /// The IP address to listen on (IPv4 or IPv6).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
@@ -930,7 +930,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         // while publishing and the replay log go on.
         drop(listener);
         note(&format!(
-            "SIGHUP: listener closed; dropping {} connections; listening again in {} ms",
+            "SIGHUP: listener closed; dropping {} open connection(s); listening again in {} ms",
             tasks.len(),
             pause.as_millis()
         ));

@@ -23,13 +23,14 @@
 
 #![cfg(unix)]
 
+use std::cell::Cell;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Mutex, mpsc};
+use std::sync::{Mutex, MutexGuard, mpsc};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -38,10 +39,34 @@ use serde_json::{Value, json};
 use tungstenite::{Message, WebSocket};
 
 /// How long any one wait may take before the test fails.
-const LIMIT: Duration = Duration::from_secs(20);
+const LIMIT: Duration = Duration::from_secs(15);
+
+/// How long a whole test may take (its waits stop there).
+const TEST_LIMIT: Duration = Duration::from_secs(45);
 
 /// One browser at a time: the machine may have few cores.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+thread_local! {
+    /// When the running test must be done (each test has its own thread).
+    static TEST_END: Cell<Option<Instant>> = const { Cell::new(None) };
+}
+
+/// When a wait that starts now must end: [`LIMIT`] from now, or the end
+/// of the test if that comes first.
+fn deadline() -> Instant {
+    let wait = Instant::now() + LIMIT;
+    TEST_END.get().map_or(wait, |end| wait.min(end))
+}
+
+/// Starts a browser test: Chromium (or `None`: not run, see
+/// [`chromium_or_skip`]), and the lock that runs one at a time.
+fn begin(test: &str) -> Option<(PathBuf, MutexGuard<'static, ()>)> {
+    let chromium = chromium_or_skip(test)?;
+    let one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    TEST_END.set(Some(Instant::now() + TEST_LIMIT));
+    Some((chromium, one))
+}
 
 /// A line for whoever runs the tests, past the test harness's capture of
 /// `print!` (so it shows on a passing run too).
@@ -162,7 +187,7 @@ impl Serve {
 
     /// Waits for a stderr line containing `needle`.
     fn wait_for(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + LIMIT;
+        let deadline = deadline();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.stderr.recv_timeout(left) {
@@ -198,7 +223,7 @@ impl Serve {
     /// Stops it with SIGTERM; it must exit with status 0 in time.
     fn stop(mut self) {
         self.signal("TERM");
-        let deadline = Instant::now() + LIMIT;
+        let deadline = deadline();
         loop {
             if let Some(status) = self.child.try_wait().expect("poll resse") {
                 assert!(status.success(), "{status:?}; stderr: {:#?}", self.drain());
@@ -275,7 +300,7 @@ impl Browser {
         };
         // Chromium writes the port it chose, then the browser's path.
         let port_file = profile.join("DevToolsActivePort");
-        let deadline = Instant::now() + LIMIT;
+        let deadline = deadline();
         let (port, path) = loop {
             if let Ok(text) = std::fs::read_to_string(&port_file) {
                 let mut parts = text.lines();
@@ -345,7 +370,7 @@ impl Browser {
         self.ws
             .send(Message::text(message.to_string()))
             .unwrap_or_else(|e| panic!("sending {method}: {e}"));
-        let deadline = Instant::now() + LIMIT;
+        let deadline = deadline();
         loop {
             assert!(Instant::now() < deadline, "no answer to {method} in time");
             let message = self
@@ -390,13 +415,15 @@ impl Browser {
     /// Evaluates `expression` until it is true; returns how long it took.
     fn wait_until(&mut self, expression: &str) -> Duration {
         let start = Instant::now();
+        let deadline = deadline();
         loop {
             if self.eval(expression) == json!(true) {
                 return start.elapsed();
             }
             assert!(
-                start.elapsed() < LIMIT,
-                "not true within {LIMIT:?}: {expression}"
+                Instant::now() < deadline,
+                "not true in time ({:?}): {expression}",
+                start.elapsed()
             );
             thread::sleep(Duration::from_millis(50));
         }
@@ -428,14 +455,24 @@ impl Browser {
     }
 }
 
-/// Kills `child`'s whole process group and reaps `child`.
+/// Kills `child`'s whole process group, reaps `child`, and waits (a few
+/// seconds at most) until no process of the group is left.
 fn kill_group(child: &mut Child) {
-    let _ = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{}", child.id())])
-        .stderr(Stdio::null())
-        .status();
+    let group = format!("-{}", child.id());
+    let kill = |signal: &str| {
+        Command::new("kill")
+            .args([signal, "--", &group])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    kill("-KILL");
     let _ = child.kill();
     let _ = child.wait();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while kill("-0") && Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(50));
+    }
 }
 
 impl Drop for Browser {
@@ -465,10 +502,9 @@ fn text_of(id: &str) -> String {
 #[test]
 fn the_page_follows_a_listener_restart_with_every_event_once_and_in_order() {
     let test = "the_page_follows_a_listener_restart_with_every_event_once_and_in_order";
-    let Some(chromium) = chromium_or_skip(test) else {
+    let Some((chromium, _one)) = begin(test) else {
         return;
     };
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let started = Instant::now();
     let mut serve = Serve::start(&["--retry", "300"]);
     let mut browser = Browser::start(&chromium, &[]);
@@ -493,7 +529,11 @@ fn the_page_follows_a_listener_restart_with_every_event_once_and_in_order() {
     // says it is reconnecting, and events go on being published into the
     // replay log meanwhile.
     serve.signal("HUP");
-    serve.wait_for("SIGHUP: listener closed; dropping 1 connections; listening again in 300 ms");
+    let restart = serve.wait_for("SIGHUP: listener closed; dropping ");
+    assert!(
+        restart.ends_with("; listening again in 300 ms"),
+        "{restart}"
+    );
     for n in 6..=8 {
         serve.send(&format!("event {n}"));
     }
@@ -569,10 +609,9 @@ fn open_sources(browser: &mut Browser, n: usize, path: &str) {
 #[test]
 fn ten_event_sources_on_one_page_all_stream_over_http2() {
     let test = "ten_event_sources_on_one_page_all_stream_over_http2";
-    let Some(chromium) = chromium_or_skip(test) else {
+    let Some((chromium, _one)) = begin(test) else {
         return;
     };
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let started = Instant::now();
     let mut serve = Serve::start(&["--tls-self-signed", "--retry", "300"]);
     // The certificate is self-signed: accepted in this test's browser only.
@@ -613,6 +652,11 @@ fn ten_event_sources_on_one_page_all_stream_over_http2() {
         .collect();
     connections.sort();
     connections.dedup();
+    assert_eq!(
+        connections.len(),
+        1,
+        "one HTTP/2 connection: {connections:?}"
+    );
     let h2_streams = serve
         .drain()
         .iter()
@@ -620,7 +664,7 @@ fn ten_event_sources_on_one_page_all_stream_over_http2() {
         .count();
     assert_eq!(h2_streams, 11, "{:#?}", serve.log);
     say(&format!(
-        "browser test {test}: ok in {:.1}s: 11 event streams over h2 on {} connection(s)",
+        "browser test {test}: ok in {:.1}s: 11 event streams over h2 on {} connection",
         started.elapsed().as_secs_f64(),
         connections.len()
     ));
@@ -631,10 +675,9 @@ fn ten_event_sources_on_one_page_all_stream_over_http2() {
 #[test]
 fn over_http11_the_seventh_event_source_stalls() {
     let test = "over_http11_the_seventh_event_source_stalls";
-    let Some(chromium) = chromium_or_skip(test) else {
+    let Some((chromium, _one)) = begin(test) else {
         return;
     };
-    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let started = Instant::now();
     let mut serve = Serve::start(&["--retry", "300"]);
     let mut browser = Browser::start(&chromium, &[]);

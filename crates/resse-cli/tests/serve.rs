@@ -304,7 +304,7 @@ fn sighup_restarts_the_listener_and_keeps_the_replay_log() {
     let line = serve.wait_for("SIGHUP: listener closed");
     assert_eq!(
         line,
-        "resse: SIGHUP: listener closed; dropping 1 connections; listening again in 1500 ms"
+        "resse: SIGHUP: listener closed; dropping 1 open connection(s); listening again in 1500 ms"
     );
     read_cut(&mut live);
     serve.wait_for("stream closed: the listener is restarting (SIGHUP): connection dropped");
