@@ -55,6 +55,18 @@ const MAX_TYPES: usize = 64;
 /// How long open connections get to finish after a stop signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// The pause of a listener restart (SIGHUP) without `--retry`.
+const RESTART_PAUSE: Duration = Duration::from_secs(1);
+
+/// What connections are told: serve on, stop (streams end cleanly, as the
+/// broadcaster is closed), or drop at once (a listener restart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Serving,
+    Stopping,
+    Restarting,
+}
+
 /// Arguments of `resse serve`.
 #[derive(Debug, Args)]
 #[command(after_help = "\
@@ -75,6 +87,12 @@ keeps it and does not move the counter. Ids must be unique within the replay log
 End of stdin does not stop the server: it goes on serving the replay log and keep-alives. \
 Ctrl-C or SIGTERM stops it: every open stream gets what was queued for it, then ends cleanly, \
 and the server exits with status 0.
+
+SIGHUP restarts the listener: the server closes the listening socket and drops every \
+connection at once (as a crash or a network cut would), waits the --retry delay (1 s without \
+--retry), then listens on the same address and port again. Publishing and the replay log go on \
+meanwhile, so clients that reconnect with Last-Event-ID get exactly what they missed. If the \
+address cannot be bound again, the server exits with status 1.
 
 Streams: GET PATH (default /events) answers text/event-stream, with a keep-alive comment \
 after --keep-alive seconds of quiet. Every stream starts with `retry: MS` when --retry is \
@@ -102,8 +120,8 @@ Logs (stderr): one line at start with the URLs; one line per connection when a s
 (new, resumed, too old, unknown) and when it closes (the client went away, the server stopped, \
 the client fell too far behind) and one per other request. -q leaves out the connection lines.
 
-Exit status: 0 after Ctrl-C or SIGTERM; 1 when the address cannot be bound or the \
-certificate or key cannot be used; 2 on bad arguments.")]
+Exit status: 0 after Ctrl-C or SIGTERM; 1 when the address cannot be bound (at start, or \
+again after SIGHUP) or the certificate or key cannot be used; 2 on bad arguments.")]
 pub(crate) struct ServeArgs {
     /// The IP address to listen on (IPv4 or IPv6).
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
@@ -202,6 +220,8 @@ struct Server {
     keep_alive: Option<Duration>,
     quiet: bool,
     conn: ConnConfig,
+    /// Set while the listener restarts (SIGHUP): streams dropped then say so.
+    restarting: Arc<AtomicBool>,
 }
 
 /// The response body: an event stream or a small fixed body.
@@ -283,6 +303,7 @@ impl Server {
             subscription,
             ended: Arc::clone(ended),
             close_log: close_log.filter(|_| !self.quiet),
+            restarting: Arc::clone(&self.restarting),
         };
         let body = SseBody::new(stream);
         let body = match self.keep_alive {
@@ -392,16 +413,26 @@ struct EventStream {
     ended: Arc<Mutex<Option<EndReason>>>,
     /// The peer, when this stream logs its end itself.
     close_log: Option<String>,
+    /// The server's listener-restart flag.
+    restarting: Arc<AtomicBool>,
 }
 
 impl Drop for EventStream {
     fn drop(&mut self) {
         if let Some(peer) = &self.close_log {
             let reason = *lock(&self.ended);
-            note(&format!("{peer} stream closed: {}", close_cause(reason)));
+            let cause = if reason.is_none() && self.restarting.load(Ordering::Relaxed) {
+                RESTART_CAUSE
+            } else {
+                close_cause(reason)
+            };
+            note(&format!("{peer} stream closed: {cause}"));
         }
     }
 }
+
+/// Why a stream closed when the listener restarted.
+const RESTART_CAUSE: &str = "the listener is restarting (SIGHUP): connection dropped";
 
 /// Why a stream closed, from its subscription's end.
 fn close_cause(reason: Option<EndReason>) -> &'static str {
@@ -437,7 +468,7 @@ async fn connection(
     server: Arc<Server>,
     stream: TcpStream,
     peer: SocketAddr,
-    mut stopping: watch::Receiver<bool>,
+    mut phase: watch::Receiver<Phase>,
 ) {
     let ended = Arc::new(Mutex::new(None));
     let mut opened = false;
@@ -455,22 +486,32 @@ async fn connection(
         });
         let mut served = std::pin::pin!(served);
         tokio::select! {
-            served = served.as_mut() => served,
-            _ = stopping.changed() => {
-                if !requested.load(Ordering::Relaxed) {
+            served = served.as_mut() => Some(served),
+            _ = phase.changed() => {
+                if *phase.borrow() == Phase::Restarting {
+                    // Dropped at once: the connection closes.
+                    None
+                } else if !requested.load(Ordering::Relaxed) {
                     // Still waiting for a request (a browser's
                     // preconnection): nothing to finish.
                     return;
+                } else {
+                    // A response is under way; its stream ends now that
+                    // the broadcaster is closed.
+                    Some(served.await)
                 }
-                // A response is under way; its stream ends now that the
-                // broadcaster is closed.
-                served.await
             }
         }
     };
     if server.quiet {
         return;
     }
+    let Some(served) = served else {
+        if opened {
+            note(&format!("{peer} stream closed: {RESTART_CAUSE}"));
+        }
+        return;
+    };
     let line = match (&served, opened) {
         // A connection that never sent a request (a browser's
         // preconnection, a port check): nothing to tell.
@@ -498,12 +539,12 @@ async fn tls_connection(
     acceptor: tokio_rustls::TlsAcceptor,
     stream: TcpStream,
     peer: SocketAddr,
-    mut stopping: watch::Receiver<bool>,
+    mut phase: watch::Receiver<Phase>,
 ) {
     let handshake = tokio::time::timeout(ConnConfig::DEFAULT_HEAD_TIMEOUT, acceptor.accept(stream));
     let handshake = tokio::select! {
         handshake = handshake => handshake,
-        _ = stopping.changed() => return,
+        _ = phase.changed() => return,
     };
     let tls = match handshake {
         Ok(Ok(tls)) => tls,
@@ -542,7 +583,11 @@ async fn tls_connection(
     let mut conn = std::pin::pin!(conn);
     let served = tokio::select! {
         served = conn.as_mut() => served,
-        _ = stopping.changed() => {
+        _ = phase.changed() => {
+            if *phase.borrow() == Phase::Restarting {
+                // Dropped at once (its streams log that).
+                return;
+            }
             // Streams are ending (the broadcaster is closed): let the
             // responses finish, then close (HTTP/2: GOAWAY).
             conn.as_mut().graceful_shutdown();
@@ -582,14 +627,17 @@ fn client_left(e: &(dyn std::error::Error + 'static)) -> bool {
     false
 }
 
-/// The signals that stop the server, caught from creation on.
+/// The signals that stop the server, caught from creation on, and SIGHUP.
 struct StopSignals {
     #[cfg(unix)]
     unix: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+    #[cfg(unix)]
+    hangup: Option<tokio::signal::unix::Signal>,
 }
 
 impl StopSignals {
-    /// Installs the handlers (Ctrl-C, and SIGTERM on Unix). Needs a runtime.
+    /// Installs the handlers (Ctrl-C, and SIGTERM and SIGHUP on Unix).
+    /// Needs a runtime.
     fn install() -> Self {
         #[cfg(unix)]
         {
@@ -597,12 +645,26 @@ impl StopSignals {
             let unix = signal(SignalKind::interrupt())
                 .and_then(|int| Ok((int, signal(SignalKind::terminate())?)))
                 .ok();
-            Self { unix }
+            let hangup = signal(SignalKind::hangup()).ok();
+            Self { unix, hangup }
         }
         #[cfg(not(unix))]
         {
             Self {}
         }
+    }
+
+    /// Waits for a stop signal (`Some`, saying which) or SIGHUP (`None`).
+    async fn recv_or_hangup(&mut self) -> Option<&'static str> {
+        #[cfg(unix)]
+        if let (Some((int, term)), Some(hangup)) = (&mut self.unix, &mut self.hangup) {
+            return tokio::select! {
+                _ = int.recv() => Some("interrupted"),
+                _ = term.recv() => Some("terminated (SIGTERM)"),
+                Some(()) = hangup.recv() => None,
+            };
+        }
+        Some(self.recv().await)
     }
 
     /// Waits for a stop signal and says which it was.
@@ -797,6 +859,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         keep_alive: (!args.keep_alive.is_zero()).then_some(args.keep_alive),
         quiet: args.quiet,
         conn: ConnConfig::default(),
+        restarting: Arc::new(AtomicBool::new(false)),
     });
     // Signals are caught from here on: before anyone can know the address.
     let mut stop = StopSignals::install();
@@ -823,40 +886,85 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         note(&format!("TLS: {}", tls.description));
     }
     let acceptor = tls.map(|tls| tokio_rustls::TlsAcceptor::from(tls.config));
-    let (stop_tx, stop_rx) = watch::channel(false);
+    let (phase_tx, _) = watch::channel(Phase::Serving);
+    let pause = server.retry.unwrap_or(RESTART_PAUSE);
 
     let mut tasks = JoinSet::new();
+    let mut listener = listener;
     let why = loop {
-        tokio::select! {
-            why = stop.recv() => break why,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let server = Arc::clone(&server);
-                    match &acceptor {
-                        Some(acceptor) => {
-                            let acceptor = acceptor.clone();
-                            let stopping = stop_rx.clone();
-                            tasks.spawn(tls_connection(server, acceptor, stream, peer, stopping));
-                        }
-                        None => {
-                            tasks.spawn(connection(server, stream, peer, stop_rx.clone()));
+        let hangup = tokio::select! {
+            signal = stop.recv_or_hangup() => match signal {
+                Some(why) => break why,
+                None => true,
+            },
+            accepted = listener.accept() => {
+                match accepted {
+                    Ok((stream, peer)) => {
+                        let server = Arc::clone(&server);
+                        let phase = phase_tx.subscribe();
+                        match &acceptor {
+                            Some(acceptor) => {
+                                let acceptor = acceptor.clone();
+                                tasks.spawn(tls_connection(server, acceptor, stream, peer, phase));
+                            }
+                            None => {
+                                tasks.spawn(connection(server, stream, peer, phase));
+                            }
                         }
                     }
+                    Err(e) => {
+                        // Out of file descriptors, or a connection reset
+                        // before it was accepted: wait a little, go on.
+                        note(&format!("accepting a connection: {e}"));
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                    }
                 }
-                Err(e) => {
-                    // Out of file descriptors, or a connection reset
-                    // before it was accepted: wait a little, go on.
-                    note(&format!("accepting a connection: {e}"));
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-            Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                false
+            }
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => false,
+        };
+        if !hangup {
+            continue;
         }
+        // A listener restart: no listener and no connection for `pause`,
+        // while publishing and the replay log go on.
+        drop(listener);
+        note(&format!(
+            "SIGHUP: listener closed; dropping {} open connection(s); listening again in {} ms",
+            tasks.len(),
+            pause.as_millis()
+        ));
+        server.restarting.store(true, Ordering::Relaxed);
+        phase_tx.send_replace(Phase::Restarting);
+        let dropped = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if dropped.is_err() {
+            tasks.shutdown().await;
+        }
+        server.restarting.store(false, Ordering::Relaxed);
+        phase_tx.send_replace(Phase::Serving);
+        tokio::select! {
+            why = stop.recv() => {
+                note(&format!("{why}: stopping"));
+                server.broadcaster.close();
+                return Ok(ExitCode::SUCCESS);
+            }
+            () = tokio::time::sleep(pause) => {}
+        }
+        listener = TcpListener::bind(local)
+            .await
+            .map_err(|source| CliError::Bind {
+                addr: local,
+                source,
+            })?;
+        note(&format!("listening again on {local}"));
     };
     drop(listener);
     note(&format!("{why}: stopping"));
     server.broadcaster.close();
-    let _ = stop_tx.send(true);
+    phase_tx.send_replace(Phase::Stopping);
     let finished = tokio::time::timeout(SHUTDOWN_GRACE, async {
         while tasks.join_next().await.is_some() {}
     })

@@ -280,6 +280,64 @@ fn publishes_stdin_lines_replays_exactly_and_stops_on_sigterm() {
     assert_eq!(stopped, 4, "{log:#?}");
 }
 
+/// Reads what is left of a stream that is cut (not ended cleanly by the
+/// server): EOF or a reset, within [`LIMIT`].
+fn read_cut(body: &mut BufReader<TcpStream>) -> String {
+    let mut rest = Vec::new();
+    let _ = body.read_to_end(&mut rest);
+    String::from_utf8(rest).expect("UTF-8")
+}
+
+#[cfg(unix)]
+#[test]
+fn sighup_restarts_the_listener_and_keeps_the_replay_log() {
+    let (mut serve, addr) = Resse::serve(&["--retry", "1500"]);
+    let mut live = stream(addr, "/events", "");
+    serve.wait_for("stream opened (new)");
+    serve.send("one");
+    serve.send("two");
+    let text = read_until(&mut live, "data: two\n\n");
+    let p = prefix_of(&text);
+
+    // SIGHUP: the listener closes and every connection is dropped ...
+    serve.signal("HUP");
+    let line = serve.wait_for("SIGHUP: listener closed");
+    assert_eq!(
+        line,
+        "resse: SIGHUP: listener closed; dropping 1 open connection(s); listening again in 1500 ms"
+    );
+    read_cut(&mut live);
+    serve.wait_for("stream closed: the listener is restarting (SIGHUP): connection dropped");
+    assert!(
+        TcpStream::connect(addr).is_err(),
+        "nothing listens during the pause"
+    );
+    // ... while publishing goes on into the replay log.
+    serve.send("three");
+    serve.send("four");
+    serve.wait_for(&format!("listening again on {addr}"));
+
+    // Same address; the replay log has what was published in between.
+    let mut resumed = stream(addr, "/events", &format!("\r\nLast-Event-ID: {p}2"));
+    let replay = read_until(&mut resumed, "data: four\n\n");
+    assert_eq!(
+        replay,
+        format!("retry: 1500\n\nid: {p}3\ndata: three\n\nid: {p}4\ndata: four\n\n")
+    );
+    serve.wait_for(&format!(
+        r#"stream opened (resumed after "{p}2", 2 replayed)"#
+    ));
+    serve.send("five");
+    let next = format!("id: {p}5\ndata: five\n\n");
+    assert_eq!(read_until(&mut resumed, &next), next);
+
+    // SIGTERM still stops it cleanly.
+    serve.signal("TERM");
+    assert_eq!(read_to_end(&mut resumed), "");
+    let (status, log) = serve.finish();
+    assert!(status.success(), "{status:?} {log:#?}");
+}
+
 #[cfg(unix)]
 #[test]
 fn tail_follows_resumes_and_sees_a_clean_end() {
