@@ -7,11 +7,10 @@ use std::io;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use bytes::{Bytes, BytesMut};
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
-use resse_codec::{DecoderConfig, Event, Text};
-use resse_reconnect::{Cause, ReconnectConfig};
-use resse_session::{Action, ClientSession, ConnectionState, SessionConfig, SessionEvent};
+use bytes::BytesMut;
+use resse_codec::Event;
+use resse_reconnect::Cause;
+use resse_session::{Action, ClientSession, ConnectionState, Request, SessionConfig, SessionEvent};
 
 use crate::connect::{Connect, HttpConnector, Stream, Timeouts};
 use crate::reader::read_chunk;
@@ -133,13 +132,29 @@ fn random_seed() -> u64 {
 
 /// Configures a [`Client`]: the options of
 /// [`SessionConfig`] plus the connect timeout and the proxy.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ClientBuilder {
     config: SessionConfig,
-    seeded: bool,
     connect_timeout: Duration,
     proxy: Option<Proxy>,
     proxy_from_env: bool,
+    hook: Option<Hook>,
+}
+
+/// A hook that may change each request before it is sent (shared by the
+/// clones of a builder).
+type Hook = Arc<Mutex<dyn FnMut(&mut Request) + Send>>;
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("config", &self.config)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("proxy", &self.proxy)
+            .field("proxy_from_env", &self.proxy_from_env)
+            .field("hook", &self.hook.is_some())
+            .finish()
+    }
 }
 
 impl ClientBuilder {
@@ -150,84 +165,14 @@ impl ClientBuilder {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             config: SessionConfig::new(url),
-            seeded: false,
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
             proxy: None,
             proxy_from_env: true,
+            hook: None,
         }
     }
 
-    /// The request method (default `GET`; LLM and MCP endpoints use `POST`).
-    ///
-    /// It also sets what a clean end of the stream does by default: a `GET`
-    /// reconnects (as `EventSource` does), any other method stops (the
-    /// stream ends after the answer; sending the request again would ask
-    /// again). [`stop_on_clean_end`](Self::stop_on_clean_end) overrides it.
-    pub fn method(mut self, method: Method) -> Self {
-        self.config = self.config.method(method);
-        self
-    }
-
-    /// Whether a stream that ends at an event boundary closes the client
-    /// ([`SessionEvent::Closed`] with
-    /// [`StopReason::EndOfStream`](crate::StopReason::EndOfStream),
-    /// not an error) instead of reconnecting. Default: `false` for `GET`,
-    /// `true` for any other [`method`](Self::method). A stream cut mid-event,
-    /// and every other failure, reconnects either way. See
-    /// [`SessionConfig::stop_on_clean_end`].
-    pub fn stop_on_clean_end(mut self, yes: bool) -> Self {
-        self.config = self.config.stop_on_clean_end(yes);
-        self
-    }
-
-    /// Adds a request header.
-    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.config = self.config.header(name, value);
-        self
-    }
-
-    /// Adds request headers.
-    pub fn headers(mut self, headers: HeaderMap) -> Self {
-        self.config = self.config.headers(headers);
-        self
-    }
-
-    /// The request body, sent on every connection.
-    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
-        self.config = self.config.body(body);
-        self
-    }
-
-    /// The `Last-Event-ID` of the first request.
-    pub fn last_event_id(mut self, id: impl Into<Text>) -> Self {
-        self.config = self.config.last_event_id(id);
-        self
-    }
-
-    /// The reconnection policy. Its seed is replaced by one from the OS
-    /// random source unless [`seed`](Self::seed) is called (after this).
-    pub fn reconnect(mut self, config: ReconnectConfig) -> Self {
-        self.config = self.config.reconnect(config);
-        self.seeded = false;
-        self
-    }
-
-    /// A fixed seed for the reconnection jitter (tests). By default each
-    /// client draws one from the OS random source, so that clients dropped
-    /// together do not come back together.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.config = self.config.seed(seed);
-        self.seeded = true;
-        self
-    }
-
-    /// How long the connection may stay silent (response head included)
-    /// before it is dropped and reopened; `None` disables it. See
-    /// [`SessionConfig::idle_timeout`].
-    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.config = self.config.idle_timeout(timeout);
-        self
-    }
+    resse_session::client_builder_session_setters!();
 
     /// The connect timeout (default 10 s; at least 1 ms): TCP connection,
     /// proxy tunnel and TLS handshake together.
@@ -262,9 +207,24 @@ impl ClientBuilder {
         self
     }
 
-    /// The decoder's limits and options.
-    pub fn decoder(mut self, config: DecoderConfig) -> Self {
-        self.config = self.config.decoder(config);
+    /// Runs `hook` on every request before it is sent, reconnections and
+    /// redirects included: put a fresh auth token in, move to another URL.
+    /// The `Last-Event-ID` header is already set. Clones of this builder
+    /// share the hook.
+    ///
+    /// ```
+    /// use resse_blocking::ClientBuilder;
+    /// use resse_blocking::http::{HeaderValue, header::AUTHORIZATION};
+    ///
+    /// let builder = ClientBuilder::new("https://example.com/events").on_request(|request| {
+    ///     let token = "fresh-token"; // e.g. from a token cache
+    ///     if let Ok(value) = HeaderValue::from_str(&format!("Bearer {token}")) {
+    ///         request.headers.insert(AUTHORIZATION, value);
+    ///     }
+    /// });
+    /// ```
+    pub fn on_request(mut self, hook: impl FnMut(&mut Request) + Send + 'static) -> Self {
+        self.hook = Some(Arc::new(Mutex::new(hook)));
         self
     }
 
@@ -289,13 +249,14 @@ impl ClientBuilder {
     /// [`Error::Config`], as for [`build`](Self::build).
     pub fn build_with<C: Connect>(self, connector: C) -> Result<Client<C>, Error> {
         let mut config = self.config;
-        if !self.seeded {
+        if config.get_seed().is_none() {
             config = config.seed(random_seed());
         }
         let session = ClientSession::new(Instant::now(), config)?;
         Ok(Client {
             session,
             connector,
+            hook: self.hook,
             conn: None,
             close: CloseHandle::new(),
             connect_timeout: self.connect_timeout,
@@ -337,6 +298,7 @@ impl ClientBuilder {
 pub struct Client<C: Connect = HttpConnector> {
     session: ClientSession,
     connector: C,
+    hook: Option<Hook>,
     conn: Option<C::Stream>,
     close: CloseHandle,
     connect_timeout: Duration,
@@ -412,7 +374,12 @@ impl<C: Connect> Client<C> {
 
     fn perform(&mut self, action: Action) {
         match action {
-            Action::Connect(request) => {
+            Action::Connect(mut request) => {
+                if let Some(hook) = &self.hook {
+                    // The lock only guards the hook: a panic in it cannot
+                    // leave shared data inconsistent.
+                    (hook.lock().unwrap_or_else(PoisonError::into_inner))(&mut request);
+                }
                 let start = now();
                 let response = self
                     .session

@@ -139,3 +139,40 @@ fn a_retry_after_date_without_a_date_header_is_honoured() {
     let waited = heads[1].0 - heads[0].0;
     assert!(waited >= Duration::from_millis(1500), "{waited:?}");
 }
+
+#[test]
+fn the_request_hook_runs_before_every_request() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = calls.clone();
+    let heads = within(LIMIT, move || {
+        let server = RawServer::start(Box::new(|n| match n {
+            0 => stream("id: 1\ndata: one\n\n"),
+            _ => response("204 No Content", &[], ""),
+        }));
+        let mut client = client(&server.url("/events"), Duration::from_secs(5), 9)
+            .on_request(move |request| {
+                let n = seen.fetch_add(1, Ordering::SeqCst);
+                request.headers.insert(
+                    "authorization",
+                    http::HeaderValue::from_str(&format!("Bearer token-{n}")).unwrap(),
+                );
+            })
+            .build()
+            .unwrap();
+        while client.next_event().is_some() {}
+        server.heads()
+    });
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(heads.len(), 2);
+    for (i, (_, head)) in heads.iter().enumerate() {
+        let head = head.to_ascii_lowercase();
+        assert!(
+            head.contains(&format!("authorization: bearer token-{i}")),
+            "{head}"
+        );
+    }
+    // The second request resumes from the first one's event.
+    assert!(heads[1].1.to_ascii_lowercase().contains("last-event-id: 1"));
+}

@@ -37,6 +37,9 @@ pub struct SessionConfig {
     pub(crate) body: Option<Bytes>,
     pub(crate) last_event_id: Text,
     pub(crate) reconnect: ReconnectConfig,
+    /// Whether [`seed`](Self::seed) was called since the last
+    /// [`reconnect`](Self::reconnect).
+    pub(crate) seeded: bool,
     pub(crate) stop_on_clean_end: Option<bool>,
     pub(crate) idle: Option<IdleConfig>,
     pub(crate) decoder: DecoderConfig,
@@ -59,6 +62,7 @@ impl SessionConfig {
             body: None,
             last_event_id: Text::new(),
             reconnect: ReconnectConfig::default(),
+            seeded: false,
             stop_on_clean_end: None,
             idle: Some(IdleConfig::default()),
             decoder: DecoderConfig::default(),
@@ -161,6 +165,7 @@ impl SessionConfig {
     /// [`ReconnectConfig::default()`]).
     pub fn reconnect(mut self, config: ReconnectConfig) -> Self {
         self.reconnect = config;
+        self.seeded = false;
         self
     }
 
@@ -175,6 +180,7 @@ impl SessionConfig {
     /// configuration, seed included.
     pub fn seed(mut self, seed: u64) -> Self {
         self.reconnect = self.reconnect.seed(seed);
+        self.seeded = true;
         self
     }
 
@@ -221,6 +227,25 @@ impl SessionConfig {
     /// The reconnection policy's configuration.
     pub fn get_reconnect(&self) -> &ReconnectConfig {
         &self.reconnect
+    }
+    /// The seed given with [`seed`](Self::seed) since the last
+    /// [`reconnect`](Self::reconnect), or `None` when none was: then the
+    /// session runs with the [`ReconnectConfig`]'s seed as it is (0 by
+    /// default), and an adapter should give it one from the OS random source
+    /// first, so that clients dropped together do not come back together.
+    ///
+    /// ```
+    /// use resse_session::{ReconnectConfig, SessionConfig};
+    ///
+    /// let config = SessionConfig::new("https://example.com/events");
+    /// assert_eq!(config.get_seed(), None);
+    /// let config = config.seed(7);
+    /// assert_eq!(config.get_seed(), Some(7));
+    /// // `reconnect` replaces the whole policy configuration, seed included.
+    /// assert_eq!(config.reconnect(ReconnectConfig::default()).get_seed(), None);
+    /// ```
+    pub fn get_seed(&self) -> Option<u64> {
+        self.seeded.then(|| self.reconnect.get_seed())
     }
     /// Whether a clean end of the stream stops the session (see
     /// [`stop_on_clean_end`](Self::stop_on_clean_end)): the setting if

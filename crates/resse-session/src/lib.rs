@@ -142,6 +142,7 @@
 //! [Server-Sent Events]: https://html.spec.whatwg.org/multipage/server-sent-events.html
 #![forbid(unsafe_code)]
 
+mod builder;
 mod client;
 mod config;
 mod connect_error;
@@ -163,3 +164,13 @@ pub use url::InvalidUrl;
 /// Re-exported from [`resse_reconnect`]: the causes, delay reasons and stop
 /// reasons that appear in [`SessionEvent`]s, and the policy configuration.
 pub use resse_reconnect::{Cause, DelayReason, ReconnectConfig, StopReason};
+
+/// What [`client_builder_session_setters!`] names, for the adapters that
+/// use it. Not a public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use bytes::Bytes;
+    pub use http::{HeaderMap, HeaderName, HeaderValue, Method};
+    pub use resse_codec::{DecoderConfig, Text};
+    pub use resse_reconnect::ReconnectConfig;
+}

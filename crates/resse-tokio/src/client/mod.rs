@@ -51,11 +51,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
 
-use bytes::Bytes;
 use futures_core::{FusedStream, Stream};
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use http_body::Body;
-use resse_codec::{DecoderConfig, Event, Text};
+use resse_codec::Event;
 use resse_session::Action;
 
 use crate::now;
@@ -109,7 +107,6 @@ type Hook = Box<dyn FnMut(&mut Request) + Send>;
 /// timeout, the proxy and a hook run before every request.
 pub struct ClientBuilder {
     config: SessionConfig,
-    seeded: bool,
     connect_timeout: Duration,
     proxy: Option<Proxy>,
     proxy_from_env: bool,
@@ -133,7 +130,6 @@ impl ClientBuilder {
     pub fn new(url: impl Into<String>) -> Self {
         Self {
             config: SessionConfig::new(url),
-            seeded: false,
             connect_timeout: HyperConnectorBuilder::DEFAULT_CONNECT_TIMEOUT,
             proxy: None,
             proxy_from_env: true,
@@ -141,77 +137,7 @@ impl ClientBuilder {
         }
     }
 
-    /// The request method (default `GET`; LLM and MCP endpoints use `POST`).
-    ///
-    /// It also sets what a clean end of the stream does by default: a `GET`
-    /// reconnects (as `EventSource` does), any other method stops (the
-    /// stream ends after the answer; sending the request again would ask
-    /// again). [`stop_on_clean_end`](Self::stop_on_clean_end) overrides it.
-    pub fn method(mut self, method: Method) -> Self {
-        self.config = self.config.method(method);
-        self
-    }
-
-    /// Whether a stream that ends at an event boundary closes the client
-    /// ([`SessionEvent::Closed`] with
-    /// [`StopReason::EndOfStream`],
-    /// not an error: [`next_event`](Client::next_event) returns `Ok(None)`)
-    /// instead of reconnecting. Default: `false` for `GET`, `true` for any
-    /// other [`method`](Self::method). A stream cut mid-event, and every
-    /// other failure, reconnects either way. See
-    /// [`SessionConfig::stop_on_clean_end`].
-    pub fn stop_on_clean_end(mut self, yes: bool) -> Self {
-        self.config = self.config.stop_on_clean_end(yes);
-        self
-    }
-
-    /// Adds a request header.
-    pub fn header(mut self, name: HeaderName, value: HeaderValue) -> Self {
-        self.config = self.config.header(name, value);
-        self
-    }
-
-    /// Adds request headers.
-    pub fn headers(mut self, headers: HeaderMap) -> Self {
-        self.config = self.config.headers(headers);
-        self
-    }
-
-    /// The request body, sent with every request.
-    pub fn body(mut self, body: impl Into<Bytes>) -> Self {
-        self.config = self.config.body(body);
-        self
-    }
-
-    /// The `Last-Event-ID` of the first request.
-    pub fn last_event_id(mut self, id: impl Into<Text>) -> Self {
-        self.config = self.config.last_event_id(id);
-        self
-    }
-
-    /// The reconnection policy. Its seed is replaced by one from the OS
-    /// random source unless [`seed`](Self::seed) is called (after this).
-    pub fn reconnect(mut self, config: ReconnectConfig) -> Self {
-        self.config = self.config.reconnect(config);
-        self.seeded = false;
-        self
-    }
-
-    /// A fixed seed for the reconnection jitter (tests).
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.config = self.config.seed(seed);
-        self.seeded = true;
-        self
-    }
-
-    /// How long a connection may stay silent (waiting for the response head
-    /// included) before it is dropped and reopened; `None` disables it. Set
-    /// it above the server's keep-alive interval. See
-    /// [`SessionConfig::idle_timeout`].
-    pub fn idle_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.config = self.config.idle_timeout(timeout);
-        self
-    }
+    resse_session::client_builder_session_setters!();
 
     /// The connect timeout of the default [`HyperConnector`] (10 s): TCP
     /// connection, proxy tunnel and TLS handshake together.
@@ -243,12 +169,6 @@ impl ClientBuilder {
     /// read when the client is built. `false` connects directly.
     pub fn proxy_from_env(mut self, yes: bool) -> Self {
         self.proxy_from_env = yes;
-        self
-    }
-
-    /// The decoder's limits and options.
-    pub fn decoder(mut self, config: DecoderConfig) -> Self {
-        self.config = self.config.decoder(config);
         self
     }
 
@@ -296,7 +216,7 @@ impl ClientBuilder {
     /// [`ConfigError`], as for [`build`](Self::build).
     pub fn build_with<C: Connect>(self, connector: C) -> Result<Client<C>, ConfigError> {
         let mut config = self.config;
-        if !self.seeded {
+        if config.get_seed().is_none() {
             config = config.seed(random_seed());
         }
         let session = ClientSession::new(now(), config)?;
