@@ -58,7 +58,7 @@ impl<W: Write> EventWriter<W> {
     /// `config` says.
     pub fn with_keep_alive(writer: W, config: KeepAliveConfig, now: Instant) -> Self {
         let mut w = Self::new(writer);
-        w.keep_alive = Some(KeepAlive::new(config, now));
+        w.keep_alive = Some(KeepAlive::new(now, config));
         w
     }
 

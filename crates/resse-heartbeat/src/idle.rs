@@ -104,7 +104,7 @@ enum State {
 ///
 /// let t0 = Instant::now();
 /// let ms = Duration::from_millis;
-/// let mut idle = IdleWatchdog::new(IdleConfig::new(ms(1000)), t0);
+/// let mut idle = IdleWatchdog::new(t0, IdleConfig::new(ms(1000)));
 ///
 /// idle.on_bytes_received(t0 + ms(400)); // half a line counts too
 /// assert_eq!(idle.handle_timeout(t0 + ms(1399)), Liveness::Alive);
@@ -126,7 +126,7 @@ pub struct IdleWatchdog {
 impl IdleWatchdog {
     /// An armed watchdog: the connection is dead at `now + timeout` unless
     /// bytes arrive first. Call it when the connection opens.
-    pub fn new(config: IdleConfig, now: Instant) -> Self {
+    pub fn new(now: Instant, config: IdleConfig) -> Self {
         Self {
             config,
             last_activity: now,
@@ -200,7 +200,7 @@ impl IdleWatchdog {
     /// Re-arms the watchdog at `now` (a new connection opened): dead at
     /// `now + timeout` unless bytes arrive. Works in every state.
     pub fn reset(&mut self, now: Instant) {
-        *self = Self::new(self.config, now);
+        *self = Self::new(now, self.config);
     }
 
     /// Stops watching: no deadline, no death reports, bytes ignored, until
@@ -220,7 +220,7 @@ mod tests {
 
     fn watchdog(timeout_ms: u64) -> (Instant, IdleWatchdog) {
         let t0 = Instant::now();
-        (t0, IdleWatchdog::new(IdleConfig::new(ms(timeout_ms)), t0))
+        (t0, IdleWatchdog::new(t0, IdleConfig::new(ms(timeout_ms))))
     }
 
     #[test]
@@ -331,7 +331,7 @@ mod tests {
     #[test]
     fn huge_timeout_does_not_panic() {
         let t0 = Instant::now();
-        let mut w = IdleWatchdog::new(IdleConfig::new(Duration::MAX), t0);
+        let mut w = IdleWatchdog::new(t0, IdleConfig::new(Duration::MAX));
         let deadline = w.poll_timeout().expect("armed");
         assert!(deadline > t0);
         assert_eq!(w.handle_timeout(t0 + ms(10)), Liveness::Alive);

@@ -146,7 +146,7 @@ impl Default for KeepAliveConfig {
 ///
 /// let t0 = Instant::now();
 /// let s = Duration::from_secs;
-/// let mut ka = KeepAlive::new(KeepAliveConfig::new(s(15)), t0);
+/// let mut ka = KeepAlive::new(t0, KeepAliveConfig::new(s(15)));
 ///
 /// ka.on_bytes_sent(t0 + s(10)); // a real event went out
 /// assert_eq!(ka.handle_timeout(t0 + s(15)), None); // not quiet long enough
@@ -165,7 +165,7 @@ pub struct KeepAlive {
 impl KeepAlive {
     /// A scheduler for a stream that starts at `now` (the response head
     /// counts as sent): the first keep-alive is due at `now + interval`.
-    pub fn new(config: KeepAliveConfig, now: Instant) -> Self {
+    pub fn new(now: Instant, config: KeepAliveConfig) -> Self {
         let deadline = saturating_add(now, config.interval);
         Self {
             config,
@@ -228,7 +228,7 @@ mod tests {
         let t0 = Instant::now();
         (
             t0,
-            KeepAlive::new(KeepAliveConfig::new(ms(interval_ms)), t0),
+            KeepAlive::new(t0, KeepAliveConfig::new(ms(interval_ms))),
         )
     }
 
@@ -292,7 +292,7 @@ mod tests {
         let config = KeepAliveConfig::default()
             .interval(ms(10))
             .message(KeepAliveMessage::event("heartbeat", "{}"));
-        let mut ka = KeepAlive::new(config, t0);
+        let mut ka = KeepAlive::new(t0, config);
         assert_eq!(
             ka.handle_timeout(t0 + ms(10)),
             Some(KeepAliveMessage::Event {

@@ -20,7 +20,7 @@
 //! A client reading a stream:
 //!
 //! 1. Create the watchdog when the response head arrives:
-//!    [`IdleWatchdog::new(config, now)`](IdleWatchdog::new).
+//!    [`IdleWatchdog::new(now, config)`](IdleWatchdog::new).
 //! 2. Whenever any bytes arrive (events, comments, a partial line, a single
 //!    byte), call [`IdleWatchdog::on_bytes_received(now)`](IdleWatchdog::on_bytes_received).
 //! 3. Before waiting for more bytes, arm your one timer at
@@ -43,7 +43,7 @@
 //! use resse_heartbeat::{IdleConfig, IdleWatchdog, Liveness};
 //!
 //! let start = Instant::now(); // the adapter reads the clock; the watchdog never does
-//! let mut idle = IdleWatchdog::new(IdleConfig::new(Duration::from_secs(30)), start);
+//! let mut idle = IdleWatchdog::new(start, IdleConfig::new(Duration::from_secs(30)));
 //!
 //! idle.on_bytes_received(start + Duration::from_secs(10)); // a ": ping" comment
 //! assert_eq!(idle.poll_timeout(), Some(start + Duration::from_secs(40)));

@@ -41,7 +41,7 @@ proptest! {
     fn watchdog_matches_model(timeout_ms in 1u64..2_000, steps in steps()) {
         let timeout = Duration::from_millis(timeout_ms);
         let t0 = Instant::now();
-        let mut w = IdleWatchdog::new(IdleConfig::new(timeout), t0);
+        let mut w = IdleWatchdog::new(t0, IdleConfig::new(timeout));
         // Model: when the current silence started; whether a death was
         // reported for it; whether the watchdog watches at all.
         let mut silence_start = t0;
@@ -94,7 +94,7 @@ proptest! {
     fn keepalive_matches_model(interval_ms in 1u64..2_000, steps in steps()) {
         let interval = Duration::from_millis(interval_ms);
         let t0 = Instant::now();
-        let mut ka = KeepAlive::new(KeepAliveConfig::new(interval), t0);
+        let mut ka = KeepAlive::new(t0, KeepAliveConfig::new(interval));
         // Model: last instant anything (data or keep-alive) went out.
         let mut last = t0;
         let mut now = t0;
@@ -132,7 +132,7 @@ proptest! {
         let interval = Duration::from_millis(interval_ms);
         let t0 = Instant::now();
         let end = t0 + Duration::from_millis(silence_ms);
-        let mut ka = KeepAlive::new(KeepAliveConfig::new(interval), t0);
+        let mut ka = KeepAlive::new(t0, KeepAliveConfig::new(interval));
         let mut sent = 0u64;
         while let Some(deadline) = ka.poll_timeout().filter(|d| *d <= end) {
             prop_assert!(ka.handle_timeout(deadline - Duration::from_nanos(1)).is_none());

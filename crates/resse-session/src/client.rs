@@ -590,7 +590,7 @@ impl ClientSession {
             .take()
             .unwrap_or_else(|| self.template.clone());
         self.chunks.reset();
-        self.idle = self.idle_config.map(|c| IdleWatchdog::new(c, now));
+        self.idle = self.idle_config.map(|c| IdleWatchdog::new(now, c));
         self.connections = self.connections.saturating_add(1);
         self.conn_events = 0;
         self.conn_bytes = 0;

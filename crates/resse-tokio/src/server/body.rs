@@ -302,7 +302,7 @@ where
     pub fn new(stream: S) -> Self {
         Self {
             stream,
-            keep_alive: Some(KeepAlive::new(KeepAliveConfig::default(), now())),
+            keep_alive: Some(KeepAlive::new(now(), KeepAliveConfig::default())),
             sleep: None,
             max_batch_len: Self::DEFAULT_MAX_BATCH_LEN,
             error: None,
@@ -314,7 +314,7 @@ where
     /// Uses this keep-alive configuration (interval, message), counted from
     /// now.
     pub fn keep_alive(mut self, config: KeepAliveConfig) -> Self {
-        self.keep_alive = Some(KeepAlive::new(config, now()));
+        self.keep_alive = Some(KeepAlive::new(now(), config));
         self
     }
 
