@@ -12,7 +12,7 @@ use resse_codec::Event;
 use resse_reconnect::Cause;
 use resse_session::{Action, ClientSession, ConnectionState, Request, SessionConfig, SessionEvent};
 
-use crate::connect::{Connect, HttpConnector, Stream, Timeouts};
+use crate::connect::{Body, Connect, HttpConnector, Timeouts};
 use crate::reader::read_chunk;
 use crate::{Error, Proxy};
 
@@ -299,7 +299,7 @@ pub struct Client<C: Connect = HttpConnector> {
     session: ClientSession,
     connector: C,
     hook: Option<Hook>,
-    conn: Option<C::Stream>,
+    conn: Option<C::Body>,
     close: CloseHandle,
     connect_timeout: Duration,
     buf: BytesMut,

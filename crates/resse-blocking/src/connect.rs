@@ -1,4 +1,4 @@
-//! [`Connect`], [`Stream`] and the default [`HttpConnector`]: ureq 3 over
+//! [`Connect`], [`Body`] and the default [`HttpConnector`]: ureq 3 over
 //! this crate's TCP transport, rustls for `https://`.
 
 use std::fmt;
@@ -58,7 +58,7 @@ pub struct Timeouts {
 ///
 /// A body whose reads cannot time out cannot detect a silent connection:
 /// the idle timeout then only acts between reads.
-pub trait Stream: Read {
+pub trait Body: Read {
     /// Makes each following `read` fail with `WouldBlock` or `TimedOut`
     /// after `timeout` without data (`None`: block). The client passes at
     /// least 1 ms.
@@ -72,7 +72,7 @@ pub trait Stream: Read {
 /// by implementing it.
 pub trait Connect {
     /// The response body.
-    type Stream: Stream;
+    type Body: Body;
 
     /// Sends `request` and reads the response head, within `timeouts`.
     ///
@@ -89,7 +89,7 @@ pub trait Connect {
         request: &Request,
         timeouts: Timeouts,
         close: &CloseHandle,
-    ) -> io::Result<Response<Self::Stream>>;
+    ) -> io::Result<Response<Self::Body>>;
 }
 
 /// The default [`Connect`]: [ureq] 3, over a TCP transport of this crate
@@ -418,7 +418,7 @@ fn to_io(e: ureq::Error) -> io::Error {
 }
 
 impl Connect for HttpConnector {
-    type Stream = HttpBody;
+    type Body = HttpBody;
 
     fn connect(
         &mut self,
@@ -495,7 +495,7 @@ impl Read for HttpBody {
     }
 }
 
-impl Stream for HttpBody {
+impl Body for HttpBody {
     /// Each following read fails with `TimedOut` when no body byte came
     /// within `timeout` (`None`: block). A zero timeout is refused, as by
     /// [`TcpStream::set_read_timeout`](std::net::TcpStream::set_read_timeout).

@@ -43,11 +43,11 @@
 //! [`resse_blocking::ureq`](ureq) so you can name its TLS types.
 //!
 //! To use another HTTP client, implement [`Connect`] (its body must
-//! support a read timeout: [`Stream`]).
+//! support a read timeout: [`Body`]).
 //!
 //! # Idle detection
 //!
-//! A silent connection is found through the [`Stream`]'s read timeout: a
+//! A silent connection is found through the [`Body`]'s read timeout: a
 //! read that fails with `WouldBlock`/`TimedOut` wakes the session. A
 //! [`Connect`] whose body cannot time out cannot detect idleness.
 //!
@@ -121,7 +121,7 @@ mod transport;
 mod writer;
 
 pub use client::{Client, ClientBuilder, CloseHandle};
-pub use connect::{Connect, HttpBody, HttpConnector, Response, Stream, Timeouts};
+pub use connect::{Body, Connect, HttpBody, HttpConnector, Response, Timeouts};
 /// Why the [`HttpConnector`] could not open a connection. It returns it
 /// inside an [`io::Error`](std::io::Error) (of kind `ConnectionRefused`, `NotFound`, `InvalidData`, `TimedOut` or
 /// `Other`), which the [`Client`] keeps as its

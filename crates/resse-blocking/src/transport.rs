@@ -35,7 +35,7 @@ const MIN_TIMEOUT: Duration = Duration::from_millis(1);
 /// When the I/O of one connection must stop: shared by the
 /// [`HttpConnector`](crate::HttpConnector) (the response deadline while
 /// the head is awaited), the body (a deadline per read, from
-/// [`Stream::set_read_timeout`](crate::Stream::set_read_timeout)) and the
+/// [`Body::set_read_timeout`](crate::Body::set_read_timeout)) and the
 /// transport (which obeys it).
 #[derive(Debug, Default)]
 pub(crate) struct ReadLimit(Mutex<Limit>);

@@ -30,7 +30,7 @@ fn one_attempt(url: &str) -> ClientBuilder {
 /// [`ConnectError`] and have a source. Returns it and the error's text.
 fn failure<C: Connect + Send + 'static>(mut client: Client<C>) -> (ConnectError, String)
 where
-    C::Stream: Send,
+    C::Body: Send,
 {
     within(LIMIT, move || {
         while client.next_event().is_some() {}

@@ -60,7 +60,7 @@ fn with_env<T>(vars: &[(&str, &str)], build: impl FnOnce() -> T) -> T {
 /// The data of the first two events.
 fn two<C: Connect + Send + 'static>(client: Client<C>) -> Vec<String>
 where
-    C::Stream: Send,
+    C::Body: Send,
 {
     within(LIMIT, move || {
         client

@@ -21,7 +21,7 @@ const IDLE: Duration = Duration::from_secs(5);
 /// The data of the first `n` events.
 fn first<C: resse_blocking::Connect + Send + 'static>(client: Client<C>, n: usize) -> Vec<String>
 where
-    C::Stream: Send,
+    C::Body: Send,
 {
     within(LIMIT, move || {
         client
