@@ -10,7 +10,9 @@ use std::time::{Duration, Instant, SystemTime};
 use bytes::BytesMut;
 use resse_codec::Event;
 use resse_reconnect::Cause;
-use resse_session::{Action, ClientSession, ConnectionState, Request, SessionConfig, SessionEvent};
+use resse_session::{
+    Action, ClientSession, CloseReason, ConnectionState, Request, SessionConfig, SessionEvent,
+};
 
 use crate::connect::{Body, Connect, HttpConnector, Timeouts};
 use crate::reader::read_chunk;
@@ -279,21 +281,22 @@ impl ClientBuilder {
 /// silent connection is detected and dropped. Between connections the
 /// thread sleeps until the reconnection deadline (or until closed).
 ///
-/// Use it as an iterator of events (`Result<Event, Error>`: a final error
-/// when the session closes for a failure), or
-/// [`next_event`](Self::next_event) for every state change too. Stop it
-/// from another thread with a [`CloseHandle`].
+/// [`next_event`](Self::next_event) returns the events alone (`Ok(None)`
+/// at a requested end, `Err` for a failure); as an [`Iterator`], or with
+/// [`next_session_event`](Self::next_session_event), it yields every
+/// [`SessionEvent`], state changes included: the same two shapes as
+/// `resse_tokio`'s client. Stop it from another thread with a
+/// [`CloseHandle`].
 ///
 /// ```no_run
 /// use resse_blocking::ClientBuilder;
 ///
-/// let client = ClientBuilder::new("http://127.0.0.1:8080/events").build()?;
+/// let mut client = ClientBuilder::new("http://127.0.0.1:8080/events").build()?;
 /// let close = client.close_handle(); // e.g. for a Ctrl-C handler
-/// for event in client {
-///     let event = event?;
+/// while let Some(event) = client.next_event()? {
 ///     println!("{}: {}", event.event_type(), event.data());
 /// }
-/// # Ok::<(), resse_blocking::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct Client<C: Connect = HttpConnector> {
     session: ClientSession,
@@ -337,7 +340,7 @@ impl<C: Connect> Client<C> {
     /// connection, an untrusted certificate, a reset...), kept until a
     /// response arrives: what lies behind a
     /// [`Cause::ConnectFailed`] or [`Cause::Io`], and behind a final
-    /// [`Error::Closed`] for an attempt limit. With the default
+    /// [`CloseReason`] for an attempt limit. With the default
     /// [`HttpConnector`], a connection that could not be opened is an
     /// error around a [`ConnectError`](crate::ConnectError) (its message;
     /// [`io::Error::get_ref`] for its kind and addresses).
@@ -345,9 +348,41 @@ impl<C: Connect> Client<C> {
         self.last_error.as_ref()
     }
 
-    /// The next event or state change, blocking; `None` once the session
-    /// is closed and its [`SessionEvent::Closed`] was returned.
-    pub fn next_event(&mut self) -> Option<SessionEvent> {
+    /// The next event, skipping state changes, blocking; `Ok(None)` when
+    /// the stream ends normally (a 204, a clean end with
+    /// [`stop_on_clean_end`](ClientBuilder::stop_on_clean_end),
+    /// [`CloseHandle::close`]), `Err` when it ends for a failure. The same
+    /// method as `resse_tokio`'s `Client::next_event`.
+    ///
+    /// ```no_run
+    /// let mut client = resse_blocking::ClientBuilder::new("http://127.0.0.1:8080/events").build()?;
+    /// while let Some(event) = client.next_event()? {
+    ///     println!("{}: {}", event.last_event_id(), event.data());
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// The [`CloseReason`] of a session that closed for a failure (a
+    /// refused response, a retry limit, a decoder limit with
+    /// `Overflow::Stop`); [`last_error`](Self::last_error) may tell more.
+    pub fn next_event(&mut self) -> Result<Option<Event>, CloseReason> {
+        loop {
+            match self.next_session_event() {
+                Some(SessionEvent::Event(event)) => return Ok(Some(event)),
+                Some(SessionEvent::Closed { reason }) if reason.is_error() => return Err(reason),
+                Some(_) => {}
+                None => return Ok(None),
+            }
+        }
+    }
+
+    /// The next event or state change (connecting, open, reconnecting with
+    /// cause and delay, closed), blocking; `None` once the session is closed
+    /// and its [`SessionEvent::Closed`] was returned. What the client's
+    /// [`Iterator`] yields; the same method as `resse_tokio`'s
+    /// `Client::next_session_event`.
+    pub fn next_session_event(&mut self) -> Option<SessionEvent> {
         loop {
             if let Some(event) = self.session.poll_event() {
                 return Some(event);
@@ -486,20 +521,13 @@ fn is_timeout(e: &io::Error) -> bool {
     )
 }
 
+/// Every event and state change, as `resse_tokio`'s `Client` is a `Stream`
+/// of them: see [`next_session_event`](Client::next_session_event), and
+/// [`next_event`](Client::next_event) for the events alone.
 impl<C: Connect> Iterator for Client<C> {
-    type Item = Result<Event, Error>;
+    type Item = SessionEvent;
 
-    /// The next event; `Some(Err(Error::Closed(..)))` once if the session
-    /// closes for a failure, then `None`.
-    fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            match self.next_event()? {
-                SessionEvent::Event(event) => return Some(Ok(event)),
-                SessionEvent::Closed { reason } if reason.is_error() => {
-                    return Some(Err(Error::Closed(reason)));
-                }
-                _ => {}
-            }
-        }
+    fn next(&mut self) -> Option<SessionEvent> {
+        self.next_session_event()
     }
 }

@@ -29,7 +29,9 @@ pub enum Error {
     Config(ConfigError),
     /// The client closed for a reason that is a failure (a refused status
     /// or content type, too many redirects, a retry limit, a decoder limit
-    /// with `Overflow::Stop`). Final.
+    /// with `Overflow::Stop`). Final. What `?` makes of the `Err` of
+    /// [`Client::next_event`](crate::Client::next_event) in a function that
+    /// returns this type.
     Closed(CloseReason),
 }
 
@@ -78,5 +80,11 @@ impl From<EncodeError> for Error {
 impl From<ConfigError> for Error {
     fn from(e: ConfigError) -> Self {
         Self::Config(e)
+    }
+}
+
+impl From<CloseReason> for Error {
+    fn from(e: CloseReason) -> Self {
+        Self::Closed(e)
     }
 }

@@ -55,14 +55,13 @@
 //! use std::time::Duration;
 //! use resse_blocking::ClientBuilder;
 //!
-//! let client = ClientBuilder::new("http://127.0.0.1:8080/events")
+//! let mut client = ClientBuilder::new("http://127.0.0.1:8080/events")
 //!     .idle_timeout(Some(Duration::from_secs(30)))
 //!     .build()?;
-//! for event in client {
-//!     let event = event?;
+//! while let Some(event) = client.next_event()? {
 //!     println!("{} {}", event.last_event_id(), event.data());
 //! }
-//! # Ok::<(), resse_blocking::Error>(())
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
 //! # One dependency
@@ -90,7 +89,7 @@
 //!     .header(AUTHORIZATION, HeaderValue::from_static("Bearer token"))
 //!     .reconnect(ReconnectConfig::default().max_delay(Duration::from_secs(10)))
 //!     .build()?;
-//! while let Some(item) = client.next_event() {
+//! for item in client.by_ref() {
 //!     match item {
 //!         SessionEvent::Event(event) => println!("{}", event.data()),
 //!         SessionEvent::Reconnecting { cause, delay, .. } => eprintln!("{cause}; retry in {delay:?}"),
@@ -134,7 +133,7 @@ pub use connect::{Body, Connect, HttpBody, HttpConnector, Response, Timeouts};
 /// use resse_blocking::{ClientBuilder, ConnectError};
 ///
 /// let mut client = ClientBuilder::new("http://127.0.0.1:9/events").build()?;
-/// client.next_event();
+/// let _ = client.next_event();
 /// if let Some(e) = client.last_error() {
 ///     eprintln!("{e}"); // connection refused by 127.0.0.1:9 (...)
 ///     let connect = e.get_ref().and_then(|e| e.downcast_ref::<ConnectError>());

@@ -17,7 +17,8 @@ fn close_after(
 ) -> (Duration, Option<SessionEvent>) {
     let handle = client.close_handle();
     let mut client = client;
-    let runner = std::thread::spawn(move || std::iter::from_fn(|| client.next_event()).last());
+    let runner =
+        std::thread::spawn(move || std::iter::from_fn(|| client.next_session_event()).last());
     std::thread::sleep(after);
     let closed_at = Instant::now();
     handle.close();

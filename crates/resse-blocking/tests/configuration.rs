@@ -56,7 +56,7 @@ fn clean_end(
         let mut client = builder(client(&server.url("/chat"), Duration::from_secs(5), 7))
             .build()
             .unwrap();
-        let events: Vec<_> = std::iter::from_fn(|| client.next_event()).collect();
+        let events: Vec<_> = std::iter::from_fn(|| client.next_session_event()).collect();
         (events, server.heads().len())
     })
 }
@@ -123,7 +123,7 @@ fn a_retry_after_date_without_a_date_header_is_honoured() {
         let mut client = client(&server.url("/events"), Duration::from_secs(10), 3)
             .build()
             .unwrap();
-        let events: Vec<_> = std::iter::from_fn(|| client.next_event()).collect();
+        let events: Vec<_> = std::iter::from_fn(|| client.next_session_event()).collect();
         (events, server.heads())
     });
     let (delay, reason) = events
@@ -161,7 +161,7 @@ fn the_request_hook_runs_before_every_request() {
             })
             .build()
             .unwrap();
-        while client.next_event().is_some() {}
+        while client.next_session_event().is_some() {}
         server.heads()
     });
     assert_eq!(calls.load(Ordering::SeqCst), 2);

@@ -33,7 +33,7 @@ where
     C::Body: Send,
 {
     within(LIMIT, move || {
-        while client.next_event().is_some() {}
+        while client.next_session_event().is_some() {}
         let error = client.last_error().expect("the failure is kept");
         assert!(error.source().is_some(), "{error:?}");
         let connect = error

@@ -45,7 +45,7 @@ fn run(path: &'static str, seed: u64, cut: Cause) {
             .build()
             .unwrap();
         let (mut ids, mut causes) = (Vec::new(), Vec::new());
-        while let Some(event) = client.next_event() {
+        while let Some(event) = client.next_session_event() {
             match event {
                 SessionEvent::Event(e) => {
                     let id: u64 = e.last_event_id().parse().unwrap();

@@ -55,7 +55,7 @@ fn content_length_body_after_interim_head_then_clean_end_reconnects() {
         .unwrap();
         let mut events = Vec::new();
         let started = Instant::now();
-        while let Some(event) = client.next_event() {
+        while let Some(event) = client.next_session_event() {
             let reconnecting = matches!(event, SessionEvent::Reconnecting { .. });
             events.push(event);
             if reconnecting {
@@ -126,7 +126,7 @@ fn missing_response_head_times_out_at_the_idle_deadline() {
             .build()
             .unwrap();
         let started = Instant::now();
-        let cause = std::iter::from_fn(|| client.next_event()).find_map(|e| match e {
+        let cause = std::iter::from_fn(|| client.next_session_event()).find_map(|e| match e {
             SessionEvent::Reconnecting { cause, .. } => Some(cause),
             _ => None,
         });

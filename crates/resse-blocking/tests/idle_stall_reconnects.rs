@@ -27,7 +27,7 @@ fn stalled_stream_reconnects_within_idle_timeout_and_resumes() {
         let mut last_before_stall = None;
         let mut last_id_before_stall = None;
         let mut gap = None;
-        while let Some(event) = client.next_event() {
+        while let Some(event) = client.next_session_event() {
             match event {
                 SessionEvent::Event(e) => {
                     let id: u64 = e.last_event_id().parse().unwrap();

@@ -63,9 +63,10 @@ where
     C::Body: Send,
 {
     within(LIMIT, move || {
-        client
-            .take(2)
-            .map(|e| e.expect("an event").data().to_owned())
+        let mut client = client;
+        (0..2)
+            .map(|_| client.next_event().expect("no failure").expect("an event"))
+            .map(|e| e.data().to_owned())
             .collect()
     })
 }
@@ -188,7 +189,7 @@ fn proxy_environment_variables() {
     });
     let text = within(LIMIT, move || {
         let mut c = c;
-        while c.next_event().is_some() {}
+        while c.next_session_event().is_some() {}
         c.last_error().expect("a failure").to_string()
     });
     assert!(text.contains("only http:// proxies"), "{text}");

@@ -110,7 +110,7 @@ fn blocking(url: String) -> Vec<SessionEvent> {
         .proxy_from_env(false)
         .build()
         .unwrap();
-    std::iter::from_fn(|| client.next_event()).collect()
+    std::iter::from_fn(|| client.next_session_event()).collect()
 }
 
 fn tokio(url: String) -> Vec<SessionEvent> {

@@ -21,13 +21,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     // Drop a connection that stays silent for 60 s (no event, no keep-alive
     // comment) and reconnect; everything else keeps the defaults.
-    let client = ClientBuilder::new(url)
+    let mut client = ClientBuilder::new(url)
         .idle_timeout(Some(Duration::from_secs(60)))
         .build()?;
     // Events arrive once and in order across reconnections. The loop ends
     // when the server answers 204 (`None`) or the client gives up (`Err`).
-    for event in client {
-        let event = event?;
+    while let Some(event) = client.next_event()? {
         println!(
             "[{}] {}: {}",
             event.last_event_id(),

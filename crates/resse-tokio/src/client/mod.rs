@@ -356,8 +356,10 @@ impl<C: Connect> Client<C> {
     }
 
     /// The next event, skipping state changes; `Ok(None)` when the stream
-    /// ends normally (204, [`close`](Self::close)), `Err` when it ends for
-    /// a failure.
+    /// ends normally (204, a clean end with
+    /// [`stop_on_clean_end`](ClientBuilder::stop_on_clean_end),
+    /// [`close`](Self::close)), `Err` when it ends for a failure. The same
+    /// method as `resse_blocking`'s `Client::next_event`.
     ///
     /// ```no_run
     /// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -374,13 +376,22 @@ impl<C: Connect> Client<C> {
     /// `Overflow::Stop`); [`last_error`](Self::last_error) may tell more.
     pub async fn next_event(&mut self) -> Result<Option<Event>, CloseReason> {
         loop {
-            match std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await {
+            match self.next_session_event().await {
                 Some(SessionEvent::Event(event)) => return Ok(Some(event)),
                 Some(SessionEvent::Closed { reason }) if reason.is_error() => return Err(reason),
                 Some(_) => {}
                 None => return Ok(None),
             }
         }
+    }
+
+    /// The next event or state change (connecting, open, reconnecting with
+    /// cause and delay, closed); `None` once the session is closed and its
+    /// [`SessionEvent::Closed`] was returned. What the client's [`Stream`]
+    /// yields, without needing `StreamExt`; the same method as
+    /// `resse_blocking`'s `Client::next_session_event`.
+    pub async fn next_session_event(&mut self) -> Option<SessionEvent> {
+        std::future::poll_fn(|cx| Pin::new(&mut *self).poll_next(cx)).await
     }
 
     fn perform(&mut self, action: Action) {
