@@ -49,8 +49,10 @@ pub enum Fault {
     /// (`SO_LINGER` 0, then close): the client sees `ECONNRESET`, not an
     /// orderly end. Triggered when the request arrives.
     Reset,
-    /// Accept and close at once (an orderly close), before reading the
-    /// request or connecting to the server.
+    /// Accept and close at once, before any response byte and without
+    /// connecting to the server: an orderly close (FIN), never a reset
+    /// (what the client sends is read and discarded until it closes, at
+    /// most 1 s).
     Refuse,
 }
 
@@ -121,6 +123,8 @@ struct Shared {
     /// Clones of the sockets of the connections being relayed, to unblock
     /// their threads on drop.
     live: Mutex<HashMap<usize, Vec<TcpStream>>>,
+    /// The request heads, by connection.
+    heads: Arc<Mutex<Vec<(usize, String)>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -208,6 +212,16 @@ impl FaultProxy {
         self.shared.abandoned.lock().unwrap().clone()
     }
 
+    /// The request heads the clients sent, in the order of their
+    /// connections (the order a client made them, whenever the proxy got
+    /// to read them), with the index of the connection. A connection
+    /// refused by [`Fault::Refuse`] has none.
+    pub fn requests(&self) -> Vec<(usize, String)> {
+        let mut heads = self.shared.heads.lock().unwrap().clone();
+        heads.sort_by_key(|(index, _)| *index);
+        heads
+    }
+
     /// How many connections were planned a fault so far.
     pub fn planned(&self) -> usize {
         self.shared.planned.load(Ordering::SeqCst)
@@ -272,13 +286,25 @@ fn relay(
     match fault {
         Some(Fault::Refuse) => {
             shared.outcome(fault, true);
+            // FIN at once; then drain until the client closes, so that an
+            // unread request does not turn the close into a reset.
+            let _ = client.shutdown(Shutdown::Write);
+            let _ = client.set_read_timeout(Some(Duration::from_secs(1)));
+            let _ = std::io::copy(&mut client, &mut std::io::sink());
             return;
         }
         Some(Fault::Reset) => {
             // Take the request, then abort: SO_LINGER 0 makes close send RST.
             let _ = client.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut head = Head::default();
             let mut buf = [0u8; 4096];
-            let arrived = matches!(client.read(&mut buf), Ok(n) if n > 0);
+            while !head.done {
+                match client.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.record(index, &buf[..n], &shared.heads),
+                }
+            }
+            let arrived = head.done;
             shared.outcome(fault, arrived);
             if arrived {
                 let _ = socket2::SockRef::from(&client).set_linger(Some(Duration::ZERO));
@@ -300,8 +326,21 @@ fn relay(
     // Client → server: the request; its end means the client hung up.
     let hung_up = Arc::new(AtomicBool::new(false));
     let hung = Arc::clone(&hung_up);
+    let heads = Arc::clone(&shared.heads);
     let pump = thread::spawn(move || {
-        let _ = std::io::copy(&mut client_r, &mut server_w);
+        let mut head = Head::default();
+        let mut buf = [0u8; 4096];
+        loop {
+            match client_r.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    head.record(index, &buf[..n], &heads);
+                    if server_w.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
         hung.store(true, Ordering::SeqCst);
         let _ = server_w.shutdown(Shutdown::Both);
     });
@@ -345,6 +384,27 @@ fn relay(
     let _ = client_w.shutdown(Shutdown::Both);
     let _ = server_r.shutdown(Shutdown::Both);
     let _ = pump.join();
+}
+
+/// The head of the request a client sent on one connection.
+#[derive(Default)]
+struct Head {
+    bytes: Vec<u8>,
+    done: bool,
+}
+
+impl Head {
+    fn record(&mut self, index: usize, chunk: &[u8], heads: &Mutex<Vec<(usize, String)>>) {
+        if self.done {
+            return;
+        }
+        self.bytes.extend_from_slice(chunk);
+        if let Some(end) = self.bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+            self.done = true;
+            let head = String::from_utf8_lossy(&self.bytes[..end + 4]).into_owned();
+            heads.lock().unwrap().push((index, head));
+        }
+    }
 }
 
 /// Follows the response bytes to find where a fault fires.
@@ -416,5 +476,69 @@ mod tests {
         // Inside `id: 2`.
         assert_eq!(fires_after(Fault::CutMidEvent(18)), Some(22));
         assert_eq!(fires_after(Fault::CutBetweenEvents(37)), None);
+    }
+
+    /// Sends a request through a proxy whose only connection has `fault`;
+    /// what the client read, and how its reading ended.
+    fn through(fault: Fault) -> (Vec<u8>, std::io::Result<usize>, FaultProxy) {
+        let server = crate::raw::RawServer::start(Box::new(|_| RESPONSE.to_vec()));
+        let upstream: SocketAddr = server
+            .url("")
+            .trim_start_matches("http://")
+            .parse()
+            .unwrap();
+        let proxy = FaultProxy::start(upstream, Box::new(move |n| (n == 0).then_some(fault)));
+        let mut tcp = TcpStream::connect(proxy.addr()).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        tcp.write_all(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        let end = loop {
+            match tcp.read(&mut buf) {
+                Ok(0) => break Ok(0),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) => break Err(e),
+            }
+        };
+        assert!(proxy.settle(Duration::from_secs(5)));
+        (got, end, proxy)
+    }
+
+    #[test]
+    fn reset_is_a_tcp_reset() {
+        let (got, end, proxy) = through(Fault::Reset);
+        assert!(got.is_empty());
+        assert_eq!(end.unwrap_err().kind(), ErrorKind::ConnectionReset);
+        assert_eq!(proxy.faults(), [Fault::Reset]);
+    }
+
+    #[test]
+    fn refuse_is_an_orderly_close_before_any_byte() {
+        let (got, end, proxy) = through(Fault::Refuse);
+        assert!(got.is_empty());
+        assert_eq!(end.unwrap(), 0);
+        assert_eq!(proxy.faults(), [Fault::Refuse]);
+    }
+
+    #[test]
+    fn cuts_and_throttle_forward_up_to_their_trigger() {
+        for (fault, body) in [
+            (Fault::CutBetweenEvents(0), 17),
+            (Fault::CutMidEvent(18), 22),
+            (Fault::Throttle(30), 30),
+        ] {
+            let (got, end, proxy) = through(fault);
+            assert_eq!(end.unwrap(), 0, "{fault:?}");
+            assert_eq!(got, RESPONSE[..19 + body], "{fault:?}");
+            assert_eq!(proxy.faults(), [fault]);
+        }
+    }
+
+    #[test]
+    fn a_fault_past_the_end_of_the_response_is_abandoned() {
+        let (got, _, proxy) = through(Fault::CutBetweenEvents(1000));
+        assert_eq!(got, RESPONSE);
+        assert!(proxy.faults().is_empty());
+        assert_eq!(proxy.abandoned(), [Fault::CutBetweenEvents(1000)]);
     }
 }
