@@ -6,8 +6,8 @@ mod support;
 use std::time::{Duration, Instant};
 
 use resse_session::{CloseReason, SessionEvent};
+use resse_testkit::within;
 use support::server::TestServer;
-use support::within;
 
 /// Starts `client` on a thread, closes it after `after`, and returns how
 /// long the close took and the last event.
@@ -54,7 +54,7 @@ fn close_interrupts_a_blocked_read() {
 fn close_interrupts_the_wait_before_reconnecting() {
     let (took, last) = within(Duration::from_secs(5), || {
         let server = TestServer::start();
-        let slow = support::fast_reconnect(5)
+        let slow = resse_testkit::fast_reconnect(5)
             .initial_delay(Duration::from_secs(30))
             .max_delay(Duration::from_secs(60));
         let client = resse_blocking::ClientBuilder::new(server.url("/500"))

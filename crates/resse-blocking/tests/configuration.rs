@@ -9,8 +9,9 @@ use std::time::Duration;
 use http::Method;
 use resse_blocking::{ClientBuilder, ConfigError, Error};
 use resse_session::{Cause, CloseReason, DelayReason, SessionEvent, StopReason};
-use support::raw::{RawServer, http_date_in, response, stream};
-use support::{client, within};
+use resse_testkit::raw::{RawServer, http_date_in, response, stream};
+use resse_testkit::within;
+use support::client;
 
 const LIMIT: Duration = Duration::from_secs(20);
 

@@ -9,9 +9,9 @@ use std::thread;
 use std::time::Duration;
 
 use resse_blocking::{Client, ClientBuilder, Connect, ConnectError, ConnectErrorKind, Proxy};
-use support::connect_proxy::ConnectProxy;
+use resse_testkit::connect_proxy::ConnectProxy;
+use resse_testkit::{fast_reconnect, within};
 use support::tls::TlsServer;
-use support::{fast_reconnect, within};
 
 const LIMIT: Duration = Duration::from_secs(20);
 

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use http::{HeaderName, HeaderValue, Method};
 use resse_session::{Cause, SessionEvent};
-use support::within;
+use resse_testkit::within;
 
 #[test]
 fn content_length_body_after_interim_head_then_clean_end_reconnects() {

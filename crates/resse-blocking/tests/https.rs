@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use resse_blocking::{ClientBuilder, HttpConnector};
 use resse_session::{Cause, CloseReason, SessionEvent, StopReason};
+use resse_testkit::{fast_reconnect, within};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
-use support::{fast_reconnect, within};
 
 /// How one connection ends after its events.
 #[derive(Clone, Copy, Debug)]

@@ -6,9 +6,10 @@ mod support;
 use std::time::{Duration, Instant};
 
 use resse_session::{Cause, SessionEvent};
-use support::proxy::{Fault, FaultProxy};
+use resse_testkit::fault::{Fault, FaultProxy};
+use resse_testkit::within;
+use support::client;
 use support::server::TestServer;
-use support::{client, within};
 
 #[test]
 fn stalled_stream_reconnects_within_idle_timeout_and_resumes() {
@@ -17,7 +18,8 @@ fn stalled_stream_reconnects_within_idle_timeout_and_resumes() {
     let (gap, causes, ids, last_id, hits, faults) = within(Duration::from_secs(10), || {
         let server = TestServer::start();
         server.publish(10);
-        // First connection: stall after 60 body bytes (inside event 3).
+        // First connection: stall after the first event that ends at or after
+        // 60 body bytes.
         let proxy = FaultProxy::start(
             server.addr(),
             Box::new(|i| (i == 0).then_some(Fault::Stall(60))),

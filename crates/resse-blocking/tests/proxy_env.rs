@@ -8,10 +8,10 @@ mod support;
 use std::time::Duration;
 
 use resse_blocking::{Client, ClientBuilder, Connect, HttpConnector, Proxy};
-use support::connect_proxy::ConnectProxy;
+use resse_testkit::connect_proxy::ConnectProxy;
+use resse_testkit::within;
 use support::server::TestServer;
 use support::tls::TlsServer;
-use support::within;
 
 /// The tests' client, with the proxy environment variables honoured (the
 /// shared one ignores them).
@@ -168,7 +168,7 @@ fn proxy_environment_variables() {
     let explicit = ConnectProxy::start();
     let c = with_env(&[("ALL_PROXY", &env_proxy.url())], || {
         ClientBuilder::new(&http_url)
-            .reconnect(support::fast_reconnect(10))
+            .reconnect(resse_testkit::fast_reconnect(10))
             .seed(10)
             .idle_timeout(Some(IDLE))
             .proxy(Proxy::new(&explicit.url()).unwrap())
@@ -183,7 +183,7 @@ fn proxy_environment_variables() {
     // with a message rather than going around it.
     let c = with_env(&[("ALL_PROXY", "socks5://127.0.0.1:1080")], || {
         client(&http_url, IDLE, 11)
-            .reconnect(support::fast_reconnect(11).max_attempts(Some(1)))
+            .reconnect(resse_testkit::fast_reconnect(11).max_attempts(Some(1)))
             .build()
             .unwrap()
     });

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use resse_session::{ReconnectConfig, SessionEvent};
-use support::raw::{RawServer, response, stream};
+use resse_testkit::raw::{RawServer, response, stream};
 
 /// A chunked event-stream head.
 fn chunked_head() -> String {
@@ -142,7 +142,7 @@ fn the_same_faults_give_the_same_causes_and_events_in_both_adapters() {
     ]
     .into_iter()
     .map(|run| {
-        support::within(Duration::from_secs(20), move || {
+        resse_testkit::within(Duration::from_secs(20), move || {
             let server = RawServer::start(Box::new(respond));
             summary(&run(server.url("/events")))
         })

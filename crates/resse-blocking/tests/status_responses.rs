@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use http::StatusCode;
 use resse_session::{Cause, CloseReason, SessionEvent, StopReason};
+use resse_testkit::within;
+use support::client;
 use support::server::TestServer;
-use support::{client, within};
 
 #[test]
 fn no_content_stops_for_good() {
@@ -135,7 +136,7 @@ fn refused_connections_give_up_at_the_attempt_limit() {
             .local_addr()
             .unwrap()
             .port();
-        let config = support::fast_reconnect(4).max_attempts(Some(3));
+        let config = resse_testkit::fast_reconnect(4).max_attempts(Some(3));
         let mut client =
             resse_blocking::ClientBuilder::new(format!("http://127.0.0.1:{port}/events"))
                 .reconnect(config)

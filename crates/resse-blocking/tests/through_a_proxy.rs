@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use resse_blocking::{Client, HttpConnector, Proxy};
 use resse_session::SessionEvent;
-use support::connect_proxy::ConnectProxy;
+use resse_testkit::connect_proxy::ConnectProxy;
+use resse_testkit::within;
+use support::client;
 use support::server::TestServer;
 use support::tls::TlsServer;
-use support::{client, within};
 
 const LIMIT: Duration = Duration::from_secs(20);
 const IDLE: Duration = Duration::from_secs(5);

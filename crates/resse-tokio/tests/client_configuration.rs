@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use http::Method;
 use resse_reconnect::{Cause, DelayReason, StopReason};
+use resse_testkit::raw::{RawServer, http_date_in, response, stream};
 use resse_tokio::client::{ClientBuilder, CloseReason, ConfigError, SessionEvent};
-use support::raw::{RawServer, http_date_in, response, stream};
 use support::{client, collect};
 
 const LIMIT: Duration = Duration::from_secs(20);

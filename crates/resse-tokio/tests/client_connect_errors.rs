@@ -9,10 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Response;
+use resse_testkit::connect_proxy::ConnectProxy;
 use resse_tokio::client::{
     Client, ClientBuilder, ConnectError, ConnectErrorKind, HyperConnector, Proxy,
 };
-use support::connect_proxy::ConnectProxy;
 use support::server::{BoxBody, Handler, TestServer, full};
 use support::tls::TestCert;
 
@@ -31,7 +31,7 @@ fn handler() -> Handler {
 /// lookup in the environment.
 fn one_attempt(url: &str) -> ClientBuilder {
     ClientBuilder::new(url)
-        .reconnect(support::fast_reconnect(1).max_attempts(Some(1)))
+        .reconnect(resse_testkit::fast_reconnect(1).max_attempts(Some(1)))
         .seed(1)
         .idle_timeout(Some(Duration::from_secs(10)))
         .connect_timeout(Duration::from_secs(5))
@@ -181,7 +181,7 @@ async fn a_proxy_that_never_answers_connect_times_out_through_it() {
 async fn a_proxy_that_wants_credentials_says_so() {
     let cert = TestCert::generate();
     let server = TestServer::start_tls(handler(), cert.server_config()).await;
-    let proxy = ConnectProxy::start_requiring("Basic dXNlcjpwdw==").await;
+    let proxy = ConnectProxy::start_requiring("Basic dXNlcjpwdw==");
     let connector = HyperConnector::builder()
         .tls_config(cert.client_config())
         .proxy(Proxy::new(&proxy.url()).unwrap())

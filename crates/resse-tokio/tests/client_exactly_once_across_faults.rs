@@ -3,7 +3,8 @@
 //! SseBody on hyper) through a proxy that injects 200 random faults (cuts
 //! mid-event and between events, stalls past the idle timeout, resets,
 //! refusals, one-byte-at-a-time throttling), while a publisher keeps
-//! publishing.
+//! publishing. The plan and the proxy (on its own threads) are the ones of
+//! the blocking client's suite (`resse_testkit::fault::random_plan`).
 #![cfg(all(feature = "client", feature = "server"))]
 
 mod support;
@@ -16,26 +17,14 @@ use futures_util::StreamExt;
 use resse_codec::Event;
 use resse_heartbeat::KeepAliveConfig;
 use resse_session::ReplayConfig;
+use resse_testkit::fault::{self, FaultProxy};
 use resse_tokio::client::SessionEvent;
 use resse_tokio::server::{BroadcastConfig, Broadcaster, SseBody};
-use support::proxy::{Fault, FaultProxy};
 use support::server::{TestServer, boxed};
-use support::{Rng, client, within};
+use support::{client, within};
 
 const FAULTS: usize = 200;
 const MIN_EVENTS: u64 = 4_000;
-
-fn random_fault(rng: &mut Rng) -> Fault {
-    let at = rng.range(0, 3_000) as usize;
-    match rng.range(0, 6) {
-        0 => Fault::CutMidEvent(at),
-        1 => Fault::CutBetweenEvents(at),
-        2 => Fault::Stall(at),
-        3 => Fault::Throttle(at / 8),
-        4 => Fault::Reset,
-        _ => Fault::Refuse,
-    }
-}
 
 async fn exactly_once(seed: u64) {
     let broadcaster = Broadcaster::new(
@@ -54,39 +43,40 @@ async fn exactly_once(seed: u64) {
             .map(boxed)
     }))
     .await;
-    let mut rng = Rng::new(seed);
-    let proxy = Arc::new(
-        FaultProxy::start(
-            server.addr,
-            Box::new(move |n| (n < FAULTS).then(|| random_fault(&mut rng))),
-        )
-        .await,
-    );
+    let proxy = Arc::new(FaultProxy::start(
+        server.addr,
+        fault::random_plan(seed, FAULTS),
+    ));
 
     // Event 1 is out before the client starts, and the client resumes
     // from it: a client without a last event id cannot resume, so
     // "exactly once" is defined from there on.
     let genesis = broadcaster.publish(Event::new("event 1")).expect("publish");
 
-    // The publisher: a few events every 2 ms, until every fault has been
-    // used and at least MIN_EVENTS are out.
+    // The publisher: a few events every 2 ms, until every planned fault
+    // has had its connection and at least MIN_EVENTS are out. The total is
+    // known before the last batch goes out.
     let published = Arc::new(AtomicU64::new(1));
     let finished = Arc::new(AtomicBool::new(false));
     let publisher = {
         let (proxy, published, finished) = (proxy.clone(), published.clone(), finished.clone());
         tokio::spawn(async move {
             let mut n = 1u64;
-            while proxy.connections() <= FAULTS || n < MIN_EVENTS {
+            loop {
+                let last = proxy.connections() > FAULTS && n + 4 >= MIN_EVENTS;
+                published.store(n + 4, Ordering::SeqCst);
+                finished.store(last, Ordering::SeqCst);
                 for _ in 0..4 {
                     n += 1;
                     broadcaster
                         .publish(Event::new(format!("event {n}")))
                         .expect("publish");
-                    published.store(n, Ordering::SeqCst);
+                }
+                if last {
+                    break;
                 }
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
-            finished.store(true, Ordering::SeqCst);
         })
     };
 
@@ -150,25 +140,42 @@ async fn exactly_once(seed: u64) {
         expected.len(),
         "nothing after the last event"
     );
-    let faults = proxy.faults();
-    assert!(
-        faults.len() >= FAULTS - 5,
-        "the faults were injected: {} of {FAULTS}",
-        faults.len()
+    drop(client);
+    let settled = {
+        let proxy = proxy.clone();
+        tokio::task::spawn_blocking(move || proxy.settle(Duration::from_secs(5)))
+            .await
+            .unwrap()
+    };
+    assert!(settled, "every planned connection has an outcome");
+    let (faults, abandoned) = (proxy.faults(), proxy.abandoned());
+    // A planned fault is injected once its connection reaches the trigger;
+    // one whose connection the client gave up on first (its idle timeout
+    // under load, before a far offset) is abandoned. Each planned fault is
+    // one or the other, and abandoning must stay the exception.
+    assert_eq!(
+        faults.len() + abandoned.len(),
+        FAULTS,
+        "every planned fault has an outcome"
     );
-    for kind in [
-        "CutMidEvent",
-        "CutBetweenEvents",
-        "Stall",
-        "Throttle",
-        "Reset",
-        "Refuse",
-    ] {
+    assert!(
+        abandoned.len() <= FAULTS / 20,
+        "{} planned faults abandoned: {abandoned:?}",
+        abandoned.len()
+    );
+    for kind in fault::KINDS {
         assert!(
-            faults.iter().any(|f| format!("{f:?}").starts_with(kind)),
-            "{kind} was injected"
+            faults.iter().any(|f| f.kind() == kind),
+            "{kind} was injected: {faults:?}"
         );
     }
+    eprintln!(
+        "{} events, {} faults injected, {} abandoned, {} connections, {reconnects} reconnections",
+        received.len(),
+        faults.len(),
+        abandoned.len(),
+        proxy.connections()
+    );
     assert!(
         reconnects >= faults.len(),
         "{reconnects} reconnections for {} faults",

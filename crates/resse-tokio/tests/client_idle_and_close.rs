@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use resse_reconnect::Cause;
+use resse_testkit::fault::{Fault, FaultProxy};
 use resse_tokio::client::{CloseReason, SessionEvent};
-use support::proxy::{Fault, FaultProxy};
 use support::server::{TestServer, ticking};
 use support::{client, within};
 
@@ -45,8 +45,7 @@ async fn idle_stall_is_detected_within_the_timeout_plus_ten_percent() {
     let proxy = FaultProxy::start(
         server.addr,
         Box::new(|n| (n == 0).then_some(Fault::Stall(200))),
-    )
-    .await;
+    );
     let idle = Duration::from_millis(500);
     let mut client = client(&proxy.url("/events"), idle, 1).build().unwrap();
     let mut last = None;
@@ -94,7 +93,7 @@ async fn idle_stall_is_detected_within_the_timeout_plus_ten_percent() {
 #[tokio::test]
 async fn close_from_another_task_stops_promptly_and_leaks_nothing() {
     let server = ticking_server().await;
-    let proxy = FaultProxy::start(server.addr, Box::new(|_| None)).await;
+    let proxy = FaultProxy::start(server.addr, Box::new(|_| None));
     let baseline = alive_tasks();
     let mut client = client(&proxy.url("/events"), Duration::from_secs(5), 2)
         .build()
@@ -142,7 +141,7 @@ async fn close_from_another_task_stops_promptly_and_leaks_nothing() {
 #[tokio::test]
 async fn drop_mid_stream_leaks_nothing() {
     let server = ticking_server().await;
-    let proxy = FaultProxy::start(server.addr, Box::new(|_| None)).await;
+    let proxy = FaultProxy::start(server.addr, Box::new(|_| None));
     let baseline = alive_tasks();
     for round in 0..5 {
         let mut client = client(&proxy.url("/events"), Duration::from_secs(5), round)
@@ -174,7 +173,7 @@ async fn close_interrupts_a_long_backoff_wait() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let policy = support::fast_reconnect(4)
+    let policy = resse_testkit::fast_reconnect(4)
         .initial_delay(Duration::from_secs(30))
         .floor(Duration::from_secs(30))
         .max_delay(Duration::from_secs(30));

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Response;
+use resse_testkit::connect_proxy::ConnectProxy;
 use resse_tokio::client::{HyperConnector, Proxy};
-use support::connect_proxy::ConnectProxy;
 use support::server::{BoxBody, Handler, TestServer, full};
 use support::tls::TestCert;
 use support::{client, collect, data};
@@ -34,7 +34,7 @@ fn handler() -> Handler {
 #[tokio::test]
 async fn http_goes_to_the_proxy_in_absolute_form_with_its_credentials() {
     let server = TestServer::start(handler()).await;
-    let proxy = ConnectProxy::start().await;
+    let proxy = ConnectProxy::start();
     let url = server.url("/events");
     let mut client = client(&url, IDLE, 1)
         .proxy(Proxy::new(&proxy.url_with_credentials("user", "pw")).unwrap())
@@ -59,7 +59,7 @@ async fn http_goes_to_the_proxy_in_absolute_form_with_its_credentials() {
 async fn https_goes_through_a_connect_tunnel() {
     let cert = TestCert::generate();
     let server = TestServer::start_tls(handler(), cert.server_config()).await;
-    let proxy = ConnectProxy::start().await;
+    let proxy = ConnectProxy::start();
     let connector = HyperConnector::builder()
         .tls_config(cert.client_config())
         .proxy(Proxy::new(&proxy.url_with_credentials("user", "pw")).unwrap())
@@ -82,7 +82,7 @@ async fn https_goes_through_a_connect_tunnel() {
 #[tokio::test]
 async fn http2_only_tunnels_http_too() {
     let server = TestServer::start(handler()).await;
-    let proxy = ConnectProxy::start().await;
+    let proxy = ConnectProxy::start();
     let connector = HyperConnector::builder()
         .http2_only(true)
         .proxy(Proxy::new(&proxy.url()).unwrap())
@@ -103,7 +103,7 @@ async fn http2_only_tunnels_http_too() {
 #[tokio::test]
 async fn hosts_on_the_no_proxy_list_are_reached_directly() {
     let server = TestServer::start(handler()).await;
-    let proxy = ConnectProxy::start().await;
+    let proxy = ConnectProxy::start();
     let mut client = client(&server.url("/events"), IDLE, 4)
         .proxy(
             Proxy::new(&proxy.url())

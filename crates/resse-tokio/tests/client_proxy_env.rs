@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Response;
+use resse_testkit::connect_proxy::ConnectProxy;
 use resse_tokio::client::{Client, ClientBuilder, HyperConnector, HyperConnectorBuilder};
-use support::connect_proxy::ConnectProxy;
 use support::server::{BoxBody, Handler, TestServer, full};
 use support::tls::TestCert;
 use support::{collect, data};
@@ -88,7 +88,7 @@ async fn proxy_environment_variables() {
         |b: HyperConnectorBuilder| -> HyperConnector { b.tls_config(cert.client_config()).build() };
 
     // HTTP_PROXY: http:// in absolute form through the proxy.
-    let proxy = ConnectProxy::start().await;
+    let proxy = ConnectProxy::start();
     let c = with_env(&[("HTTP_PROXY", &proxy.url())], || {
         client(&http_url, IDLE, 1).build().unwrap()
     });
@@ -99,7 +99,7 @@ async fn proxy_environment_variables() {
 
     // https_proxy (lower case): https:// through a CONNECT tunnel, with the
     // credentials of the URL.
-    let proxy = ConnectProxy::start().await;
+    let proxy = ConnectProxy::start();
     let c = with_env(
         &[("https_proxy", &proxy.url_with_credentials("u", "p"))],
         || {
@@ -117,7 +117,7 @@ async fn proxy_environment_variables() {
     assert_eq!(seen[0].authorization.as_deref(), Some("Basic dTpw"));
 
     // HTTPS_PROXY is not for http:// URLs.
-    let proxy = ConnectProxy::start().await;
+    let proxy = ConnectProxy::start();
     let c = with_env(&[("HTTPS_PROXY", &proxy.url())], || {
         client(&http_url, IDLE, 3).build().unwrap()
     });
@@ -125,7 +125,7 @@ async fn proxy_environment_variables() {
     assert!(proxy.seen().is_empty(), "{:?}", proxy.seen());
 
     // ALL_PROXY: both schemes.
-    let proxy = ConnectProxy::start().await;
+    let proxy = ConnectProxy::start();
     let (c1, c2) = with_env(&[("ALL_PROXY", &proxy.url())], || {
         (
             client(&http_url, IDLE, 4).build().unwrap(),
@@ -142,7 +142,7 @@ async fn proxy_environment_variables() {
     assert!(seen[2].is_connect());
 
     // NO_PROXY: the listed hosts are reached directly.
-    let proxy = ConnectProxy::start().await;
+    let proxy = ConnectProxy::start();
     let (c1, c2) = with_env(
         &[
             ("HTTP_PROXY", &proxy.url()),
@@ -163,7 +163,7 @@ async fn proxy_environment_variables() {
     assert!(proxy.seen().is_empty(), "{:?}", proxy.seen());
 
     // proxy_from_env(false): the variables are not read.
-    let proxy = ConnectProxy::start().await;
+    let proxy = ConnectProxy::start();
     let (c1, c2) = with_env(&[("ALL_PROXY", &proxy.url())], || {
         (
             client(&http_url, IDLE, 8)
@@ -182,11 +182,11 @@ async fn proxy_environment_variables() {
     assert!(proxy.seen().is_empty(), "{:?}", proxy.seen());
 
     // An explicit proxy wins over the environment.
-    let env_proxy = ConnectProxy::start().await;
-    let explicit = ConnectProxy::start().await;
+    let env_proxy = ConnectProxy::start();
+    let explicit = ConnectProxy::start();
     let c = with_env(&[("ALL_PROXY", &env_proxy.url())], || {
         ClientBuilder::new(&http_url)
-            .reconnect(support::fast_reconnect(10))
+            .reconnect(resse_testkit::fast_reconnect(10))
             .seed(10)
             .idle_timeout(Some(IDLE))
             .proxy(resse_tokio::client::Proxy::new(&explicit.url()).unwrap())
@@ -202,7 +202,7 @@ async fn proxy_environment_variables() {
     let seen_before = plain.seen().len();
     let mut c = with_env(&[("ALL_PROXY", "socks5://127.0.0.1:1080")], || {
         client(&http_url, IDLE, 11)
-            .reconnect(support::fast_reconnect(11).max_attempts(Some(1)))
+            .reconnect(resse_testkit::fast_reconnect(11).max_attempts(Some(1)))
             .build()
             .unwrap()
     });

@@ -208,7 +208,7 @@ async fn redirect_loops_are_bounded() {
             .unwrap()
     }))
     .await;
-    let policy = support::fast_reconnect(6).max_redirects(3);
+    let policy = resse_testkit::fast_reconnect(6).max_redirects(3);
     let mut client = client(&server.url("/loop"), Duration::from_secs(5), 6)
         .reconnect(policy)
         .seed(6)

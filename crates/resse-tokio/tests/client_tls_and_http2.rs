@@ -74,7 +74,7 @@ async fn an_untrusted_certificate_is_a_readable_connect_failure() {
     let cert = TestCert::generate();
     let server = TestServer::start_tls(handler(), cert.server_config()).await;
     // The default root store (Mozilla's) does not trust a self-signed cert.
-    let policy = support::fast_reconnect(3).max_attempts(Some(2));
+    let policy = resse_testkit::fast_reconnect(3).max_attempts(Some(2));
     let mut client = client(&server.https_url("/events"), Duration::from_secs(5), 3)
         .reconnect(policy)
         .seed(3)

@@ -14,25 +14,32 @@ use std::time::Duration;
 /// One request the proxy saw.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProxySeen {
-    /// The request line, e.g. `CONNECT 127.0.0.1:4433 HTTP/1.1`.
+    /// The request line, e.g. `CONNECT 127.0.0.1:4433 HTTP/1.1` or
+    /// `GET http://127.0.0.1:8080/events HTTP/1.1`.
     pub request_line: String,
     /// The `Proxy-Authorization` header, if any.
     pub authorization: Option<String>,
 }
 
 impl ProxySeen {
+    /// Whether it was a `CONNECT` (a tunnel) rather than an absolute-form
+    /// request.
     pub fn is_connect(&self) -> bool {
         self.request_line.starts_with("CONNECT ")
     }
 }
 
+/// The proxy; its accept loop stops on drop.
 pub struct ConnectProxy {
+    /// Where it listens.
     pub addr: SocketAddr,
     seen: Arc<Mutex<Vec<ProxySeen>>>,
     stop: Arc<AtomicBool>,
 }
 
 impl ConnectProxy {
+    /// A proxy on an ephemeral port of 127.0.0.1 that asks for no
+    /// credentials.
     pub fn start() -> Self {
         Self::start_inner(None)
     }
@@ -71,6 +78,7 @@ impl ConnectProxy {
         format!("http://{user}:{password}@{}", self.addr)
     }
 
+    /// The requests seen so far, in order.
     pub fn seen(&self) -> Vec<ProxySeen> {
         self.seen.lock().unwrap().clone()
     }

@@ -10,8 +10,10 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// The response to the `n`th request (from 0), as raw bytes.
 pub type Respond = Box<dyn Fn(usize) -> Vec<u8> + Send + Sync>;
 
+/// The server; it stops (and its thread ends) on drop.
 pub struct RawServer {
     addr: SocketAddr,
     heads: Arc<Mutex<Vec<(Instant, String)>>>,
@@ -20,6 +22,7 @@ pub struct RawServer {
 }
 
 impl RawServer {
+    /// Starts a server on an ephemeral port of 127.0.0.1.
     pub fn start(respond: Respond) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind raw server");
         let addr = listener.local_addr().expect("local addr");
@@ -50,6 +53,7 @@ impl RawServer {
         }
     }
 
+    /// `http://127.0.0.1:PORT{path}`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
