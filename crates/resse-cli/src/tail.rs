@@ -447,7 +447,7 @@ mod insecure {
 
     /// The ring provider, its safe default protocol versions, no certificate check.
     pub(super) fn config() -> rustls::ClientConfig {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let provider = crate::tls::crypto_provider();
         let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
             .unwrap_or_else(|_| rustls::ClientConfig::builder());

@@ -71,18 +71,29 @@ pub(crate) fn self_signed(bind: IpAddr) -> Result<Tls, CliError> {
     })
 }
 
+/// The rustls crypto provider of every TLS configuration of the CLI: ring.
+///
+/// rustls 0.23.48 deprecates ring's provider because ring has no
+/// post-quantum key exchange, pointing to aws-lc-rs, which needs cmake to
+/// build; resse stays on ring, so the deprecation is allowed here, and only
+/// here. (`allow`, not `expect`: older 0.23 releases do not deprecate it.)
+pub(crate) fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
+    #[allow(deprecated)]
+    let provider = rustls::crypto::ring::default_provider();
+    Arc::new(provider)
+}
+
 /// A server configuration presenting `certs`, with ALPN `h2` and `http/1.1`.
 fn config(
     certs: Vec<CertificateDer<'static>>,
     key: PrivateKeyDer<'static>,
 ) -> Result<Arc<ServerConfig>, CliError> {
-    let mut config =
-        ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| CliError::Tls(e.to_string()))?
-            .with_no_client_auth()
-            .with_single_cert(certs, key)
-            .map_err(|e| CliError::Tls(format!("the certificate and key: {e}")))?;
+    let mut config = ServerConfig::builder_with_provider(crypto_provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| CliError::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| CliError::Tls(format!("the certificate and key: {e}")))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

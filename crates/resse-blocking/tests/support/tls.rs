@@ -27,13 +27,15 @@ impl TlsServer {
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
             certified.signing_key.serialize_der(),
         ));
-        let config =
-            ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
-                .expect("protocol versions")
-                .with_no_client_auth()
-                .with_single_cert(vec![cert.clone()], key)
-                .expect("server certificate");
+        // ring on purpose, as in the client; rustls 0.23.48 deprecates it.
+        #[allow(deprecated)]
+        let provider = rustls::crypto::ring::default_provider();
+        let config = ServerConfig::builder_with_provider(Arc::new(provider))
+            .with_safe_default_protocol_versions()
+            .expect("protocol versions")
+            .with_no_client_auth()
+            .with_single_cert(vec![cert.clone()], key)
+            .expect("server certificate");
         let config = Arc::new(config);
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind TLS server");
         let addr = listener.local_addr().expect("local addr");
