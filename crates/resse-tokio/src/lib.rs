@@ -140,3 +140,9 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 #[cfg(all(doctest, feature = "client", feature = "server"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The workspace README's examples (the codec, an axum handler, a client),
+/// compiled and run as doctests (not part of the API).
+#[cfg(all(doctest, feature = "client", feature = "server"))]
+#[doc = include_str!("../../../README.md")]
+pub struct WorkspaceReadmeDoctests;
