@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::{HeaderMap, StatusCode, Uri};
-use resse_session::{PROXY_CREDENTIALS_HINT, ProxyConfig, Request, error_chain};
+use resse_session::{PROXY_CREDENTIALS_HINT, ProxyConfig, Request, error_chain, target_authority};
 use ureq::config::Config;
 use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use ureq::unversioned::resolver::{DefaultResolver, ResolvedSocketAddrs, Resolver};
@@ -318,19 +318,6 @@ impl Resolver for MarkDns {
     }
 }
 
-/// `host:port` of a URI, the port defaulting to its scheme's.
-fn host_port(uri: &Uri) -> String {
-    let host = uri.host().unwrap_or_default();
-    let port = uri
-        .port_u16()
-        .unwrap_or(if uri.scheme_str() == Some("https") {
-            443
-        } else {
-            80
-        });
-    format!("{host}:{port}")
-}
-
 /// The kind of connect failure behind an I/O error, and what to say.
 fn classify_io(error: &io::Error) -> Option<(ConnectErrorKind, String)> {
     for e in error_chain(error) {
@@ -438,7 +425,7 @@ impl Connect for HttpConnector {
         let head = builder
             .body(())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        let target = host_port(head.uri());
+        let target = target_authority(head.uri());
         let proxy = match self.proxies.as_deref() {
             Some(config) => proxy::for_uri(config, head.uri(), &target).map_err(into_io)?,
             None => None,

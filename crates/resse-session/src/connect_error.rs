@@ -173,6 +173,31 @@ impl Error for ConnectError {
 pub const PROXY_CREDENTIALS_HINT: &str =
     "give the proxy's credentials in its URL: http://user:password@host:port";
 
+/// `host:port` of a request URI, the port defaulting to its scheme's (443
+/// for `https`, else 80): how a [`ConnectError`] names its target, and the
+/// authority a `CONNECT` tunnel asks for.
+///
+/// ```
+/// use resse_session::target_authority;
+///
+/// let uri = "https://example.com/events".parse()?;
+/// assert_eq!(target_authority(&uri), "example.com:443");
+/// let uri = "http://127.0.0.1:8080/events".parse()?;
+/// assert_eq!(target_authority(&uri), "127.0.0.1:8080");
+/// # Ok::<(), http::uri::InvalidUri>(())
+/// ```
+pub fn target_authority(uri: &http::Uri) -> String {
+    let host = uri.host().unwrap_or_default();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        });
+    format!("{host}:{port}")
+}
+
 /// The host of a `host:port`.
 fn host(host_port: &str) -> &str {
     host_port.rsplit_once(':').map_or(host_port, |(h, _)| h)

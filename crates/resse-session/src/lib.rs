@@ -154,7 +154,9 @@ mod url;
 
 pub use client::{Action, ClientSession, CloseReason, ConnectionState, SessionEvent};
 pub use config::{ConfigError, SessionConfig};
-pub use connect_error::{ConnectError, ConnectErrorKind, PROXY_CREDENTIALS_HINT, error_chain};
+pub use connect_error::{
+    ConnectError, ConnectErrorKind, PROXY_CREDENTIALS_HINT, error_chain, target_authority,
+};
 pub use metrics::Metrics;
 pub use proxy::{InvalidProxy, NoProxy, Proxy, ProxyConfig};
 pub use replay::{Events, PushError, Replay, ReplayConfig, ReplayEntry, ReplayLog};

@@ -14,11 +14,11 @@ use http_body_util::Full;
 use hyper_util::client::legacy::Client as LegacyClient;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use resse_session::{ProxyConfig, Request};
+use resse_session::{ProxyConfig, Request, target_authority};
 use tower_service::Service;
 
 use super::error::{self, ConnectError};
-use super::proxy::{self, Proxy, ProxyConnect, Resolver, host_port};
+use super::proxy::{self, Proxy, ProxyConnect, Resolver};
 pub use crate::BoxError;
 
 /// Sends the request a [`ClientSession`](resse_session::ClientSession)
@@ -290,7 +290,7 @@ where
     }
 
     fn call(&mut self, dst: Uri) -> Self::Future {
-        let target = host_port(&dst);
+        let target = target_authority(&dst);
         let proxy = self
             .proxy
             .as_deref()

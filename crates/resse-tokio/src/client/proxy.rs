@@ -16,8 +16,8 @@ use hyper_util::client::legacy::connect::dns::{GaiAddrs, GaiResolver, Name};
 use hyper_util::client::legacy::connect::proxy::Tunnel;
 use hyper_util::client::legacy::connect::{Connected, Connection, HttpConnector};
 use hyper_util::rt::TokioIo;
-use resse_session::ProxyConfig;
 pub use resse_session::{InvalidProxy, Proxy};
+use resse_session::{ProxyConfig, target_authority};
 use tokio::net::TcpStream;
 use tower_service::Service;
 
@@ -47,19 +47,6 @@ pub(crate) fn authorization(proxy: &Proxy) -> Option<HeaderValue> {
     let mut value = HeaderValue::from_str(proxy.basic_auth()?).ok()?;
     value.set_sensitive(true);
     Some(value)
-}
-
-/// `host:port` of a URI, the port defaulting to its scheme's.
-pub(crate) fn host_port(uri: &Uri) -> String {
-    let host = uri.host().unwrap_or_default();
-    let port = uri
-        .port_u16()
-        .unwrap_or(if uri.scheme() == Some(&Scheme::HTTPS) {
-            443
-        } else {
-            80
-        });
-    format!("{host}:{port}")
 }
 
 /// The resolver of the connector: the system's (`getaddrinfo`), its
@@ -161,7 +148,7 @@ async fn tunnel(
     let target: Uri = format!(
         "{}://{}/",
         dst.scheme_str().unwrap_or("http"),
-        host_port(dst)
+        target_authority(dst)
     )
     .parse()
     .map_err(|e| TunnelFailed(Box::new(e)))?;
