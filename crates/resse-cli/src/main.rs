@@ -4,9 +4,8 @@
 //! dispatches, and turns the outcome into an exit status:
 //!
 //! - `0`: success;
-//! - `1`: a runtime error (I/O, or a decoder limit was hit, see `decode`;
-//!   `tail` gave up, see `tail`; `serve` could not bind its address or
-//!   set up TLS);
+//! - `1`: a runtime error (I/O; `tail` gave up, see `tail`; `serve` could
+//!   not bind its address or set up TLS);
 //! - `2`: bad command-line arguments (including a malformed URL or header);
 //! - `3`: `decode` skipped events over a limit (and read its input to the end).
 //!

@@ -44,6 +44,7 @@ use tokio::task::JoinSet;
 
 use crate::error::CliError;
 use crate::render::clean;
+use crate::tail::parse_secs;
 use crate::tls::{self, Tls};
 
 /// The page served at `/`, with `{{...}}` placeholders filled per request.
@@ -187,14 +188,6 @@ fn parse_path(s: &str) -> Result<String, String> {
         return Err(format!("{c:?} is not allowed in a URL path"));
     }
     Ok(s.to_owned())
-}
-
-/// Parses a duration in seconds (`1`, `0.25`).
-fn parse_secs(s: &str) -> Result<Duration, String> {
-    let secs: f64 = s
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
-    Duration::try_from_secs_f64(secs).map_err(|_| format!("{s:?} is not a duration in seconds"))
 }
 
 /// Locks a mutex, ignoring poisoning (nothing here panics while holding one).

@@ -134,8 +134,8 @@ fn parse_method(s: &str) -> Result<Method, String> {
         .map_err(|_| format!("{s:?} is not a valid HTTP method"))
 }
 
-/// Parses a duration in seconds (`1`, `0.25`).
-fn parse_secs(s: &str) -> Result<Duration, String> {
+/// Parses a duration in seconds (`1`, `0.25`): every `SECS` flag of the CLI.
+pub(crate) fn parse_secs(s: &str) -> Result<Duration, String> {
     let secs: f64 = s
         .parse()
         .map_err(|_| format!("{s:?} is not a number of seconds"))?;
