@@ -26,6 +26,8 @@ pub(crate) enum CliError {
     Runtime(io::Error),
     /// `serve` could not set up TLS (a certificate or key file, or their pair).
     Tls(String),
+    /// `demo` could not get going (its clients did not connect).
+    Demo(String),
     /// `serve` could not listen on its address.
     Bind {
         /// The address asked for.
@@ -53,6 +55,7 @@ impl fmt::Display for CliError {
             Self::Output(source) => write!(f, "writing output: {source}"),
             Self::Usage(message) => f.write_str(message),
             Self::Tls(message) => write!(f, "TLS: {message}"),
+            Self::Demo(message) => write!(f, "demo: {message}"),
             Self::Runtime(source) => write!(f, "starting the async runtime: {source}"),
             Self::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
         }
@@ -66,7 +69,7 @@ impl std::error::Error for CliError {
             | Self::Output(source)
             | Self::Runtime(source)
             | Self::Bind { source, .. } => Some(source),
-            Self::Usage(_) | Self::Tls(_) => None,
+            Self::Usage(_) | Self::Tls(_) | Self::Demo(_) => None,
         }
     }
 }

@@ -5,13 +5,15 @@
 //!
 //! - `0`: success;
 //! - `1`: a runtime error (I/O; `tail` gave up, see `tail`; `serve` could
-//!   not bind its address or set up TLS);
+//!   not bind its address or set up TLS; `demo` found an event lost,
+//!   duplicated or out of order);
 //! - `2`: bad command-line arguments (including a malformed URL or header);
 //! - `3`: `decode` skipped events over a limit (and read its input to the end).
 //!
 //! Every error is printed to stderr as `resse: <message>`.
 
 mod decode;
+mod demo;
 mod error;
 mod position;
 mod render;
@@ -43,6 +45,8 @@ enum Command {
     Tail(tail::TailArgs),
     /// Serve an SSE stream of stdin lines (or a ticker), with replay and a live page.
     Serve(serve::ServeArgs),
+    /// Run a server, 50 clients and a fault-injecting proxy; check that nothing is lost.
+    Demo(demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +58,7 @@ fn main() -> ExitCode {
         Command::Decode(args) => decode::run(&args),
         Command::Tail(args) => tail::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Demo(args) => demo::run(args),
     };
     match result {
         Ok(code) => code,

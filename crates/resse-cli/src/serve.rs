@@ -26,7 +26,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use clap::Args;
 use futures_util::Stream;
-use http::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use http::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::{HeaderName, Method, Request, Response, StatusCode};
 use http_body_util::{Either, Full};
 use hyper::body::Incoming;
@@ -62,7 +62,7 @@ const RESTART_PAUSE: Duration = Duration::from_secs(1);
 /// What connections are told: serve on, stop (streams end cleanly, as the
 /// broadcaster is closed), or drop at once (a listener restart).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
+pub(crate) enum Phase {
     Serving,
     Stopping,
     Restarting,
@@ -103,7 +103,9 @@ id is older than the replay log (evicted) or unknown (never published here, e.g.
 restart), no exact replay exists: the client gets live events only, preceded by one event of \
 type `reload` whose data is {\"last_event_id\":ID,\"reason\":\"too-old\"|\"unknown\"} and whose \
 id is the newest published id (empty if none yet), so that it can reload its state and resume \
-exactly from there. A client that falls more than 512 events behind (it reads too slowly) \
+exactly from there. A stream request with a `client=ID` query parameter (for example \
+/events?client=alice; ID as sent, 1 to 128 bytes) is that client's one connection: a newer \
+connection of the same client ends the older one. A client that falls more than 512 events behind (it reads too slowly) \
 is disconnected rather than buffered for; it reconnects and is replayed from the log.
 
 TLS: with --tls-cert and --tls-key, or --tls-self-signed, the server speaks HTTPS only, \
@@ -201,8 +203,8 @@ fn note(line: &str) {
 }
 
 /// What every connection shares.
-struct Server {
-    broadcaster: Broadcaster,
+pub(crate) struct Server {
+    pub(crate) broadcaster: Broadcaster,
     /// The id of the newest published event. Held across publishing and
     /// subscribing, so that a subscriber's replay and this id agree.
     newest: Mutex<Option<Text>>,
@@ -215,14 +217,49 @@ struct Server {
     conn: ConnConfig,
     /// Set while the listener restarts (SIGHUP): streams dropped then say so.
     restarting: Arc<AtomicBool>,
+    /// While set, requests for the stream are answered `503` with this
+    /// `Retry-After` (`resse demo`'s outage).
+    unavailable: Mutex<Option<Duration>>,
+}
+
+/// What a [`Server`] is built from.
+pub(crate) struct ServerOptions {
+    pub(crate) broadcast: BroadcastConfig,
+    pub(crate) path: String,
+    pub(crate) retry: Option<Duration>,
+    pub(crate) keep_alive: Option<Duration>,
+    pub(crate) quiet: bool,
+    pub(crate) conn: ConnConfig,
 }
 
 /// The response body: an event stream or a small fixed body.
 type Reply = Either<SseBody<EventStream>, Full<Bytes>>;
 
 impl Server {
+    /// A server with nothing published yet.
+    pub(crate) fn new(options: ServerOptions) -> Self {
+        Self {
+            broadcaster: Broadcaster::new(options.broadcast),
+            newest: Mutex::new(None),
+            types: Mutex::new(BTreeSet::new()),
+            path: options.path,
+            retry: options.retry,
+            keep_alive: options.keep_alive,
+            quiet: options.quiet,
+            conn: options.conn,
+            restarting: Arc::new(AtomicBool::new(false)),
+            unavailable: Mutex::new(None),
+        }
+    }
+
+    /// Answers requests for the stream with `503` and `Retry-After` (rounded
+    /// up to whole seconds) while `retry_after` is `Some`.
+    pub(crate) fn set_unavailable(&self, retry_after: Option<Duration>) {
+        *lock(&self.unavailable) = retry_after;
+    }
+
     /// Publishes `event`, noting its id and type.
-    fn publish(&self, event: Event) -> Result<Text, PublishError> {
+    pub(crate) fn publish(&self, event: Event) -> Result<Text, PublishError> {
         let mut newest = lock(&self.newest);
         let event_type = event.event_type_text().map(|t| t.as_str().to_owned());
         let id = self.broadcaster.publish(event)?;
@@ -237,11 +274,19 @@ impl Server {
         Ok(id)
     }
 
-    /// Subscribes from `last` and returns the newest id published before.
-    fn subscribe(&self, last: Option<&str>) -> (Subscription, Option<Text>) {
+    /// Subscribes from `last` (as `identity`, when given: one connection
+    /// per identity) and returns the newest id published before.
+    fn subscribe(
+        &self,
+        last: Option<&str>,
+        identity: Option<&str>,
+    ) -> (Subscription, Option<Text>) {
         let newest = lock(&self.newest);
-        let subscription = self.broadcaster.subscribe(last);
-        (subscription, newest.clone())
+        let mut options = self.broadcaster.subscriber().last_event_id(last);
+        if let Some(identity) = identity {
+            options = options.identity(identity);
+        }
+        (options.subscribe(), newest.clone())
     }
 
     /// Answers one request; `opened` is set when it is an event stream.
@@ -281,6 +326,20 @@ impl Server {
             );
             return (response, format!("{method} {path}: 404"));
         }
+        if let Some(retry_after) = *lock(&self.unavailable) {
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            let mut response = fixed(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "text/plain; charset=utf-8",
+                Bytes::from_static(
+                    b"unavailable for a moment; retry after the Retry-After delay\n",
+                ),
+            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            return (response, format!("{method} {path}: 503 (unavailable)"));
+        }
         if method == Method::HEAD {
             // The head of a stream, without subscribing.
             let mut response = Response::new(Either::Right(Full::new(Bytes::new())));
@@ -288,7 +347,8 @@ impl Server {
             return (response, format!("{method} {path}: 200"));
         }
         let last = last_event_id(request.headers());
-        let (subscription, newest) = self.subscribe(last);
+        let identity = client_identity(request.uri().query());
+        let (subscription, newest) = self.subscribe(last, identity);
         let outcome = subscription.replay();
         let prefix = self.prefix(outcome, last, newest.as_deref());
         let stream = EventStream {
@@ -317,6 +377,10 @@ impl Server {
                 format!("Last-Event-ID {id:?} is unknown: sent `reload`, live from now")
             }
             _ => "new".to_owned(),
+        };
+        let how = match identity {
+            Some(identity) => format!("{how}; client {identity:?}"),
+            None => how,
         };
         (
             body.into_response().map(Either::Left),
@@ -358,6 +422,16 @@ impl Server {
             .replace("{{TYPES}}", &escape_html(&types))
             .into()
     }
+}
+
+/// The client identity of a stream request: the value of its `client`
+/// query parameter (as sent, not percent-decoded), when it is 1 to 128
+/// bytes long.
+fn client_identity(query: Option<&str>) -> Option<&str> {
+    query?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("client="))
+        .filter(|id| (1..=128).contains(&id.len()))
 }
 
 /// A response with a fixed body.
@@ -457,7 +531,7 @@ impl Stream for EventStream {
 }
 
 /// Serves one connection and logs it.
-async fn connection(
+pub(crate) async fn connection(
     server: Arc<Server>,
     stream: TcpStream,
     peer: SocketAddr,
@@ -803,7 +877,7 @@ async fn publish_stdin(server: Arc<Server>) {
 }
 
 /// Publishes a counter every `period`.
-async fn publish_ticks(server: Arc<Server>, period: Duration) {
+pub(crate) async fn publish_ticks(server: Arc<Server>, period: Duration) {
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
@@ -843,17 +917,14 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     // cut off is replayed exactly when it reconnects. A shorter log does not
     // shorten the queue: bursts would cut off every client.
     let config = BroadcastConfig::default().replay(ReplayConfig::default().max_events(args.replay));
-    let server = Arc::new(Server {
-        broadcaster: Broadcaster::new(config),
-        newest: Mutex::new(None),
-        types: Mutex::new(BTreeSet::new()),
+    let server = Arc::new(Server::new(ServerOptions {
+        broadcast: config,
         path: args.path,
         retry: args.retry.map(Duration::from_millis),
         keep_alive: (!args.keep_alive.is_zero()).then_some(args.keep_alive),
         quiet: args.quiet,
         conn: ConnConfig::default(),
-        restarting: Arc::new(AtomicBool::new(false)),
-    });
+    }));
     // Signals are caught from here on: before anyone can know the address.
     let mut stop = StopSignals::install();
     let scheme = if tls.is_some() { "https" } else { "http" };
@@ -1018,6 +1089,19 @@ mod tests {
         assert!(refused(r#"{"id":""}"#).starts_with("\"id\" is empty"));
         assert!(refused(r#"{"data":"x","retry":5}"#).starts_with("unknown key \"retry\""));
         assert_eq!(parse_line(b"\xff\n").unwrap_err(), "it is not UTF-8");
+    }
+
+    #[test]
+    fn identities() {
+        assert_eq!(client_identity(Some("client=ab-7")), Some("ab-7"));
+        assert_eq!(client_identity(Some("x=1&client=c")), Some("c"));
+        assert_eq!(client_identity(Some("client=")), None);
+        assert_eq!(
+            client_identity(Some(&format!("client={}", "a".repeat(129)))),
+            None
+        );
+        assert_eq!(client_identity(Some("clients=1")), None);
+        assert_eq!(client_identity(None), None);
     }
 
     #[test]
