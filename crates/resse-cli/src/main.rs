@@ -12,6 +12,7 @@
 //! Every error is printed to stderr as `resse: <message>`.
 
 mod decode;
+mod doctor;
 mod error;
 mod position;
 mod render;
@@ -43,6 +44,8 @@ enum Command {
     Tail(tail::TailArgs),
     /// Serve an SSE stream of stdin lines (or a ticker), with replay and a live page.
     Serve(serve::ServeArgs),
+    /// Diagnose an SSE endpoint: headers, compression, buffering, keep-alive, ids, resumption.
+    Doctor(doctor::DoctorArgs),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Decode(args) => decode::run(&args),
         Command::Tail(args) => tail::run(args),
         Command::Serve(args) => serve::run(args),
+        Command::Doctor(args) => doctor::run(args),
     };
     match result {
         Ok(code) => code,
