@@ -549,13 +549,17 @@ fn keep_alive(o: &Observations) -> Check {
         return Check::new(
             "keep-alive",
             Level::Warn,
-            format!("silent for {} ({comments}); {limits}", secs(silence)),
+            format!(
+                "silent for {} ({comments}), over the budget of {}; {limits}",
+                secs(silence),
+                secs(budget)
+            ),
         )
         .fix(fix);
     }
     if a.comment_count > 0 {
         let cadence = match (a.first_comment, a.last_comment) {
-            (Some(first), Some(last)) if a.comment_count >= 2 => format!(
+            (Some(first), Some(last)) if a.comment_count >= 2 && last > first => format!(
                 ", about every {}",
                 secs(
                     (last.saturating_sub(first))
@@ -946,5 +950,67 @@ fn bad_id(o: &Observations) -> Check {
             ),
         )
         .fix(fix),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn id_shapes() {
+        assert!(id_shape(&["1", "2", "10"]).starts_with("increasing integers"));
+        assert!(id_shape(&["2", "1"]).starts_with("integers, not increasing"));
+        assert!(id_shape(&["ab-9", "ab-10"]).starts_with("a fixed prefix"));
+        assert!(id_shape(&["x", "y"]).starts_with("opaque"));
+    }
+
+    /// Observations of a stream whose head came at 0 and whose bytes came at `bytes_ms`.
+    fn watched(bytes_ms: &[u64], comments: usize, until_ms: u64) -> Observations {
+        let mut a = Record {
+            head: Some(Head {
+                at: Duration::ZERO,
+                status: StatusCode::OK,
+                version: Version::HTTP_11,
+                headers: {
+                    let mut h = HeaderMap::new();
+                    h.insert(
+                        http::header::CONTENT_TYPE,
+                        http::HeaderValue::from_static("text/event-stream"),
+                    );
+                    h
+                },
+            }),
+            comment_count: comments,
+            ..Record::default()
+        };
+        let mut previous = Duration::ZERO;
+        for ms in bytes_ms {
+            let at = Duration::from_millis(*ms);
+            a.longest_silence = a.longest_silence.max(at - previous);
+            previous = at;
+            a.last_byte = Some(at);
+        }
+        Observations {
+            watched: Duration::from_millis(until_ms),
+            proxy_timeout: Duration::from_secs(60),
+            a,
+            ..Observations::default()
+        }
+    }
+
+    #[test]
+    fn keep_alive_is_judged_on_the_longest_silence_against_half_the_proxy_timeout() {
+        // Comments and no silence over 30 s: pass.
+        let o = watched(&[100, 15_100, 30_000], 2, 31_000);
+        assert_eq!(keep_alive(&o).level, Level::Pass);
+        // 31 s without a byte, comments or not: warn.
+        let o = watched(&[100], 0, 31_200);
+        assert_eq!(keep_alive(&o).level, Level::Warn);
+        let o = watched(&[100, 40_000], 1, 41_000);
+        assert_eq!(keep_alive(&o).level, Level::Warn);
+        // A busy stream without comments, watched 5 s: not judged.
+        let o = watched(&[100, 200, 300, 4_900], 0, 5_000);
+        assert_eq!(keep_alive(&o).level, Level::Skip);
     }
 }

@@ -282,6 +282,12 @@ async fn diagnose(
         progress.show(origin, "waiting for the response", &a);
         tokio::time::sleep(TICK).await;
     }
+    // Probes ask as the watched connection did, when it had to avoid compression.
+    let probe_encoding = if obs.compressed_first.is_some() {
+        "identity"
+    } else {
+        BROWSER_ENCODINGS
+    };
     let budget = args.proxy_timeout / 2;
     let mut phase = Phase::Waiting;
     while Instant::now() < deadline {
@@ -314,7 +320,7 @@ async fn diagnose(
                     connections += 1;
                     let (record, task) = Running::start(
                         &connector,
-                        request(args, Some(&id), BROWSER_ENCODINGS)?,
+                        request(args, Some(&id), probe_encoding)?,
                         origin,
                     );
                     Phase::Resuming(Running {
@@ -341,7 +347,7 @@ async fn diagnose(
                     connections += 1;
                     let (record, task) = Running::start(
                         &connector,
-                        request(args, Some(&id), BROWSER_ENCODINGS)?,
+                        request(args, Some(&id), probe_encoding)?,
                         origin,
                     );
                     Phase::BadId(Running {
