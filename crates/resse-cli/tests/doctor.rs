@@ -193,13 +193,17 @@ fn python(mode: &str) -> (Proc, String) {
     (proc, format!("http://127.0.0.1:{port}/events"))
 }
 
-/// The first line of `from`, waiting at most [`LIMIT`].
+/// The first line of `from`, waiting at most [`LIMIT`]. The rest is read
+/// and dropped until the pipe closes, so that the writer never meets a
+/// closed pipe.
 fn first_line(from: impl Read + Send + 'static, what: &str) -> String {
     let (tx, rx) = std::sync::mpsc::channel();
     thread::spawn(move || {
+        let mut reader = BufReader::new(from);
         let mut line = String::new();
-        let _ = BufReader::new(from).read_line(&mut line);
+        let _ = reader.read_line(&mut line);
         let _ = tx.send(line);
+        let _ = std::io::copy(&mut reader, &mut std::io::sink());
     });
     rx.recv_timeout(LIMIT)
         .unwrap_or_else(|_| panic!("no line with {what} in time"))

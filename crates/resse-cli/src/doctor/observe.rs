@@ -251,13 +251,15 @@ fn arrived(r: &mut Record, decoder: &mut BufferedDecoder, len: usize, now: Durat
     }
     r.last_byte = Some(now);
     r.bytes = r.bytes.saturating_add(len as u64);
-    let merge = r
-        .deliveries
-        .last()
-        .is_some_and(|d| now.saturating_sub(d.last) <= MERGE)
-        && r.deliveries.len() == r.delivery_count;
+    // Past the bound, the last recorded delivery is no longer the latest:
+    // deliveries are then only counted.
+    let tracking = r.deliveries.len() == r.delivery_count;
+    let merge = tracking
+        && r.deliveries
+            .last()
+            .is_some_and(|d| now.saturating_sub(d.last) <= MERGE);
     if !merge {
-        if let Some(prev) = r.deliveries.last() {
+        if let Some(prev) = r.deliveries.last().filter(|_| tracking) {
             let wait = now.saturating_sub(prev.last);
             if prev.ends_mid_event && prev.bytes >= CUT_MIN_BYTES && wait >= CUT_WAIT {
                 let cut = Cut {
