@@ -14,6 +14,7 @@
 
 mod decode;
 mod demo;
+mod doctor;
 mod error;
 mod position;
 mod render;
@@ -47,6 +48,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Run a server, 50 clients and a fault-injecting proxy; check that nothing is lost.
     Demo(demo::DemoArgs),
+    /// Diagnose an SSE endpoint: headers, compression, buffering, keep-alive, ids, resumption.
+    Doctor(doctor::DoctorArgs),
 }
 
 fn main() -> ExitCode {
@@ -59,6 +62,7 @@ fn main() -> ExitCode {
         Command::Tail(args) => tail::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Doctor(args) => doctor::run(args),
     };
     match result {
         Ok(code) => code,

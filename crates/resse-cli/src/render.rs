@@ -169,6 +169,13 @@ impl<W: Write> Renderer<W> {
     }
 }
 
+/// Writes `value` as one line of JSON, with the escapes of [`SafeJson`].
+pub(crate) fn json_line<T: Serialize>(out: &mut impl Write, value: &T) -> io::Result<()> {
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, SafeJson);
+    value.serialize(&mut ser).map_err(io::Error::from)?;
+    out.write_all(b"\n")
+}
+
 /// Whether the readable form shows `c` escaped (`\u{1b}`) rather than as is.
 ///
 /// These are the characters that can drive or reorder a terminal, or fake a

@@ -117,7 +117,7 @@ pub(crate) struct TailArgs {
 }
 
 /// Parses `-H 'Name: value'`.
-fn parse_header(s: &str) -> Result<(HeaderName, HeaderValue), String> {
+pub(crate) fn parse_header(s: &str) -> Result<(HeaderName, HeaderValue), String> {
     let Some((name, value)) = s.split_once(':') else {
         return Err("expected 'NAME: VALUE' (a colon after the header name)".to_owned());
     };
@@ -350,7 +350,7 @@ fn gave_up_on_failure(reason: &CloseReason) -> bool {
 /// Messages that already hold what their sources say (resse's connect
 /// errors name the cause; hyper-util repeats its source at times) are not
 /// followed by them again.
-fn chain(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut text = e.to_string();
     let mut sources = Vec::new();
     let mut source = e.source();
@@ -388,7 +388,7 @@ fn note(line: &str) {
 /// `--insecure`: a rustls configuration whose certificate verifier accepts
 /// any certificate (handshake signatures are still checked, so the peer
 /// holds the key of the certificate it sent, whatever that is).
-mod insecure {
+pub(crate) mod insecure {
     use std::sync::Arc;
 
     use rustls::DigitallySignedStruct;
@@ -446,7 +446,7 @@ mod insecure {
     }
 
     /// The ring provider, its safe default protocol versions, no certificate check.
-    pub(super) fn config() -> rustls::ClientConfig {
+    pub(crate) fn config() -> rustls::ClientConfig {
         let provider = crate::tls::crypto_provider();
         let builder = rustls::ClientConfig::builder_with_provider(Arc::clone(&provider))
             .with_safe_default_protocol_versions()
