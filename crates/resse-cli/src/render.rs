@@ -200,6 +200,14 @@ pub(crate) const fn is_unsafe(c: char) -> bool {
     )
 }
 
+/// Prints a status line on stderr as `resse: LINE`, escaped (parts of it may
+/// come from a server). A closed or failing stderr is ignored: a long-running
+/// `serve` or `tail` must not stop (or panic, as `eprintln!` would) because
+/// nobody reads its log.
+pub(crate) fn note(line: &str) {
+    let _ = writeln!(io::stderr().lock(), "resse: {}", clean(line));
+}
+
 /// Escapes the characters of [`is_unsafe`] as `\u{HEX}`, so that a stream
 /// cannot move the cursor, clear the screen, reorder text or fake lines on a
 /// terminal. Tab is kept. A backslash is not escaped: `\u{1b}` in the output

@@ -43,7 +43,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use crate::error::CliError;
-use crate::render::clean;
+use crate::render::note;
 use crate::tail::parse_secs;
 use crate::tls::{self, Tls};
 
@@ -193,13 +193,8 @@ fn parse_path(s: &str) -> Result<String, String> {
 }
 
 /// Locks a mutex, ignoring poisoning (nothing here panics while holding one).
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// A status line on stderr.
-fn note(line: &str) {
-    eprintln!("resse: {}", clean(line));
 }
 
 /// What every connection shares.

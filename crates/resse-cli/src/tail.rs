@@ -26,7 +26,7 @@ use resse_tokio::client::{
 use resse_tokio::client::{Cause, DelayReason, ReconnectConfig, VerdictTable};
 
 use crate::error::CliError;
-use crate::render::{Format, Renderer, clean};
+use crate::render::{Format, Renderer, clean, note};
 
 /// Arguments of `resse tail`.
 #[derive(Debug, Args)]
@@ -378,11 +378,6 @@ fn millis(d: Duration) -> String {
     } else {
         format!("{:.1}s", d.as_secs_f64())
     }
-}
-
-/// Prints a connection state change to stderr (escaped: parts of it come from the server).
-fn note(line: &str) {
-    eprintln!("resse: {}", clean(line));
 }
 
 /// `--insecure`: a rustls configuration whose certificate verifier accepts

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -29,7 +29,7 @@ use tokio::task::JoinSet;
 
 use self::proxy::{ConnFault, Holds, Proxy};
 use crate::error::CliError;
-use crate::serve::{Phase, Server, ServerOptions, connection};
+use crate::serve::{Phase, Server, ServerOptions, connection, lock};
 use crate::tail::parse_secs;
 
 /// The keep-alive interval of the demo's server.
@@ -164,11 +164,6 @@ impl FaultKind {
             Self::Herd => "restart dropping everyone",
         }
     }
-}
-
-/// Locks a mutex, ignoring poisoning (nothing here panics holding one).
-pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// A client's connection state, for the progress line.

@@ -10,8 +10,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
 
 use super::proxy::Proxy;
-use super::{CONNECTING, ClientLog, Demo, FaultKind, IDLE_TIMEOUT, OPEN, RECONNECTING, lock};
+use super::{CONNECTING, ClientLog, Demo, FaultKind, IDLE_TIMEOUT, OPEN, RECONNECTING};
 use crate::serve::Server;
+use crate::serve::lock;
 
 /// The progress display on stderr (drawn only when stderr is a terminal).
 pub(super) struct Progress {
