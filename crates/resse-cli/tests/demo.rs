@@ -82,6 +82,11 @@ fn every_fault_kind_is_injected_and_nothing_is_lost() {
     assert_eq!(events["out_of_order"], 0);
     assert_eq!(events["received"], events["expected"]);
     assert!(summary["faults_injected"].as_u64().unwrap() >= 14);
+    assert_eq!(
+        summary["kinds_not_injected"],
+        Value::Array(Vec::new()),
+        "{summary:#}"
+    );
     for kind in KINDS {
         let injected = summary["faults"][kind]["injected"].as_u64().unwrap();
         assert!(injected >= 1, "{kind} was not injected: {summary:#}");

@@ -200,6 +200,8 @@ struct Demo {
     /// Stall start to the client's idle timeout.
     half_open: Mutex<Vec<Duration>>,
     causes: Mutex<BTreeMap<&'static str, u64>>,
+    /// When the herd restart happened.
+    herd_at: Mutex<Option<Instant>>,
 }
 
 impl Demo {
@@ -409,7 +411,8 @@ async fn follow(demo: Arc<Demo>, log: Arc<ClientLog>, mut client: resse_tokio::c
     log.state.store(CLOSED, Ordering::Relaxed);
 }
 
-/// Injects the planned faults, from `start` on.
+/// Injects the planned faults, from `start` on (a connection fault waits
+/// up to 3 s for a client whose stream is under way).
 async fn inject(
     demo: Arc<Demo>,
     proxy: Arc<Proxy>,
@@ -417,9 +420,8 @@ async fn inject(
     plan: Vec<(Duration, FaultKind)>,
     start: tokio::time::Instant,
     seed: u64,
-) -> Option<Instant> {
+) {
     let mut rng = Rng(seed ^ 0x5eed);
-    let mut herd_at = None;
     let by_id: BTreeMap<&str, &Arc<ClientLog>> =
         demo.clients.iter().map(|c| (c.id.as_str(), c)).collect();
     for (at, kind) in plan {
@@ -477,7 +479,7 @@ async fn inject(
                         unavailable: CRASH_UNAVAILABLE,
                     }
                 } else {
-                    herd_at = Some(now);
+                    *lock(&demo.herd_at) = Some(now);
                     ServerFault::Down {
                         refuse: Duration::ZERO,
                         unavailable: Duration::ZERO,
@@ -489,7 +491,6 @@ async fn inject(
             }
         }
     }
-    herd_at
 }
 
 /// Runs `resse demo`.
@@ -568,6 +569,7 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
         recovery: Mutex::new(BTreeMap::new()),
         half_open: Mutex::new(Vec::new()),
         causes: Mutex::new(BTreeMap::new()),
+        herd_at: Mutex::new(None),
     });
 
     let mut closers: Vec<CloseHandle> = Vec::new();
@@ -618,7 +620,9 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
         seed,
     ));
     tokio::time::sleep_until(start + args.duration).await;
-    let herd_at = injector.await.ok().flatten();
+    // Faults still waiting for a client (all were busy) are not injected.
+    injector.abort();
+    let herd_at = *lock(&demo.herd_at);
     let _ = stop_tx.send(true);
     let _ = publisher.await;
 

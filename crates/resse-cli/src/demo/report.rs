@@ -296,6 +296,7 @@ pub(super) fn summarize(inputs: &Inputs<'_>) -> Summary {
             "reloads": reloads,
         },
         "faults_injected": injected,
+        "kinds_not_injected": fault_rows.iter().filter(|row| row.1 == 0).map(|row| row.0.key()).collect::<Vec<_>>(),
         "faults": fault_json,
         "reconnects_by_cause": causes,
         "half_open_detection_ms": {
@@ -371,6 +372,18 @@ pub(super) fn summarize(inputs: &Inputs<'_>) -> Summary {
         );
     }
     let _ = writeln!(t, "  {:<34}{:>8}", "total", injected);
+    let missing: Vec<&str> = fault_rows
+        .iter()
+        .filter(|row| row.1 == 0)
+        .map(|row| row.0.key())
+        .collect();
+    if !missing.is_empty() {
+        let _ = writeln!(
+            t,
+            "  not injected: {} (too short a run for its faults: give it a longer --duration)",
+            missing.join(", ")
+        );
+    }
     let _ = writeln!(t);
     let _ = writeln!(t, "Reconnects by cause (client side)");
     for (cause, n) in &causes {
