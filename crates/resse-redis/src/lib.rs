@@ -18,7 +18,7 @@
 //!   password elided.
 //!
 //! This is a layer-2 crate (I/O, tasks, clocks) over `resse-codec`'s
-//! [`Event`](resse_codec::Event); see the README for the design.
+//! [`Event`]; see the README for the design.
 #![forbid(unsafe_code)]
 
 mod config;
