@@ -103,8 +103,8 @@ id is older than the replay log (evicted) or unknown (never published here, e.g.
 restart), no exact replay exists: the client gets live events only, preceded by one event of \
 type `reload` whose data is {\"last_event_id\":ID,\"reason\":\"too-old\"|\"unknown\"} and whose \
 id is the newest published id (empty if none yet), so that it can reload its state and resume \
-exactly from there. A client that falls more than 512 events behind (it reads too slowly) \
-is disconnected rather than buffered for; it reconnects and is replayed from the log.
+exactly from there. A client that falls more than 512 events (or the --replay count, if \
+smaller) behind (it reads too slowly) is disconnected rather than buffered for; it reconnects and is replayed from the log.
 
 TLS: with --tls-cert and --tls-key, or --tls-self-signed, the server speaks HTTPS only, \
 offering HTTP/2 and HTTP/1.1 (ALPN); the start-up lines give the certificate's SHA-256 \
@@ -140,7 +140,7 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "SECS", default_value = "15", value_parser = parse_secs)]
     keep_alive: Duration,
 
-    /// How many recent events the replay log keeps for Last-Event-ID (at most 4 MiB of them; 0: none).
+    /// How many recent events the replay log keeps for Last-Event-ID (at most 4 MiB of them; at least 1: the log also feeds live clients).
     #[arg(long, value_name = "N", default_value_t = 1000)]
     replay: usize,
 
@@ -838,10 +838,10 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     let local = listener
         .local_addr()
         .map_err(|source| CliError::Bind { addr, source })?;
-    // Subscribers may fall 512 events behind (the default capacity) before
-    // they are cut off; with a log of at least that many, a client that was
-    // cut off is replayed exactly when it reconnects. A shorter log does not
-    // shorten the queue: bursts would cut off every client.
+    // One ring serves replay and live delivery: subscribers may fall 512
+    // events behind (the default capacity) or the whole log if it is
+    // shorter, before they are cut off; a client that was cut off is then
+    // replayed exactly when it reconnects soon enough.
     let config = BroadcastConfig::default().replay(ReplayConfig::default().max_events(args.replay));
     let server = Arc::new(Server {
         broadcaster: Broadcaster::new(config),

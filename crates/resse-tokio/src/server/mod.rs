@@ -22,8 +22,10 @@
 //!
 //! Every SSE rule lives in the sans-IO crates: encoding in
 //! [`resse_codec::Encoder`], keep-alive timing in
-//! [`resse_heartbeat::KeepAlive`], replay in [`resse_session::ReplayLog`].
-//! This module moves bytes and sleeps.
+//! [`resse_heartbeat::KeepAlive`], the fan-out (ids, replay, lag, identities,
+//! targeted events, the response head, `Last-Event-ID`) in
+//! [`resse_session::Fanout`]. This module moves bytes, locks, wakes and
+//! sleeps.
 //!
 //! # With hyper
 //!
@@ -153,15 +155,22 @@ pub use conn::{ConnConfig, ConnError, serve_connection};
 pub use resse_heartbeat::{KeepAliveConfig, KeepAliveMessage};
 pub use resse_session::ReplayConfig;
 
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use http::header::HeaderMap;
 
 /// The `X-Accel-Buffering` header, which tells nginx (and proxies that copy
-/// it) not to buffer this response.
-pub const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
+/// it) not to buffer this response (the sans-IO core's constant).
+pub use resse_session::X_ACCEL_BUFFERING;
 
 /// The `Last-Event-ID` request header: the id of the last event a
 /// reconnecting client received (the client side's constant, re-exported).
 pub use resse_session::LAST_EVENT_ID;
+
+/// The sans-IO fan-out core that [`Broadcaster`] drives, and its types, for
+/// servers that drive it themselves.
+pub use resse_session::{
+    Fanout, FanoutConfig, LagReport, SendError, Subscribe, Subscribed, SubscriberKey,
+    SupersededEvent, Transmit,
+};
 
 /// The response headers of an event stream:
 ///
@@ -181,11 +190,7 @@ pub use resse_session::LAST_EVENT_ID;
 /// assert_eq!(headers["x-accel-buffering"], "no");
 /// ```
 pub fn headers() -> HeaderMap {
-    let mut headers = HeaderMap::with_capacity(3);
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(X_ACCEL_BUFFERING, HeaderValue::from_static("no"));
-    headers
+    resse_session::response_headers()
 }
 
 /// A `200 OK` response builder with the event stream [`headers`], for a body
@@ -223,8 +228,5 @@ pub fn response_builder() -> http::response::Builder {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn last_event_id(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(LAST_EVENT_ID)?;
-    std::str::from_utf8(value.as_bytes())
-        .ok()
-        .filter(|id| !id.is_empty())
+    resse_session::last_event_id(headers)
 }
