@@ -367,6 +367,18 @@ impl Broadcaster {
         Ok(())
     }
 
+    /// Sends `event` to one subscription only (its [`Subscription::key`]);
+    /// see [`send_to_identity`](Self::send_to_identity).
+    ///
+    /// # Errors
+    /// As [`send_to_identity`](Self::send_to_identity).
+    pub fn send_to(&self, key: SubscriberKey, event: &Event) -> Result<(), SendError> {
+        let mut state = self.shared.lock();
+        state.core.send_to(key, event)?;
+        self.wake(state);
+        Ok(())
+    }
+
     /// Wakes the subscribers the core lists, a few at a time outside the
     /// lock.
     fn wake<'a>(&'a self, mut state: MutexGuard<'a, State>) {
@@ -556,6 +568,11 @@ impl Subscription {
     /// What was replayed from the `Last-Event-ID` at subscription.
     pub fn replay(&self) -> ReplayOutcome {
         self.outcome
+    }
+
+    /// Its key, for [`Broadcaster::send_to`].
+    pub fn key(&self) -> SubscriberKey {
+        self.key
     }
 
     /// Why the subscription ended, if it has (it may still have queued
