@@ -66,14 +66,14 @@ pub fn last_event_id(headers: &HeaderMap) -> Option<&str> {
 /// Appends the wire form of a keep-alive message to `buf`: a comment
 /// (`: text`) or a named event without an id (so that it never moves a
 /// client's `Last-Event-ID`). A message kind this version does not know
-/// writes nothing.
+/// is written as the comment `: keep-alive`. Both adapters use it.
 ///
 /// # Errors
 /// [`EncodeError`] if an event keep-alive's type contains CR or LF; nothing
 /// is written then.
-pub fn encode_keep_alive(
+pub fn encode_keep_alive<B: bytes::BufMut>(
     message: &KeepAliveMessage,
-    buf: &mut BytesMut,
+    buf: &mut B,
 ) -> Result<(), EncodeError> {
     match message {
         KeepAliveMessage::Comment(text) => {
@@ -84,7 +84,12 @@ pub fn encode_keep_alive(
             &Event::new(data.as_ref()).with_event_type(event_type.as_ref()),
             buf,
         ),
-        _ => Ok(()),
+        // A kind this version does not know: a comment keeps the
+        // connection busy all the same.
+        _ => {
+            Encoder::new().comment("keep-alive", buf);
+            Ok(())
+        }
     }
 }
 
