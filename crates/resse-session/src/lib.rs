@@ -167,6 +167,8 @@ pub use metrics::Metrics;
 pub use proxy::{InvalidProxy, NoProxy, Proxy, ProxyConfig};
 pub use replay::{Events, PushError, Replay, ReplayConfig, ReplayEntry, ReplayLog};
 pub use request::{LAST_EVENT_ID, Request};
+/// The keep-alive settings of [`FanoutConfig::keep_alive`], re-exported.
+pub use resse_heartbeat::{KeepAliveConfig, KeepAliveMessage};
 pub use url::InvalidUrl;
 
 /// Re-exported from [`resse_reconnect`]: the causes, delay reasons and stop

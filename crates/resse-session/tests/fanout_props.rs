@@ -3,6 +3,8 @@
 //! `TooOld` / `Unknown` / end), targeted events in order, memory bounded by
 //! the configured limits, and a subscriber that keeps up is never cut off.
 
+mod support;
+
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -76,7 +78,7 @@ fn run(ops: Vec<Op>, retry: bool) -> Result<(), TestCaseError> {
         .max_batch_len(300)
         .max_targeted_len(MAX_TARGETED)
         .retry(retry.then_some(Duration::from_millis(1500)))
-        .keep_alive(Some(resse_heartbeat::KeepAliveConfig::new(
+        .keep_alive(Some(resse_session::KeepAliveConfig::new(
             Duration::from_secs(5),
         )));
     let mut fanout = Fanout::new(config);
@@ -349,4 +351,15 @@ fn two_clients_with_the_same_identity_do_not_flap() {
     }
     assert_eq!(fanout.stats().replaced, 1);
     assert_eq!(fanout.subscriber_count(), 1);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The fuzz target's mapping (`fuzz/fuzz_targets/fanout_ops.rs`), on
+    /// random bytes.
+    #[test]
+    fn fanout_ops_from_random_bytes(data in proptest::collection::vec(any::<u8>(), 0..600)) {
+        support::fanout_ops::check_fanout_ops(&data);
+    }
 }
