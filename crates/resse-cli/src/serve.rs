@@ -508,7 +508,7 @@ async fn connection(
     let line = match (&served, opened) {
         // A connection that never sent a request (a browser's
         // preconnection, a port check): nothing to tell.
-        (Err(ConnError::HeadTimeout), false) if what.is_none() => return,
+        (Err(ConnError::HeadTimeout | ConnError::NoRequest), false) if what.is_none() => return,
         (Err(ConnError::BadRequest(why)), false)
             if what.is_none() && why.starts_with("the connection closed before") =>
         {

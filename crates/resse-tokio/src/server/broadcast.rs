@@ -168,7 +168,7 @@ impl Default for BroadcastConfig {
 ///   (see [`BroadcastConfig::id_prefix`]: `<prefix>1`, `<prefix>2`, …,
 ///   increasing by one per assigned id; an event with its own id keeps it),
 ///   encodes the event **once** with [`resse_codec::Encoder`], appends it to
-///   the [`ReplayLog`] and makes the same [`Bytes`] available to every
+///   the replay ring ([`resse_session::ReplayLog`]) and makes the same [`Bytes`] available to every
 ///   subscriber: delivering it costs a reference-count increment per
 ///   subscriber, never a copy or an encoding.
 /// * [`subscribe`](Self::subscribe) with a client's `Last-Event-ID` replays

@@ -15,6 +15,10 @@
 //!   subscribers that fall behind instead of buffering for them, and keep
 //!   one connection per client identity.
 //! * [`last_event_id`]: the `Last-Event-ID` of a request.
+//! * [`serve`]: a whole server in one call (accept loop, socket tuning,
+//!   routing, write timeouts with resets, graceful shutdown).
+//! * [`TimeoutIo`] and [`tune_accepted`]: what keeps stuck clients from
+//!   pinning memory, for hyper and axum users.
 //! * [`serve_connection`]: a lean HTTP/1.1 connection driver for the
 //!   event-stream endpoint of a server with very many subscribers: no
 //!   per-connection read or write buffer while idle, a write timeout for
@@ -116,16 +120,15 @@
 //!   starts, so that every stream ends and clients reconnect elsewhere.
 //! * **Clients that stop reading**: a [`Broadcaster`] disconnects their
 //!   subscription once they fall behind, but while their socket is full
-//!   hyper waits to write and does not poll the body, so the TCP connection
-//!   lives until the client reads again (it then gets what was buffered, the
-//!   end of the stream, and reconnects) or goes away. What it holds meanwhile
-//!   is bounded by hyper's write buffer (`http1::Builder::max_buf_size`,
-//!   about 400 KiB by default; 8 KiB is the minimum) plus one batch
-//!   ([`SseBody::max_batch_len`]), and the kernel's socket send buffer
-//!   outside the process. To close such connections, give the
-//!   socket a write timeout (for instance a wrapper around the `TcpStream`
-//!   that fails `poll_write` after it has been pending for a minute) or use
-//!   TCP keep-alive / `TCP_USER_TIMEOUT` on the accepted sockets.
+//!   the HTTP server waits to write and the TCP connection lives on, with
+//!   what the kernel buffers for it (several MiB per socket with send-buffer
+//!   autotuning). Give accepted sockets a capped send buffer
+//!   ([`tune_accepted`], [`DEFAULT_SEND_BUFFER_SIZE`]) and wrap them in
+//!   [`TimeoutIo::tcp`]: a write blocked past the timeout (default 30 s)
+//!   fails, and the connection is reset (`SO_LINGER` 0), so that no orphan
+//!   socket keeps its buffers. [`serve`] does both; with hyper, wrap the
+//!   stream before `TokioIo`; with axum, serve through hyper or a listener
+//!   of your own that returns `TimeoutIo<TcpStream>`.
 //! * **Many idle connections**: an idle stream costs the body (a few
 //!   hundred bytes, including its keep-alive timer) and a subscriber slot
 //!   (tens of bytes) on top of the HTTP stack, and the HTTP stack dominates:
@@ -137,11 +140,18 @@
 //!
 //! # Feature
 //!
-//! This module is behind the `server` feature (on by default).
+//! This module is behind the `server` feature (on by default). A
+//! server-only build needs neither the client nor rustls/ring:
+//! `resse-tokio = { version = "0.1", default-features = false, features = ["server"] }`.
+//! Everything a server author needs is re-exported here (the codec's
+//! [`Event`](crate::Event), the fan-out core's configuration, keep-alive and
+//! replay settings).
 
 mod body;
 mod broadcast;
 mod conn;
+mod io;
+mod serve;
 
 pub use body::{BodyError, BoxError, IntoWire, SseBody, Wire};
 pub use broadcast::{
@@ -149,6 +159,8 @@ pub use broadcast::{
     SubscribeOptions, Subscription,
 };
 pub use conn::{ConnConfig, ConnError, serve_connection};
+pub use io::{DEFAULT_SEND_BUFFER_SIZE, DEFAULT_WRITE_TIMEOUT, TimeoutIo, tune_accepted};
+pub use serve::{IdentityFn, ServeConfig, serve};
 // The configuration types of `SseBody::keep_alive` and
 // `BroadcastConfig::replay`, so that users need no dependency on the
 // sans-IO crates.
