@@ -1114,7 +1114,6 @@ impl Fanout {
             self.end(key, EndReason::Lagged);
         }
         let retry = self.config.retry;
-        let superseded = self.config.superseded.clone();
         let Some(slot) = self.slots.get_mut(key.index()) else {
             return Transmit::Gone;
         };
@@ -1125,7 +1124,7 @@ impl Fanout {
             Some(EndReason::Lagged) => return Transmit::End(EndReason::Lagged),
             Some(EndReason::Replaced) => {
                 if std::mem::take(&mut sub.final_event) {
-                    if let Some(event) = superseded {
+                    if let Some(event) = &self.config.superseded {
                         let mut buf = BytesMut::new();
                         let encoded = Encoder::new().encode(
                             &Event::new(event.data.as_str())

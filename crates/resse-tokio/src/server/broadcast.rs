@@ -245,6 +245,10 @@ pub struct Broadcaster {
 
 struct Shared {
     state: Mutex<State>,
+    /// The time given to the core where it needs one: only its keep-alives
+    /// use it, and they are off here (an `SseBody` sends them), so the hot
+    /// paths read no clock.
+    epoch: Instant,
 }
 
 impl Shared {
@@ -292,9 +296,6 @@ impl State {
     }
 }
 
-/// How many wakers are collected before the lock is released to wake them.
-const WAKE_BATCH: usize = 32;
-
 impl Default for Broadcaster {
     fn default() -> Self {
         Self::new(BroadcastConfig::default())
@@ -326,6 +327,7 @@ impl Broadcaster {
                     wakers: Vec::new(),
                     wakeups: Vec::new(),
                 }),
+                epoch: crate::now(),
             }),
         }
     }
@@ -345,10 +347,11 @@ impl Broadcaster {
     /// ring, its id is empty or already in the ring, or the broadcaster is
     /// closed; nothing is sent then (an assigned id is used up).
     pub fn publish(&self, event: Event) -> Result<Text, PublishError> {
-        let now = crate::now();
         let mut state = self.shared.lock();
-        let id = state.core.publish(now, event)?;
-        state.report_lag(now);
+        let id = state.core.publish(self.shared.epoch, event)?;
+        if state.core.stats().lagged > 0 {
+            state.report_lag(crate::now());
+        }
         self.wake(state);
         Ok(id)
     }
@@ -379,23 +382,14 @@ impl Broadcaster {
         Ok(())
     }
 
-    /// Wakes the subscribers the core lists, a few at a time outside the
-    /// lock.
+    /// Wakes the subscribers the core lists (the wake-ups of this call),
+    /// outside the lock.
     fn wake<'a>(&'a self, mut state: MutexGuard<'a, State>) {
         let mut list = Vec::new();
-        loop {
-            state.collect_wakers(&mut list);
-            if list.is_empty() {
-                return;
-            }
-            drop(state);
-            for chunk in list.chunks(WAKE_BATCH) {
-                for waker in chunk {
-                    waker.wake_by_ref();
-                }
-            }
-            list.clear();
-            state = self.shared.lock();
+        state.collect_wakers(&mut list);
+        drop(state);
+        for waker in list {
+            waker.wake();
         }
     }
 
@@ -512,7 +506,7 @@ impl<'a> SubscribeOptions<'a> {
         let shared = Arc::clone(&self.broadcaster.shared);
         let mut state = shared.lock();
         let subscribed = state.core.subscribe(
-            crate::now(),
+            shared.epoch,
             Subscribe::new()
                 .last_event_id(self.last_event_id)
                 .identity(self.identity.as_deref())
@@ -590,7 +584,7 @@ impl Stream for Subscription {
         if this.done {
             return Poll::Ready(None);
         }
-        let now = crate::now();
+        let now = this.shared.epoch;
         let mut state = this.shared.lock();
         match state.core.poll_transmit(now, this.key) {
             Transmit::Send(bytes) => {
@@ -611,7 +605,7 @@ impl Stream for Subscription {
                 this.done = true;
                 let lagged = state.core.end_reason(this.key) == Some(EndReason::Lagged);
                 if lagged {
-                    state.report_lag(now);
+                    state.report_lag(crate::now());
                 }
                 Poll::Ready(None)
             }
