@@ -14,6 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 async fn exchange(addr: SocketAddr, request: &str) -> String {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     stream.write_all(request.as_bytes()).await.expect("write");
+    stream.shutdown().await.expect("shutdown");
     let mut out = Vec::new();
     let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
     String::from_utf8_lossy(&out).into_owned()
@@ -43,8 +44,10 @@ async fn serve_routes_replays_and_shuts_down() {
     );
     let refused = exchange(addr, "POST /sse HTTP/1.1\r\nhost: x\r\n\r\n").await;
     assert!(refused.starts_with("HTTP/1.1 405"), "{refused}");
-    // Nothing sent: nothing answered.
+    // Nothing sent and closed: closed quietly, nothing answered.
+    let started = std::time::Instant::now();
     assert_eq!(exchange(addr, "").await, "");
+    assert!(started.elapsed() < Duration::from_secs(2), "not held until a timeout");
 
     // A stream replayed after 1, then ended by the shutdown.
     let mut stream = TcpStream::connect(addr).await.expect("connect");
