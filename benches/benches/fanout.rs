@@ -470,10 +470,15 @@ mod server {
     fn resse(listener: TcpListener, queue: usize, stack: Stack) -> Box<dyn Fn(u64) + Send + Sync> {
         use resse_codec::Event;
         use resse_tokio::server::{
-            BroadcastConfig, Broadcaster, ConnConfig, SseBody, serve_connection,
+            BroadcastConfig, Broadcaster, ConnConfig, ReplayConfig, SseBody, serve_connection,
         };
 
-        let broadcaster = Broadcaster::new(BroadcastConfig::default().capacity(queue));
+        // One ring serves replay and delivery: room for the whole burst.
+        let broadcaster = Broadcaster::new(
+            BroadcastConfig::default()
+                .capacity(queue)
+                .replay(ReplayConfig::default().max_events(queue).max_len(64 << 20)),
+        );
         let b = broadcaster.clone();
         match stack {
             Stack::Axum => {

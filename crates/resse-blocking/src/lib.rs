@@ -116,6 +116,7 @@ mod connect_error;
 mod error;
 mod proxy;
 mod reader;
+pub mod server;
 mod transport;
 mod writer;
 

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use resse_codec::{Encoder, Event};
-use resse_heartbeat::{KeepAlive, KeepAliveConfig, KeepAliveMessage};
+use resse_heartbeat::{KeepAlive, KeepAliveConfig};
 
 use crate::Error;
 
@@ -116,15 +116,7 @@ impl<W: Write> EventWriter<W> {
             return Ok(false);
         };
         self.buf.clear();
-        match message {
-            KeepAliveMessage::Event { event_type, data } => {
-                let event = Event::new(&*data).with_event_type(&*event_type);
-                self.encoder.encode(&event, &mut self.buf)?;
-            }
-            // `Comment` and any later kind: a comment is always safe.
-            KeepAliveMessage::Comment(text) => self.encoder.comment(&text, &mut self.buf),
-            _ => self.encoder.comment("keep-alive", &mut self.buf),
-        }
+        resse_session::encode_keep_alive(&message, &mut self.buf)?;
         self.flush_buf()?;
         Ok(true)
     }
@@ -198,7 +190,8 @@ mod tests {
     fn keep_alive_only_after_quiet_interval_and_once() {
         let t0 = Instant::now();
         let interval = Duration::from_secs(3600);
-        let config = KeepAliveConfig::new(interval).message(KeepAliveMessage::event("ping", ""));
+        let config = KeepAliveConfig::new(interval)
+            .message(resse_heartbeat::KeepAliveMessage::event("ping", ""));
         let mut w = EventWriter::with_keep_alive(Vec::new(), config, t0);
         assert!(!w.write_keep_alive(t0 + interval / 2).unwrap());
         let due = t0 + interval;

@@ -105,8 +105,9 @@ type `reload` whose data is {\"last_event_id\":ID,\"reason\":\"too-old\"|\"unkno
 id is the newest published id (empty if none yet), so that it can reload its state and resume \
 exactly from there. A stream request with a `client=ID` query parameter (for example \
 /events?client=alice; ID as sent, 1 to 128 bytes) is that client's one connection: a newer \
-connection of the same client ends the older one. A client that falls more than 512 events behind (it reads too slowly) \
-is disconnected rather than buffered for; it reconnects and is replayed from the log.
+connection of the same client ends the older one. A client that falls more than 512 events (or \
+the --replay count, if smaller) behind (it reads too slowly) is disconnected rather than \
+buffered for; it reconnects and is replayed from the log.
 
 TLS: with --tls-cert and --tls-key, or --tls-self-signed, the server speaks HTTPS only, \
 offering HTTP/2 and HTTP/1.1 (ALPN); the start-up lines give the certificate's SHA-256 \
@@ -142,8 +143,11 @@ pub(crate) struct ServeArgs {
     #[arg(long, value_name = "SECS", default_value = "15", value_parser = parse_secs)]
     keep_alive: Duration,
 
-    /// How many recent events the replay log keeps for Last-Event-ID (at most 4 MiB of them; 0: none).
-    #[arg(long, value_name = "N", default_value_t = 1000)]
+    /// How many recent events the replay log keeps for Last-Event-ID (at least 1, at most 4 MiB
+    /// of them); subscribers may fall this many events behind (or 512 if fewer) before they are
+    /// dropped.
+    #[arg(long, value_name = "N", default_value_t = 1000,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=10_000_000))]
     replay: usize,
 
     /// Announce this reconnection delay (`retry:`, in milliseconds) at the start of every stream.
@@ -577,7 +581,7 @@ pub(crate) async fn connection(
     let line = match (&served, opened) {
         // A connection that never sent a request (a browser's
         // preconnection, a port check): nothing to tell.
-        (Err(ConnError::HeadTimeout), false) if what.is_none() => return,
+        (Err(ConnError::HeadTimeout | ConnError::NoRequest), false) if what.is_none() => return,
         (Err(ConnError::BadRequest(why)), false)
             if what.is_none() && why.starts_with("the connection closed before") =>
         {
@@ -907,10 +911,10 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     let local = listener
         .local_addr()
         .map_err(|source| CliError::Bind { addr, source })?;
-    // Subscribers may fall 512 events behind (the default capacity) before
-    // they are cut off; with a log of at least that many, a client that was
-    // cut off is replayed exactly when it reconnects. A shorter log does not
-    // shorten the queue: bursts would cut off every client.
+    // One ring serves replay and live delivery: subscribers may fall 512
+    // events behind (the default capacity) or the whole log if it is
+    // shorter, before they are cut off; a client that was cut off is then
+    // replayed exactly when it reconnects soon enough.
     let config = BroadcastConfig::default().replay(ReplayConfig::default().max_events(args.replay));
     let server = Arc::new(Server::new(ServerOptions {
         broadcast: config,

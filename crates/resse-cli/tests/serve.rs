@@ -389,10 +389,12 @@ fn too_old_and_unknown_ids_get_a_reload_event_then_live_events() {
     let (mut serve, addr) = Resse::serve(&["--replay", "2"]);
     let mut live = stream(addr, "/events", "");
     serve.wait_for("stream opened (new)");
+    // The ring of 2 events is also the lag limit: the live client reads
+    // each event before the next one.
     for (id, data) in [("1", "a"), ("2", "b"), ("3", "c"), ("4", "d")] {
         serve.send(&format!(r#"{{"id":"{id}","data":"{data}"}}"#));
+        read_until(&mut live, &format!("id: {id}\ndata: {data}\n\n"));
     }
-    read_until(&mut live, "id: 4\ndata: d\n\n");
 
     // The log keeps 3 and 4: after 3, exactly 4.
     let mut exact = stream(addr, "/events", "\r\nLast-Event-ID: 3");

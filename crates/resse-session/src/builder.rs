@@ -2,7 +2,7 @@
 
 /// Writes, inside an adapter's `impl ClientBuilder { … }` whose `config`
 /// field is a [`SessionConfig`](crate::SessionConfig), the setters that
-/// forward to it: `method`, `stop_on_clean_end`, `header`, `headers`,
+/// forward to it: `method`, `stop_on_clean_end`, `stop_on_event`, `header`, `headers`,
 /// `body`, `last_event_id`, `reconnect`, `seed`, `idle_timeout`, `decoder`.
 /// One implementation and one text for both adapters, so that the same
 /// setter means the same thing in each.
@@ -33,6 +33,20 @@ macro_rules! client_builder_session_setters {
         /// [`SessionConfig::stop_on_clean_end`](resse_session::SessionConfig::stop_on_clean_end).
         pub fn stop_on_clean_end(mut self, yes: bool) -> Self {
             self.config = self.config.stop_on_clean_end(yes);
+            self
+        }
+
+        /// An event type that makes the client stop (closed, not an error,
+        /// with the event's data as the reason) instead of reconnecting;
+        /// default `superseded`, which a resse server sends to a connection
+        /// replaced by a newer one with the same identity. `None` for none.
+        /// See
+        /// [`SessionConfig::stop_on_event`](resse_session::SessionConfig::stop_on_event).
+        pub fn stop_on_event(
+            mut self,
+            event_type: ::core::option::Option<impl ::core::convert::Into<$crate::__private::Text>>,
+        ) -> Self {
+            self.config = self.config.stop_on_event(event_type);
             self
         }
 

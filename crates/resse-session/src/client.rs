@@ -116,6 +116,16 @@ pub enum CloseReason {
     /// A decoder limit was exceeded with
     /// [`Overflow::Stop`](resse_codec::Overflow::Stop).
     Decode(DecodeError),
+    /// The server sent the event type of
+    /// [`SessionConfig::stop_on_event`] (by default `superseded`: a newer
+    /// connection with the same client identity replaced this one). Not an
+    /// error.
+    ServerStop {
+        /// The event type.
+        event_type: Text,
+        /// The event's data: the server's reason, readable.
+        reason: Text,
+    },
 }
 
 impl CloseReason {
@@ -123,7 +133,7 @@ impl CloseReason {
     /// policy's requested stops: 204, a clean end with `stop_on_clean_end`).
     pub fn is_error(&self) -> bool {
         match self {
-            Self::Requested => false,
+            Self::Requested | Self::ServerStop { .. } => false,
             Self::Policy(reason) => reason.is_error(),
             Self::Decode(_) => true,
         }
@@ -136,6 +146,12 @@ impl fmt::Display for CloseReason {
             Self::Requested => f.write_str("closed by the user"),
             Self::Policy(reason) => fmt::Display::fmt(reason, f),
             Self::Decode(e) => fmt::Display::fmt(e, f),
+            Self::ServerStop { event_type, reason } if reason.is_empty() => {
+                write!(f, "the server said stop (a `{event_type}` event)")
+            }
+            Self::ServerStop { event_type, reason } => {
+                write!(f, "the server said stop (a `{event_type}` event): {reason}")
+            }
         }
     }
 }
@@ -145,7 +161,7 @@ impl fmt::Display for CloseReason {
 impl std::error::Error for CloseReason {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Requested => None,
+            Self::Requested | Self::ServerStop { .. } => None,
             Self::Policy(reason) => Some(reason),
             Self::Decode(e) => Some(e),
         }
@@ -247,6 +263,8 @@ pub struct ClientSession {
     idle: Option<IdleWatchdog>,
     /// The decoder, driven over the body's chunks.
     chunks: ChunkDecoder,
+    /// The event type that stops the session.
+    stop_on_event: Option<Text>,
     state: State,
     actions: VecDeque<Action>,
     events: VecDeque<SessionEvent>,
@@ -284,6 +302,7 @@ impl ClientSession {
             idle_config: config.idle,
             idle: None,
             chunks,
+            stop_on_event: config.stop_on_event.clone(),
             state: State::Closed,
             actions: VecDeque::new(),
             events: VecDeque::new(),
@@ -653,6 +672,17 @@ impl ClientSession {
     /// Handles one decoder result.
     fn frame(&mut self, result: Result<Frame, DecodeError>) {
         match result {
+            Ok(Frame::Event(event))
+                if self
+                    .stop_on_event
+                    .as_deref()
+                    .is_some_and(|t| t == event.event_type()) =>
+            {
+                self.finish(CloseReason::ServerStop {
+                    event_type: Text::from(event.event_type()),
+                    reason: Text::from(event.data()),
+                });
+            }
             Ok(Frame::Event(event)) => {
                 if self.conn_events == 0 {
                     // The stream works: when it ends, the outage is over.

@@ -41,6 +41,7 @@ pub struct SessionConfig {
     /// [`reconnect`](Self::reconnect).
     pub(crate) seeded: bool,
     pub(crate) stop_on_clean_end: Option<bool>,
+    pub(crate) stop_on_event: Option<Text>,
     pub(crate) idle: Option<IdleConfig>,
     pub(crate) decoder: DecoderConfig,
 }
@@ -64,6 +65,7 @@ impl SessionConfig {
             reconnect: ReconnectConfig::default(),
             seeded: false,
             stop_on_clean_end: None,
+            stop_on_event: Some(Text::from(crate::SupersededEvent::DEFAULT_EVENT_TYPE)),
             idle: Some(IdleConfig::default()),
             decoder: DecoderConfig::default(),
         }
@@ -117,6 +119,31 @@ impl SessionConfig {
     pub fn stop_on_clean_end(mut self, yes: bool) -> Self {
         self.stop_on_clean_end = Some(yes);
         self
+    }
+
+    /// An event type that tells the client to stop: the session closes with
+    /// [`CloseReason::ServerStop`](crate::CloseReason::ServerStop) (not an
+    /// error; the event's data is the readable reason) instead of delivering
+    /// the event and reconnecting. Default: `superseded`, the final event a
+    /// resse server sends to a connection replaced by a newer one with the
+    /// same client identity, so that two clients with one identity do not
+    /// supersede each other in turn. `None`: no event stops the client.
+    ///
+    /// ```
+    /// use resse_session::SessionConfig;
+    ///
+    /// let config = SessionConfig::new("https://api.example/feed");
+    /// assert_eq!(config.get_stop_on_event(), Some("superseded"));
+    /// assert_eq!(config.stop_on_event(None::<&str>).get_stop_on_event(), None);
+    /// ```
+    pub fn stop_on_event(mut self, event_type: Option<impl Into<Text>>) -> Self {
+        self.stop_on_event = event_type.map(Into::into);
+        self
+    }
+
+    /// The event type that stops the client, if any.
+    pub fn get_stop_on_event(&self) -> Option<&str> {
+        self.stop_on_event.as_deref()
     }
 
     /// Adds a request header, after any earlier value of the same name.

@@ -146,6 +146,7 @@ mod builder;
 mod client;
 mod config;
 mod connect_error;
+mod fanout;
 mod metrics;
 mod proxy;
 mod replay;
@@ -157,10 +158,17 @@ pub use config::{ConfigError, SessionConfig};
 pub use connect_error::{
     ConnectError, ConnectErrorKind, PROXY_CREDENTIALS_HINT, error_chain, target_authority,
 };
+pub use fanout::{
+    EndReason, Fanout, FanoutConfig, FanoutStats, LagReport, PublishError, ReplayOutcome,
+    SendError, Subscribe, Subscribed, SubscriberKey, SupersededEvent, Transmit, X_ACCEL_BUFFERING,
+    encode_keep_alive, last_event_id, response_headers,
+};
 pub use metrics::Metrics;
 pub use proxy::{InvalidProxy, NoProxy, Proxy, ProxyConfig};
 pub use replay::{Events, PushError, Replay, ReplayConfig, ReplayEntry, ReplayLog};
 pub use request::{LAST_EVENT_ID, Request};
+/// The keep-alive settings of [`FanoutConfig::keep_alive`], re-exported.
+pub use resse_heartbeat::{KeepAliveConfig, KeepAliveMessage};
 pub use url::InvalidUrl;
 
 /// Re-exported from [`resse_reconnect`]: the causes, delay reasons and stop

@@ -310,6 +310,18 @@ impl ReplayLog {
         }
     }
 
+    /// The sequence number of the oldest kept entry (the next one's when
+    /// the log is empty); each push takes the next number.
+    pub(crate) fn first_seq(&self) -> u64 {
+        self.first_seq
+    }
+
+    /// The entry with this sequence number, if kept.
+    pub(crate) fn get(&self, seq: u64) -> Option<&ReplayEntry> {
+        let i = usize::try_from(seq.checked_sub(self.first_seq)?).ok()?;
+        self.entries.get(i)
+    }
+
     /// Appends a published event: its id and its encoded bytes (what was
     /// sent to live subscribers). Evicts the oldest events until the limits
     /// hold again.

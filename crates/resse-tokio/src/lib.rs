@@ -27,7 +27,12 @@
 //!   `Cache-Control: no-store`, `X-Accel-Buffering: no`).
 //! * [`server::Broadcaster`][s-broadcaster]: publish once (encoded once, bytes shared),
 //!   `Last-Event-ID` replay with no gap or duplicate, slow subscribers
-//!   disconnected rather than buffered, one connection per client identity.
+//!   disconnected rather than buffered, one connection per client identity
+//!   (the older stream gets `event: superseded`), targeted events: the
+//!   tokio driver of the sans-IO `resse_session::Fanout`.
+//! * `server::serve`, `server::serve_connection`, `server::TimeoutIo`: a
+//!   whole server in one call, a lean HTTP/1.1 driver, and the write
+//!   timeout with a reset that keeps stuck clients from pinning memory.
 //!
 //! See the [`server`][s-module] module docs for what to configure in hyper and axum
 //! so that long-lived streams are not cut by timeouts meant for ordinary
@@ -39,7 +44,7 @@
 //! | --- | --- | --- |
 //! | `client` | yes | the reconnecting client over hyper-util |
 //! | `rustls` | yes | `https://` for the client: rustls with the ring provider and Mozilla's roots (`webpki-roots`) |
-//! | `server` | yes | the response body, head helper and broadcaster |
+//! | `server` | yes | the response body, head helper, broadcaster, `serve_connection` and `serve`; without `client` and `rustls` it pulls in no HTTP client and no rustls/ring (`default-features = false, features = ["server"]`) |
 //!
 //! The codec and the stream extension are always there.
 //!

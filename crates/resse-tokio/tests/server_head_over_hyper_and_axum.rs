@@ -157,7 +157,10 @@ async fn a_second_connection_of_the_same_client_replaces_the_first() {
         let mut second = RawClient::get(server.addr, "/events?client=alice", Some("1")).await;
         second.head().await;
         server.next_opened().await;
-        // The first response ends cleanly; the second one carries on.
+        // The first response gets the superseded event (its client stops
+        // instead of reconnecting) and ends cleanly; the second carries on.
+        let last = first.next_event().await.expect("the superseded event");
+        assert_eq!(last.event_type(), "superseded");
         assert!(first.next_event().await.is_none());
         assert!(first.ended_cleanly(), "the old stream was ended, not cut");
         assert_eq!(b.subscriber_count(), 1);

@@ -80,8 +80,9 @@ faults by kind with the time from the fault to the first byte of the client's ne
 connection (p50/p99), reconnects by cause, half-open detection time, the herd's busiest \
 100 ms window, supersessions, slow subscribers dropped, and bytes on the wire.
 
---replay 0 turns the server's replay log off: reconnecting clients then miss what was \
-published while they were away, and the check says so.
+--strip-last-event-id makes the proxy remove `Last-Event-ID` from every request (as some \
+proxies and CDNs do): reconnecting clients then start from the live edge, miss what was \
+published while they were away, and the check says so (exit status 1).
 
 Exit status: 0 when nothing was lost, duplicated or reordered; 1 otherwise; 2 on bad \
 arguments.")]
@@ -108,10 +109,14 @@ pub(crate) struct DemoArgs {
     #[arg(long, value_name = "N")]
     seed: Option<u64>,
 
-    /// Events the server's replay log keeps (default: 30 seconds' worth, RATE × 30; 0: none,
-    /// to see the check fail).
-    #[arg(long, value_name = "N")]
-    replay: Option<usize>,
+    /// Events the server's replay log keeps (default: 30 seconds' worth, RATE × 30).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    replay: Option<u64>,
+
+    /// Make the proxy strip `Last-Event-ID` from every request, as some proxies and CDNs
+    /// do: reconnecting clients then start from the live edge, and the check fails.
+    #[arg(long)]
+    strip_last_event_id: bool,
 
     /// Print the summary as one JSON object instead of a table.
     #[arg(long)]
@@ -508,14 +513,16 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
     // The log must cover the longest time a client can be away (a stall is
     // seen after the idle timeout, a crash adds its outage and backoff):
     // what it does not cover is lost, and the check would say so.
-    let replay = args.replay.unwrap_or(args.rate as usize * 30);
+    let replay = args.replay.map_or(args.rate as usize * 30, |n| {
+        usize::try_from(n).unwrap_or(usize::MAX)
+    });
     let broadcast = BroadcastConfig::default()
         .id_prefix("")
         .capacity(LAG_CAPACITY)
         .replay(
             ReplayConfig::default()
                 .max_events(replay)
-                .max_len(replay.saturating_mul(512)),
+                .max_len(replay.saturating_mul(512).max(1 << 20)),
         );
     let server = Arc::new(Server::new(ServerOptions {
         broadcast,
@@ -541,7 +548,8 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
         slow: Duration::from_millis(2500),
         orphan: Duration::from_secs(8),
     };
-    let proxy = Proxy::start(server_addr, holds)
+    let strip = args.strip_last_event_id;
+    let proxy = Proxy::start(server_addr, holds, strip)
         .await
         .map_err(|source| CliError::Bind {
             addr: loopback,

@@ -88,11 +88,17 @@ pub(crate) struct Proxy {
     pub(crate) orphans_ended: AtomicU64,
     pub(crate) orphans_kept: AtomicU64,
     holds: Holds,
+    /// Remove `Last-Event-ID` from requests (a misbehaving intermediary).
+    strip_last_event_id: bool,
 }
 
 impl Proxy {
     /// Starts a proxy on an ephemeral loopback port in front of `upstream`.
-    pub(crate) async fn start(upstream: SocketAddr, holds: Holds) -> std::io::Result<Arc<Self>> {
+    pub(crate) async fn start(
+        upstream: SocketAddr,
+        holds: Holds,
+        strip_last_event_id: bool,
+    ) -> std::io::Result<Arc<Self>> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let proxy = Arc::new(Self {
             addr: listener.local_addr()?,
@@ -105,6 +111,7 @@ impl Proxy {
             orphans_ended: AtomicU64::new(0),
             orphans_kept: AtomicU64::new(0),
             holds,
+            strip_last_event_id,
         });
         let accepting = Arc::clone(&proxy);
         tokio::spawn(async move {
@@ -142,9 +149,12 @@ impl Proxy {
     /// Forwards one connection until it ends or a fault ends it.
     async fn forward(self: Arc<Self>, mut client: TcpStream) {
         let _ = client.set_nodelay(true);
-        let Some((head, client_id)) = read_head(&mut client).await else {
+        let Some((mut head, client_id)) = read_head(&mut client).await else {
             return;
         };
+        if self.strip_last_event_id {
+            head = strip_header(&head, b"last-event-id");
+        }
         let Ok(mut upstream) = self.connect_upstream().await else {
             // No server (it is down): the client sees its connection reset.
             reset(client);
@@ -274,6 +284,20 @@ impl Proxy {
     }
 }
 
+/// `head` without its `name:` header lines (`name` in lower case).
+fn strip_header(head: &[u8], name: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(head.len());
+    for line in head.split_inclusive(|&b| b == b'\n') {
+        let is_it = line.len() > name.len()
+            && line[..name.len()].eq_ignore_ascii_case(name)
+            && line[name.len()] == b':';
+        if !is_it {
+            out.extend_from_slice(line);
+        }
+    }
+    out
+}
+
 /// Closes `stream` with a reset (RST) rather than a FIN.
 fn reset(stream: TcpStream) {
     let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
@@ -310,4 +334,22 @@ async fn read_head(client: &mut TcpStream) -> Option<(Vec<u8>, Option<String>)> 
         .and_then(|(_, query)| query.split('&').find_map(|p| p.strip_prefix("client=")))
         .map(str::to_owned);
     Some((head, id))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stripping_a_header_keeps_the_rest() {
+        let head = b"GET /events HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 7\r\naccept: a\r\n\r\n";
+        assert_eq!(
+            strip_header(head, b"last-event-id"),
+            b"GET /events HTTP/1.1\r\nHost: x\r\naccept: a\r\n\r\n"
+        );
+        assert_eq!(
+            strip_header(b"Last-Event-IDs: 1\r\n", b"last-event-id"),
+            b"Last-Event-IDs: 1\r\n"
+        );
+    }
 }

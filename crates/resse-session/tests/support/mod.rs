@@ -10,6 +10,7 @@ use http::{HeaderMap, StatusCode};
 use resse_reconnect::Jitter;
 use resse_session::{Action, ClientSession, ReconnectConfig, Request, SessionConfig, SessionEvent};
 
+pub(crate) mod fanout_ops;
 pub(crate) mod ops;
 
 pub(crate) fn ms(n: u64) -> Duration {

@@ -11,7 +11,7 @@ use futures_core::Stream;
 use http::Response;
 use http_body::{Body, Frame as BodyFrame, SizeHint};
 use resse_codec::{EncodeError, Encoder, Event, Frame};
-use resse_heartbeat::{KeepAlive, KeepAliveConfig, KeepAliveMessage};
+use resse_heartbeat::{KeepAlive, KeepAliveConfig};
 use tokio::time::Sleep;
 
 use crate::now;
@@ -433,17 +433,7 @@ where
             match keep_alive.handle_timeout(now()) {
                 Some(message) => {
                     let mut wire = Wire::default();
-                    let written = match &message {
-                        KeepAliveMessage::Comment(text) => {
-                            wire.comment(text);
-                            Ok(())
-                        }
-                        KeepAliveMessage::Event { event_type, data } => wire
-                            .event(&Event::new(data.as_ref()).with_event_type(event_type.as_ref())),
-                        // A message kind this version does not know: nothing
-                        // to write, the deadline moved on anyway.
-                        _ => Ok(()),
-                    };
+                    let written = resse_session::encode_keep_alive(&message, wire.buf());
                     if let Err(e) = written {
                         let e = BodyError::Encode(e);
                         tracing::error!(error = %e, "the keep-alive message cannot be encoded; ending the event stream response");

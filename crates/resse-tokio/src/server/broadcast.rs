@@ -1,19 +1,24 @@
 //! [`Broadcaster`]: publish once, deliver to every subscriber, replay on
-//! reconnect.
+//! reconnect. The driver of [`resse_session::Fanout`] for tokio.
 
-use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_core::{FusedStream, Stream};
-use resse_codec::{EncodeError, Encoder, Event, Text};
-use resse_session::{PushError, Replay, ReplayConfig, ReplayLog};
+use resse_codec::{Event, Text};
+use resse_session::{
+    Fanout, FanoutConfig, ReplayConfig, SendError, Subscribe, SubscriberKey, SupersededEvent,
+    Transmit,
+};
 
-/// Configuration of a [`Broadcaster`].
+pub use resse_session::{EndReason, FanoutStats as BroadcastStats, PublishError, ReplayOutcome};
+
+/// Configuration of a [`Broadcaster`]: the settings of the
+/// [`FanoutConfig`] it drives, with the names this crate has always used.
 ///
 /// ```
 /// use resse_session::ReplayConfig;
@@ -28,36 +33,34 @@ use resse_session::{PushError, Replay, ReplayConfig, ReplayLog};
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BroadcastConfig {
-    capacity: usize,
-    max_queued_len: usize,
-    max_batch_len: usize,
-    replay: ReplayConfig,
+    fanout: FanoutConfig,
     id_prefix: Option<String>,
 }
 
 impl BroadcastConfig {
     /// Default [`capacity`](Self::capacity): 512 events.
-    pub const DEFAULT_CAPACITY: usize = 512;
-    /// Default [`max_queued_len`](Self::max_queued_len): 4 MiB.
-    pub const DEFAULT_MAX_QUEUED_LEN: usize = 4 * 1024 * 1024;
+    pub const DEFAULT_CAPACITY: usize = FanoutConfig::DEFAULT_MAX_LAG_EVENTS;
+    /// Default [`max_queued_len`](Self::max_queued_len): 2 MiB (half the
+    /// default ring).
+    pub const DEFAULT_MAX_QUEUED_LEN: usize = FanoutConfig::DEFAULT_MAX_LAG_LEN;
     /// Default [`max_batch_len`](Self::max_batch_len): 64 KiB.
-    pub const DEFAULT_MAX_BATCH_LEN: usize = 64 * 1024;
+    pub const DEFAULT_MAX_BATCH_LEN: usize = FanoutConfig::DEFAULT_MAX_BATCH_LEN;
 
-    /// How many events a subscriber may fall behind before it is
+    /// How many live events a subscriber may fall behind before it is
     /// disconnected (default [`DEFAULT_CAPACITY`](Self::DEFAULT_CAPACITY);
-    /// at least 1). Keep it below the replay log's
-    /// [`max_events`](ReplayConfig::max_events), so that a disconnected
-    /// subscriber can still be replayed exactly when it comes back.
+    /// at least 1, at most the ring's [`max_events`](ReplayConfig::max_events):
+    /// see [`FanoutConfig::max_lag_events`]).
     pub fn capacity(mut self, events: usize) -> Self {
-        self.capacity = events.max(1);
+        self.fanout = self.fanout.max_lag_events(events);
         self
     }
 
-    /// How many bytes of events a subscriber may fall behind before it is
-    /// disconnected (default [`DEFAULT_MAX_QUEUED_LEN`](Self::DEFAULT_MAX_QUEUED_LEN)).
-    /// The newest event always counts as deliverable, however large.
+    /// How many bytes of live events a subscriber may fall behind before it
+    /// is disconnected (default [`DEFAULT_MAX_QUEUED_LEN`](Self::DEFAULT_MAX_QUEUED_LEN);
+    /// at most half the ring's [`max_len`](ReplayConfig::max_len)). The
+    /// newest event always counts as deliverable, however large.
     pub fn max_queued_len(mut self, len: usize) -> Self {
-        self.max_queued_len = len;
+        self.fanout = self.fanout.max_lag_len(len);
         self
     }
 
@@ -65,14 +68,15 @@ impl BroadcastConfig {
     /// events are waiting (default [`DEFAULT_MAX_BATCH_LEN`](Self::DEFAULT_MAX_BATCH_LEN);
     /// an item always holds at least one event).
     pub fn max_batch_len(mut self, len: usize) -> Self {
-        self.max_batch_len = len;
+        self.fanout = self.fanout.max_batch_len(len);
         self
     }
 
-    /// Limits of the replay log that answers `Last-Event-ID` (default
-    /// [`ReplayConfig::default`]: 1024 events, 4 MiB).
+    /// The ring of published events, which answers `Last-Event-ID` and
+    /// feeds live subscribers (default [`ReplayConfig::default`]: 1024
+    /// events, 4 MiB).
     pub fn replay(mut self, replay: ReplayConfig) -> Self {
-        self.replay = replay;
+        self.fanout = self.fanout.replay(replay);
         self
     }
 
@@ -87,186 +91,74 @@ impl BroadcastConfig {
         self
     }
 
-    /// The subscriber lag limit in events.
-    pub fn get_capacity(&self) -> usize {
-        self.capacity
+    /// Announce this reconnection delay (`retry:`) at the start of every
+    /// subscription's stream (default: none).
+    pub fn retry(mut self, retry: Option<Duration>) -> Self {
+        self.fanout = self.fanout.retry(retry);
+        self
     }
 
-    /// The subscriber lag limit in bytes.
+    /// The final event of a subscription superseded by a newer one with the
+    /// same identity (default `event: superseded`, see
+    /// [`SupersededEvent`]); `None` ends it without one.
+    pub fn superseded_event(mut self, event: Option<SupersededEvent>) -> Self {
+        self.fanout = self.fanout.superseded_event(event);
+        self
+    }
+
+    /// The most bytes of targeted events ([`Broadcaster::send_to_identity`])
+    /// queued for one subscription (default 64 KiB).
+    pub fn max_targeted_len(mut self, len: usize) -> Self {
+        self.fanout = self.fanout.max_targeted_len(len);
+        self
+    }
+
+    /// How often at most lag disconnections are logged, as one line with
+    /// their count (default 10 s).
+    pub fn lag_report_interval(mut self, interval: Duration) -> Self {
+        self.fanout = self.fanout.lag_report_interval(interval);
+        self
+    }
+
+    /// The subscriber lag limit in events (clamped to the ring).
+    pub fn get_capacity(&self) -> usize {
+        self.fanout.get_max_lag_events()
+    }
+
+    /// The subscriber lag limit in bytes (clamped to half the ring).
     pub fn get_max_queued_len(&self) -> usize {
-        self.max_queued_len
+        self.fanout.get_max_lag_len()
     }
 
     /// The batch limit of a subscription item.
     pub fn get_max_batch_len(&self) -> usize {
-        self.max_batch_len
+        self.fanout.get_max_batch_len()
     }
 
-    /// The replay log limits.
+    /// The replay ring limits.
     pub fn get_replay(&self) -> &ReplayConfig {
-        &self.replay
+        self.fanout.get_replay()
     }
 
     /// The configured id prefix, if one was set.
     pub fn get_id_prefix(&self) -> Option<&str> {
         self.id_prefix.as_deref()
     }
+
+    /// The core configuration this maps to (without keep-alives: an
+    /// [`SseBody`](super::SseBody) sends them).
+    pub fn get_fanout(&self) -> &FanoutConfig {
+        &self.fanout
+    }
 }
 
 impl Default for BroadcastConfig {
     fn default() -> Self {
         Self {
-            capacity: Self::DEFAULT_CAPACITY,
-            max_queued_len: Self::DEFAULT_MAX_QUEUED_LEN,
-            max_batch_len: Self::DEFAULT_MAX_BATCH_LEN,
-            replay: ReplayConfig::default(),
+            fanout: FanoutConfig::default().keep_alive(None),
             id_prefix: None,
         }
     }
-}
-
-/// Why [`Broadcaster::publish`] refused an event. Nothing was sent and
-/// nothing was logged for replay.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum PublishError {
-    /// The event cannot be encoded without breaking the stream's framing
-    /// (CR or LF in its event type or id, NUL in its id). Fix the event; it
-    /// is never altered to fit.
-    Encode(EncodeError),
-    /// The replay log refused the event's id: it is empty (an event without
-    /// an id cannot be resumed from) or still in the log (ids must be unique
-    /// for `Last-Event-ID` to mean anything). Leave the id unset to have one
-    /// assigned.
-    Replay(PushError),
-    /// [`Broadcaster::close`] was called.
-    Closed,
-}
-
-impl fmt::Display for PublishError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Encode(e) => write!(f, "cannot publish the event: {e}"),
-            Self::Replay(e) => write!(f, "cannot publish the event: {e}"),
-            Self::Closed => f.write_str("cannot publish the event: the broadcaster is closed"),
-        }
-    }
-}
-
-impl std::error::Error for PublishError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Encode(e) => Some(e),
-            Self::Replay(e) => Some(e),
-            Self::Closed => None,
-        }
-    }
-}
-
-/// What a new [`Subscription`] was replayed, from its `Last-Event-ID`
-/// ([`Subscription::replay`]). A server can act on it, e.g. tell a client
-/// whose id is [`TooOld`](Self::TooOld) to reload its state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ReplayOutcome {
-    /// No `Last-Event-ID` (or an empty one): a new subscriber, which gets
-    /// the events published from now on.
-    New,
-    /// The id was found: the `replayed` events published after it come
-    /// first (0 if it was the newest), then the live ones, with no gap and
-    /// no duplicate.
-    Exact {
-        /// How many events were replayed.
-        replayed: usize,
-    },
-    /// The id was published but has been evicted from the replay log since:
-    /// some events after it are gone. The subscriber gets the live events,
-    /// preceded by the `replayed` events the log still kept if
-    /// [`SubscribeOptions::replay_kept_on_miss`] was set (0 otherwise).
-    TooOld {
-        /// How many kept events were replayed.
-        replayed: usize,
-    },
-    /// The id was never published by this broadcaster (e.g. it is from
-    /// before a restart), or was evicted so long ago that the log forgot
-    /// it. Handled as [`TooOld`](Self::TooOld).
-    Unknown {
-        /// How many kept events were replayed.
-        replayed: usize,
-    },
-}
-
-impl ReplayOutcome {
-    /// Whether the subscriber misses nothing it should have:
-    /// [`New`](Self::New) or [`Exact`](Self::Exact).
-    pub fn is_exact(&self) -> bool {
-        matches!(self, Self::New | Self::Exact { .. })
-    }
-
-    /// How many events were replayed.
-    pub fn replayed(&self) -> usize {
-        match *self {
-            Self::New => 0,
-            Self::Exact { replayed } | Self::TooOld { replayed } | Self::Unknown { replayed } => {
-                replayed
-            }
-        }
-    }
-}
-
-/// Why a [`Subscription`] ended ([`Subscription::end_reason`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum EndReason {
-    /// It fell further behind than [`BroadcastConfig::capacity`] events or
-    /// [`BroadcastConfig::max_queued_len`] bytes (its client reads too
-    /// slowly, or not at all). Its client will reconnect with
-    /// `Last-Event-ID` and be replayed. The stream ends at once.
-    Lagged,
-    /// A newer subscription with the same identity replaced it. The stream
-    /// ends at once (the client has the newer connection).
-    Replaced,
-    /// [`Broadcaster::close`] was called. The stream yields the events it
-    /// had queued, then ends.
-    Closed,
-}
-
-impl fmt::Display for EndReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Lagged => "the subscriber fell too far behind",
-            Self::Replaced => "a newer connection with the same identity replaced it",
-            Self::Closed => "the broadcaster was closed",
-        })
-    }
-}
-
-/// A snapshot of a [`Broadcaster`]'s state, from [`Broadcaster::stats`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct BroadcastStats {
-    /// Live subscriptions.
-    pub subscribers: usize,
-    /// Events held for subscribers to read (at most
-    /// [`BroadcastConfig::capacity`]).
-    pub queued_events: usize,
-    /// Bytes those events hold (at most
-    /// [`BroadcastConfig::max_queued_len`] plus one event). The memory of
-    /// the queues of *all* subscribers: they share these bytes.
-    pub queued_len: usize,
-    /// The most events any live subscriber has yet to read.
-    pub longest_queue: usize,
-    /// Events in the replay log.
-    pub replay_events: usize,
-    /// Bytes in the replay log (shared with the queue where both hold an
-    /// event).
-    pub replay_len: usize,
-    /// Events published so far.
-    pub published: u64,
-    /// Subscriptions ended because they fell behind, so far.
-    pub lagged: u64,
-    /// Subscriptions ended because a newer one had the same identity, so far.
-    pub replaced: u64,
 }
 
 /// Publishes events to many subscribers: encoded once, shared by all,
@@ -276,7 +168,7 @@ pub struct BroadcastStats {
 ///   (see [`BroadcastConfig::id_prefix`]: `<prefix>1`, `<prefix>2`, …,
 ///   increasing by one per assigned id; an event with its own id keeps it),
 ///   encodes the event **once** with [`resse_codec::Encoder`], appends it to
-///   the [`ReplayLog`] and makes the same [`Bytes`] available to every
+///   the replay ring ([`resse_session::ReplayLog`]) and makes the same [`Bytes`] available to every
 ///   subscriber: delivering it costs a reference-count increment per
 ///   subscriber, never a copy or an encoding.
 /// * [`subscribe`](Self::subscribe) with a client's `Last-Event-ID` replays
@@ -290,30 +182,35 @@ pub struct BroadcastStats {
 ///
 /// # Queues, slow subscribers and memory
 ///
-/// Each subscriber has a bounded queue: a window of at most
-/// [`capacity`](BroadcastConfig::capacity) events and
-/// [`max_queued_len`](BroadcastConfig::max_queued_len) bytes onto one
-/// ring of published events that all subscribers share. A subscriber's own
-/// state is a cursor and a waker (tens of bytes), whatever its backlog. A
-/// subscriber that falls further behind than the limits is disconnected
-/// rather than buffered without bound: its stream ends (logged with
-/// `tracing::warn!`, counted in [`BroadcastStats::lagged`]), its client
-/// reconnects with `Last-Event-ID` and is replayed from the log, so nothing
-/// is lost as long as the log still holds its id (keep the log larger than
-/// the queue). The lag is noticed when the subscription is next polled, or
-/// by the publisher within a quarter of the capacity of further events for a
-/// subscriber that is never polled (its connection is stuck writing).
+/// The SSE rules (ids, replay, lag, identities, targeted events, the
+/// `retry:` announcement, the superseded event) are those of the sans-IO
+/// [`resse_session::Fanout`]; this type is its driver: a mutex, the
+/// subscribers' wakers, and the [`Stream`] impl of [`Subscription`].
 ///
-/// Memory: the shared ring holds at most `capacity` events and
-/// `max_queued_len` bytes (plus one event), i.e. at most
-/// `capacity × largest event` whatever the number of subscribers; the replay
-/// log holds at most [`ReplayConfig`]'s limits and shares its bytes with the
-/// ring; each subscription in flight holds one batch of at most
-/// [`max_batch_len`](BroadcastConfig::max_batch_len) bytes. What the HTTP
-/// server buffers for a connection that does not read is bounded by the
-/// server (hyper: `max_buf_size`, about 400 KiB by default) and the kernel's
-/// socket buffers; see the [module docs](super) for cutting such
-/// connections.
+/// Published events live in **one** ring, the replay log sized by
+/// [`BroadcastConfig::replay`]: it answers `Last-Event-ID` and feeds live
+/// subscribers alike. A subscriber's own state is a cursor into it and a
+/// waker (tens of bytes), whatever its backlog. A subscriber that falls
+/// further behind than [`capacity`](BroadcastConfig::capacity) events or
+/// [`max_queued_len`](BroadcastConfig::max_queued_len) bytes of live events
+/// is disconnected rather than buffered for: its stream ends (counted in
+/// [`BroadcastStats::lagged`] and logged as one aggregated `tracing::warn!`
+/// line per [`BroadcastConfig::lag_report_interval`]), its client reconnects
+/// with `Last-Event-ID` and is replayed from the ring. The lag limits are
+/// clamped to the ring (events: its `max_events`; bytes: half its
+/// `max_len`), so that what a cut subscriber missed is still in the ring
+/// when it comes back. The lag is noticed when the subscription is next
+/// polled, or by the publisher within a quarter of the limits of further
+/// events for a subscriber that is never polled (its connection is stuck
+/// writing).
+///
+/// Memory: the ring's limits ([`ReplayConfig`]) whatever the number of
+/// subscribers; each subscription in flight holds one batch of at most
+/// [`max_batch_len`](BroadcastConfig::max_batch_len) bytes, plus at most
+/// [`max_targeted_len`](BroadcastConfig::max_targeted_len) bytes of
+/// targeted events. What the HTTP server buffers for a connection that does
+/// not read is bounded by the server and the kernel's socket buffers; see
+/// the [module docs](super) for cutting such connections.
 ///
 /// Subscriptions wake once per batch: publishing many events while a
 /// subscriber's task is busy wakes it once, and it then reads all of them
@@ -348,7 +245,10 @@ pub struct Broadcaster {
 
 struct Shared {
     state: Mutex<State>,
-    max_batch_len: usize,
+    /// The time given to the core where it needs one: only its keep-alives
+    /// use it, and they are off here (an `SseBody` sends them), so the hot
+    /// paths read no clock.
+    epoch: Instant,
 }
 
 impl Shared {
@@ -359,191 +259,40 @@ impl Shared {
     }
 }
 
-struct Sub {
-    /// Sequence number of the next event this subscriber reads.
-    cursor: u64,
-    waker: Option<Waker>,
-    /// Whether the key is in `State::waiters` with the waker to wake.
-    waiting: bool,
-    identity: Option<Box<str>>,
-    end: Option<EndReason>,
-}
-
 struct State {
-    log: ReplayLog,
-    /// Published events still deliverable; `ring[i]` has sequence
-    /// `first_seq + i`.
-    ring: VecDeque<Bytes>,
-    ring_len: usize,
-    first_seq: u64,
-    capacity: usize,
-    max_queued_len: usize,
-    id_prefix: String,
-    next_id: u64,
-    subs: Vec<Option<Sub>>,
-    free: Vec<usize>,
-    identities: HashMap<Box<str>, usize>,
-    /// Keys of subscribers waiting for the next event.
-    waiters: Vec<usize>,
-    /// An empty vector kept for its capacity, swapped with `waiters`.
-    spare: Vec<usize>,
-    live: usize,
-    closed: bool,
-    evicted_since_sweep: usize,
-    published: u64,
-    lagged: u64,
-    replaced: u64,
+    core: Fanout,
+    /// Wakers by subscriber slot, with the key they belong to.
+    wakers: Vec<Option<(SubscriberKey, Waker)>>,
+    /// Keys to wake, drained from the core (kept for its capacity).
+    wakeups: Vec<SubscriberKey>,
 }
 
 impl State {
-    fn head(&self) -> u64 {
-        self.first_seq + self.ring.len() as u64
-    }
-
-    fn sub_mut(&mut self, key: usize) -> Option<&mut Sub> {
-        self.subs.get_mut(key).and_then(Option::as_mut)
-    }
-
-    /// Appends a published event to the ring, evicting the oldest past the
-    /// limits, and disconnects subscribers left behind now and then.
-    fn push_ring(&mut self, bytes: Bytes) {
-        self.ring_len += bytes.len();
-        self.ring.push_back(bytes);
-        let mut evicted = 0;
-        while self.ring.len() > self.capacity
-            || (self.ring_len > self.max_queued_len && self.ring.len() > 1)
-        {
-            let Some(old) = self.ring.pop_front() else {
-                break;
-            };
-            self.ring_len -= old.len();
-            self.first_seq += 1;
-            evicted += 1;
-        }
-        if evicted > 0 {
-            self.evicted_since_sweep += evicted;
-            if self.evicted_since_sweep >= (self.capacity / 4).max(1) {
-                self.evicted_since_sweep = 0;
-                self.sweep_lagged();
-            }
-        }
-    }
-
-    /// Ends every live subscriber that missed an evicted event.
-    fn sweep_lagged(&mut self) {
-        let first_seq = self.first_seq;
-        for key in 0..self.subs.len() {
-            let behind = matches!(
-                &self.subs[key],
-                Some(sub) if sub.end.is_none() && sub.cursor < first_seq
-            );
-            if behind {
-                if let Some(waker) = self.end_sub(key, EndReason::Lagged) {
-                    waker.wake();
+    /// Moves the wakers of the core's wake-ups into `list`.
+    fn collect_wakers(&mut self, list: &mut Vec<Waker>) {
+        self.core.drain_wakeups(&mut self.wakeups);
+        for key in self.wakeups.drain(..) {
+            if let Some(slot) = self.wakers.get_mut(key.index()) {
+                if slot.as_ref().is_some_and(|(k, _)| *k == key) {
+                    if let Some((_, waker)) = slot.take() {
+                        list.push(waker);
+                    }
                 }
             }
         }
     }
 
-    /// Marks a live subscriber ended, logs why, and returns its waker.
-    fn end_sub(&mut self, key: usize, reason: EndReason) -> Option<Waker> {
-        let head = self.head();
-        let (capacity, max_queued_len) = (self.capacity, self.max_queued_len);
-        let sub = self.subs.get_mut(key).and_then(Option::as_mut)?;
-        if sub.end.is_some() {
-            return None;
+    fn report_lag(&mut self, now: Instant) {
+        if let Some(report) = self.core.poll_lag_report(now) {
+            tracing::warn!(
+                dropped = report.dropped,
+                capacity = report.max_lag_events,
+                max_queued_len = report.max_lag_len,
+                "disconnected SSE subscribers that fell behind (more than `capacity` events or \
+                 `max_queued_len` bytes unread); their clients will reconnect with \
+                 Last-Event-ID and be replayed"
+            );
         }
-        sub.end = Some(reason);
-        sub.waiting = false;
-        let waker = sub.waker.take();
-        let identity = sub.identity.take();
-        let behind = head.saturating_sub(sub.cursor);
-        self.live -= 1;
-        if let Some(identity) = &identity {
-            if self.identities.get(identity) == Some(&key) {
-                self.identities.remove(identity);
-            }
-        }
-        let identity = identity.as_deref().unwrap_or("");
-        match reason {
-            EndReason::Lagged => {
-                self.lagged += 1;
-                tracing::warn!(
-                    subscriber = key,
-                    identity,
-                    behind,
-                    capacity,
-                    max_queued_len,
-                    "disconnecting an SSE subscriber that fell behind (more than `capacity` \
-                     events or `max_queued_len` bytes unread); its client will reconnect with \
-                     Last-Event-ID and be replayed"
-                );
-            }
-            EndReason::Replaced => {
-                self.replaced += 1;
-                tracing::info!(
-                    subscriber = key,
-                    identity,
-                    "ending an SSE subscription: a newer connection with the same identity \
-                     replaced it"
-                );
-            }
-            EndReason::Closed => {
-                tracing::debug!(
-                    subscriber = key,
-                    identity,
-                    "ending an SSE subscription: closed"
-                );
-            }
-        }
-        waker
-    }
-
-    fn insert(&mut self, sub: Sub) -> usize {
-        if let Some(key) = self.free.pop() {
-            self.subs[key] = Some(sub);
-            key
-        } else {
-            self.subs.push(Some(sub));
-            self.subs.len() - 1
-        }
-    }
-}
-
-/// How many wakers are collected before the lock is released to wake them.
-const WAKE_BATCH: usize = 32;
-
-/// Wakers collected under the lock and woken after releasing it.
-struct WakeList {
-    wakers: [Option<Waker>; WAKE_BATCH],
-    len: usize,
-}
-
-impl WakeList {
-    fn new() -> Self {
-        Self {
-            wakers: [const { None }; WAKE_BATCH],
-            len: 0,
-        }
-    }
-
-    fn is_full(&self) -> bool {
-        self.len == WAKE_BATCH
-    }
-
-    fn push(&mut self, waker: Waker) {
-        debug_assert!(!self.is_full());
-        self.wakers[self.len] = Some(waker);
-        self.len += 1;
-    }
-
-    fn wake_all(&mut self) {
-        for waker in &mut self.wakers[..self.len] {
-            if let Some(waker) = waker.take() {
-                waker.wake();
-            }
-        }
-        self.len = 0;
     }
 }
 
@@ -570,36 +319,20 @@ impl Broadcaster {
                 .map_or(0, |d| d.as_millis());
             format!("{ms:x}-")
         });
-        let state = State {
-            log: ReplayLog::new(config.replay),
-            ring: VecDeque::new(),
-            ring_len: 0,
-            first_seq: 0,
-            capacity: config.capacity,
-            max_queued_len: config.max_queued_len,
-            id_prefix,
-            next_id: 1,
-            subs: Vec::new(),
-            free: Vec::new(),
-            identities: HashMap::new(),
-            waiters: Vec::new(),
-            spare: Vec::new(),
-            live: 0,
-            closed: false,
-            evicted_since_sweep: 0,
-            published: 0,
-            lagged: 0,
-            replaced: 0,
-        };
+        let core = Fanout::new(config.fanout.id_prefix(id_prefix));
         Self {
             shared: Arc::new(Shared {
-                state: Mutex::new(state),
-                max_batch_len: config.max_batch_len,
+                state: Mutex::new(State {
+                    core,
+                    wakers: Vec::new(),
+                    wakeups: Vec::new(),
+                }),
+                epoch: crate::now(),
             }),
         }
     }
 
-    /// Publishes `event` to every subscriber and to the replay log, and
+    /// Publishes `event` to every subscriber and to the replay ring, and
     /// returns its id.
     ///
     /// An event without an id gets the next one (`<prefix>1`, `<prefix>2`,
@@ -610,76 +343,53 @@ impl Broadcaster {
     /// far behind is disconnected instead (see the type docs).
     ///
     /// # Errors
-    /// [`PublishError`] if the event cannot be encoded, its id is empty or
-    /// already in the replay log, or the broadcaster is closed; nothing is
-    /// sent then (an assigned id is used up).
+    /// [`PublishError`] if the event cannot be encoded, is larger than the
+    /// ring, its id is empty or already in the ring, or the broadcaster is
+    /// closed; nothing is sent then (an assigned id is used up).
     pub fn publish(&self, event: Event) -> Result<Text, PublishError> {
         let mut state = self.shared.lock();
-        if state.closed {
-            return Err(PublishError::Closed);
+        let id = state.core.publish(self.shared.epoch, event)?;
+        if state.core.stats().lagged > 0 {
+            state.report_lag(crate::now());
         }
-        let (event, id) = match event.id_text() {
-            Some(id) => {
-                let id = id.clone();
-                (event, id)
-            }
-            None => {
-                let id = Text::from(format!("{}{}", state.id_prefix, state.next_id));
-                state.next_id += 1;
-                (event.with_id(id.clone()), id)
-            }
-        };
-        let mut buf = BytesMut::with_capacity(
-            24 + id.len() + event.data().len() + event.event_type_text().map_or(0, |t| t.len() + 8),
-        );
-        Encoder::new()
-            .encode(&event, &mut buf)
-            .map_err(PublishError::Encode)?;
-        let bytes = buf.freeze();
-        state
-            .log
-            .push(id.clone(), bytes.clone())
-            .map_err(PublishError::Replay)?;
-        state.push_ring(bytes);
-        state.published += 1;
-        self.wake_waiters(state);
+        self.wake(state);
         Ok(id)
     }
 
-    /// Wakes the subscribers waiting for an event, a few at a time outside
-    /// the lock.
-    fn wake_waiters<'a>(&'a self, mut state: MutexGuard<'a, State>) {
-        if state.waiters.is_empty() {
-            return;
-        }
-        let spare = std::mem::take(&mut state.spare);
-        let mut keys = std::mem::replace(&mut state.waiters, spare);
-        let mut list = WakeList::new();
-        let mut i = 0;
-        loop {
-            while i < keys.len() && !list.is_full() {
-                if let Some(sub) = state.sub_mut(keys[i]) {
-                    if sub.waiting {
-                        sub.waiting = false;
-                        if let Some(waker) = sub.waker.take() {
-                            list.push(waker);
-                        }
-                    }
-                }
-                i += 1;
-            }
-            if i == keys.len() {
-                keys.clear();
-                if state.spare.capacity() < keys.capacity() {
-                    state.spare = keys;
-                }
-                drop(state);
-                list.wake_all();
-                return;
-            }
-            drop(state);
-            list.wake_all();
-            state = self.shared.lock();
+    /// Sends `event` to the live subscription with this identity only (see
+    /// [`resse_session::Fanout::send_to`]): in order with the published
+    /// events, not replayed, so without an id.
+    ///
+    /// # Errors
+    /// [`SendError`] when the event has an id or cannot be encoded, no live
+    /// subscription has the identity, or its targeted queue is full.
+    pub fn send_to_identity(&self, identity: &str, event: &Event) -> Result<(), SendError> {
+        let mut state = self.shared.lock();
+        state.core.send_to_identity(identity, event)?;
+        self.wake(state);
+        Ok(())
+    }
+
+    /// Sends `event` to one subscription only (its [`Subscription::key`]);
+    /// see [`send_to_identity`](Self::send_to_identity).
+    ///
+    /// # Errors
+    /// As [`send_to_identity`](Self::send_to_identity).
+    pub fn send_to(&self, key: SubscriberKey, event: &Event) -> Result<(), SendError> {
+        let mut state = self.shared.lock();
+        state.core.send_to(key, event)?;
+        self.wake(state);
+        Ok(())
+    }
+
+    /// Wakes the subscribers the core lists (the wake-ups of this call),
+    /// outside the lock.
+    fn wake<'a>(&'a self, mut state: MutexGuard<'a, State>) {
+        let mut list = Vec::new();
+        state.collect_wakers(&mut list);
+        drop(state);
+        for waker in list {
+            waker.wake();
         }
     }
 
@@ -691,8 +401,8 @@ impl Broadcaster {
     }
 
     /// A new subscription for the client `identity` (a user or session id),
-    /// ending the client's previous subscription if it has one, so that a
-    /// client has one connection at a time.
+    /// superseding the client's previous subscription if it has one, so that
+    /// a client has one connection at a time.
     pub fn subscribe_as(
         &self,
         identity: impl Into<String>,
@@ -716,32 +426,12 @@ impl Broadcaster {
 
     /// How many subscriptions are live (not ended, not dropped).
     pub fn subscriber_count(&self) -> usize {
-        self.shared.lock().live
+        self.shared.lock().core.subscriber_count()
     }
 
-    /// Counters and queue sizes; see [`BroadcastStats`].
+    /// Counters and ring sizes; see [`BroadcastStats`]. Walks no subscriber.
     pub fn stats(&self) -> BroadcastStats {
-        let state = self.shared.lock();
-        let head = state.head();
-        let longest_queue = state
-            .subs
-            .iter()
-            .flatten()
-            .filter(|sub| sub.end.is_none())
-            .map(|sub| head.saturating_sub(sub.cursor))
-            .max()
-            .unwrap_or(0);
-        BroadcastStats {
-            subscribers: state.live,
-            queued_events: state.ring.len(),
-            queued_len: state.ring_len,
-            longest_queue: usize::try_from(longest_queue).unwrap_or(usize::MAX),
-            replay_events: state.log.len(),
-            replay_len: state.log.byte_len(),
-            published: state.published,
-            lagged: state.lagged,
-            replaced: state.replaced,
-        }
+        self.shared.lock().core.stats()
     }
 
     /// Ends every subscription (each reads what it has queued first, then
@@ -751,23 +441,13 @@ impl Broadcaster {
     /// forever.
     pub fn close(&self) {
         let mut state = self.shared.lock();
-        state.closed = true;
-        let mut list = WakeList::new();
-        for key in 0..state.subs.len() {
-            if let Some(waker) = state.end_sub(key, EndReason::Closed) {
-                if list.is_full() {
-                    list.wake_all();
-                }
-                list.push(waker);
-            }
-        }
-        drop(state);
-        list.wake_all();
+        state.core.close();
+        self.wake(state);
     }
 
     /// Whether [`close`](Self::close) was called.
     pub fn is_closed(&self) -> bool {
-        self.shared.lock().closed
+        self.shared.lock().core.is_closed()
     }
 }
 
@@ -803,14 +483,15 @@ impl<'a> SubscribeOptions<'a> {
     }
 
     /// The client's identity: a live subscription with the same identity is
-    /// ended ([`EndReason::Replaced`]) when this one starts.
+    /// superseded ([`EndReason::Replaced`]: it gets the superseded event,
+    /// then ends) when this one starts.
     pub fn identity(mut self, identity: impl Into<String>) -> Self {
         self.identity = Some(identity.into().into_boxed_str());
         self
     }
 
     /// When the `Last-Event-ID` is too old or unknown, replay every event the
-    /// log still keeps (and let the client sort out duplicates), instead of
+    /// ring still keeps (and let the client sort out duplicates), instead of
     /// only live events (the default). [`Subscription::replay`] says which
     /// happened.
     pub fn replay_kept_on_miss(mut self, yes: bool) -> Self {
@@ -824,66 +505,22 @@ impl<'a> SubscribeOptions<'a> {
     pub fn subscribe(self) -> Subscription {
         let shared = Arc::clone(&self.broadcaster.shared);
         let mut state = shared.lock();
-        let kept = |log: &ReplayLog, yes: bool| -> VecDeque<Bytes> {
-            if yes {
-                log.iter().map(|entry| entry.bytes().clone()).collect()
-            } else {
-                VecDeque::new()
-            }
-        };
-        let (outcome, replay) = match self.last_event_id.filter(|id| !id.is_empty()) {
-            _ if state.closed => (ReplayOutcome::New, VecDeque::new()),
-            None => (ReplayOutcome::New, VecDeque::new()),
-            Some(id) => match state.log.events_after(id) {
-                Replay::Events(events) => {
-                    let replay: VecDeque<Bytes> =
-                        events.map(|entry| entry.bytes().clone()).collect();
-                    let replayed = replay.len();
-                    (ReplayOutcome::Exact { replayed }, replay)
-                }
-                Replay::TooOld => {
-                    let replay = kept(&state.log, self.replay_kept_on_miss);
-                    let replayed = replay.len();
-                    (ReplayOutcome::TooOld { replayed }, replay)
-                }
-                Replay::Unknown => {
-                    let replay = kept(&state.log, self.replay_kept_on_miss);
-                    let replayed = replay.len();
-                    (ReplayOutcome::Unknown { replayed }, replay)
-                }
-            },
-        };
-        let closed = state.closed;
-        let mut replaced = None;
-        if let (false, Some(identity)) = (closed, &self.identity) {
-            if let Some(&old) = state.identities.get(identity) {
-                replaced = state.end_sub(old, EndReason::Replaced);
-            }
+        let subscribed = state.core.subscribe(
+            shared.epoch,
+            Subscribe::new()
+                .last_event_id(self.last_event_id)
+                .identity(self.identity.as_deref())
+                .replay_kept_on_miss(self.replay_kept_on_miss),
+        );
+        let index = subscribed.key.index();
+        if state.wakers.len() <= index {
+            state.wakers.resize_with(index + 1, || None);
         }
-        let identity = if closed { None } else { self.identity };
-        let sub = Sub {
-            cursor: state.head(),
-            waker: None,
-            waiting: false,
-            identity: identity.clone(),
-            end: closed.then_some(EndReason::Closed),
-        };
-        let key = state.insert(sub);
-        if !closed {
-            state.live += 1;
-            if let Some(identity) = identity {
-                state.identities.insert(identity, key);
-            }
-        }
-        drop(state);
-        if let Some(waker) = replaced {
-            waker.wake();
-        }
+        self.broadcaster.wake(state);
         Subscription {
             shared,
-            key,
-            replay,
-            outcome,
+            key: subscribed.key,
+            outcome: subscribed.outcome,
             done: false,
         }
     }
@@ -906,8 +543,7 @@ impl<'a> SubscribeOptions<'a> {
 /// client goes away) removes it from the broadcaster at once.
 pub struct Subscription {
     shared: Arc<Shared>,
-    key: usize,
-    replay: VecDeque<Bytes>,
+    key: SubscriberKey,
     outcome: ReplayOutcome,
     done: bool,
 }
@@ -917,7 +553,6 @@ impl fmt::Debug for Subscription {
         f.debug_struct("Subscription")
             .field("key", &self.key)
             .field("replay", &self.outcome)
-            .field("replay_pending", &self.replay.len())
             .field("done", &self.done)
             .finish()
     }
@@ -929,41 +564,15 @@ impl Subscription {
         self.outcome
     }
 
+    /// Its key, for [`Broadcaster::send_to`].
+    pub fn key(&self) -> SubscriberKey {
+        self.key
+    }
+
     /// Why the subscription ended, if it has (it may still have queued
     /// events to yield).
     pub fn end_reason(&self) -> Option<EndReason> {
-        let state = self.shared.lock();
-        state.subs.get(self.key)?.as_ref()?.end
-    }
-
-    /// The next replayed batch, if any replayed events are left.
-    fn next_replayed(&mut self) -> Option<Bytes> {
-        let first = self.replay.pop_front()?;
-        let mut total = first.len();
-        let n = self
-            .replay
-            .iter()
-            .take_while(|b| {
-                total += b.len();
-                total <= self.shared.max_batch_len
-            })
-            .count();
-        let bytes = if n == 0 {
-            first
-        } else {
-            let total = first.len() + self.replay.iter().take(n).map(Bytes::len).sum::<usize>();
-            let mut buf = BytesMut::with_capacity(total);
-            buf.extend_from_slice(&first);
-            for b in self.replay.drain(..n) {
-                buf.extend_from_slice(&b);
-            }
-            buf.freeze()
-        };
-        if self.replay.is_empty() {
-            // Free the replay buffer: an idle subscription holds none.
-            self.replay = VecDeque::new();
-        }
-        Some(bytes)
+        self.shared.lock().core.end_reason(self.key)
     }
 }
 
@@ -975,74 +584,32 @@ impl Stream for Subscription {
         if this.done {
             return Poll::Ready(None);
         }
-        if let Some(bytes) = this.next_replayed() {
-            return Poll::Ready(Some(bytes));
-        }
-        let key = this.key;
-        let max_batch_len = this.shared.max_batch_len;
+        let now = this.shared.epoch;
         let mut state = this.shared.lock();
-        let first_seq = state.first_seq;
-        let head = state.head();
-        let Some(sub) = state.sub_mut(key) else {
-            this.done = true;
-            return Poll::Ready(None);
-        };
-        let cursor = sub.cursor;
-        if cursor < first_seq {
-            // It missed an evicted event: it fell behind.
-            if sub.end.is_none() {
-                let waker = state.end_sub(key, EndReason::Lagged);
-                drop(state);
-                drop(waker);
+        match state.core.poll_transmit(now, this.key) {
+            Transmit::Send(bytes) => {
+                // Handed to the HTTP server, which bounds what it buffers.
+                state.core.acknowledge(now, this.key);
+                Poll::Ready(Some(bytes))
             }
-            this.done = true;
-            return Poll::Ready(None);
-        }
-        if sub.end == Some(EndReason::Replaced) {
-            // Its client has a newer connection: stop at once.
-            this.done = true;
-            return Poll::Ready(None);
-        }
-        if cursor < head {
-            // `cursor` is within the ring: first_seq <= cursor < head.
-            let start = usize::try_from(cursor - first_seq).unwrap_or(usize::MAX);
-            let first = &state.ring[start];
-            let mut total = first.len();
-            let mut end = start + 1;
-            while let Some(next) = state.ring.get(end) {
-                if total + next.len() > max_batch_len {
-                    break;
+            Transmit::Wait => {
+                if let Some(slot) = state.wakers.get_mut(this.key.index()) {
+                    match slot {
+                        Some((key, waker)) if *key == this.key && waker.will_wake(cx.waker()) => {}
+                        _ => *slot = Some((this.key, cx.waker().clone())),
+                    }
                 }
-                total += next.len();
-                end += 1;
+                Poll::Pending
             }
-            let bytes = if end == start + 1 {
-                first.clone()
-            } else {
-                let mut buf = BytesMut::with_capacity(total);
-                for b in state.ring.range(start..end) {
-                    buf.extend_from_slice(b);
+            Transmit::End(_) | Transmit::Gone => {
+                this.done = true;
+                let lagged = state.core.end_reason(this.key) == Some(EndReason::Lagged);
+                if lagged {
+                    state.report_lag(crate::now());
                 }
-                buf.freeze()
-            };
-            if let Some(sub) = state.sub_mut(key) {
-                sub.cursor = first_seq + end as u64;
+                Poll::Ready(None)
             }
-            return Poll::Ready(Some(bytes));
         }
-        if sub.end.is_some() {
-            this.done = true;
-            return Poll::Ready(None);
-        }
-        // Caught up: wait for the next publish.
-        if !sub.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            sub.waker = Some(cx.waker().clone());
-        }
-        if !sub.waiting {
-            sub.waiting = true;
-            state.waiters.push(key);
-        }
-        Poll::Pending
     }
 }
 
@@ -1055,16 +622,10 @@ impl FusedStream for Subscription {
 impl Drop for Subscription {
     fn drop(&mut self) {
         let mut state = self.shared.lock();
-        let Some(sub) = state.subs.get_mut(self.key).and_then(Option::take) else {
-            return;
-        };
-        state.free.push(self.key);
-        if sub.end.is_none() {
-            state.live -= 1;
-            if let Some(identity) = &sub.identity {
-                if state.identities.get(identity) == Some(&self.key) {
-                    state.identities.remove(identity);
-                }
+        state.core.unsubscribe(self.key);
+        if let Some(slot) = state.wakers.get_mut(self.key.index()) {
+            if slot.as_ref().is_some_and(|(k, _)| *k == self.key) {
+                *slot = None;
             }
         }
     }

@@ -44,8 +44,8 @@ impl ConnConfig {
     pub const DEFAULT_MAX_HEADERS: usize = 64;
     /// Default [`head_timeout`](Self::head_timeout): 10 s.
     pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
-    /// Default [`write_timeout`](Self::write_timeout): 60 s.
-    pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+    /// Default [`write_timeout`](Self::write_timeout): 30 s.
+    pub const DEFAULT_WRITE_TIMEOUT: Duration = super::io::DEFAULT_WRITE_TIMEOUT;
 
     /// The defaults.
     pub fn new() -> Self {
@@ -75,10 +75,34 @@ impl ConnConfig {
     /// How long one write may stay blocked (the client stopped reading and
     /// its socket is full) before the connection is closed; `None` waits
     /// for ever. This is what frees the memory and the socket of a client
-    /// that never reads.
+    /// that never reads. To have it reset the connection (so that the
+    /// kernel frees the socket's buffers at once rather than keeping an
+    /// orphan), pass the stream wrapped in
+    /// [`TimeoutIo::tcp`](super::TimeoutIo::tcp), as [`serve`](super::serve)
+    /// does.
     pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.write_timeout = timeout;
         self
+    }
+
+    /// The request head limit.
+    pub fn get_max_head_len(&self) -> usize {
+        self.max_head_len
+    }
+
+    /// The request header count limit.
+    pub fn get_max_headers(&self) -> usize {
+        self.max_headers
+    }
+
+    /// The request head timeout.
+    pub fn get_head_timeout(&self) -> Duration {
+        self.head_timeout
+    }
+
+    /// The write timeout.
+    pub fn get_write_timeout(&self) -> Option<Duration> {
+        self.write_timeout
     }
 }
 
@@ -95,8 +119,13 @@ pub enum ConnError {
     /// The request head was longer than [`ConnConfig::max_head_len`] or had
     /// more than [`ConnConfig::max_headers`] headers (answered `431`).
     HeadTooLarge,
-    /// The request head was not valid HTTP/1.x (answered `400`).
+    /// The request head was not valid HTTP/1.x, or the connection closed
+    /// in the middle of it (answered `400`).
     BadRequest(&'static str),
+    /// The client closed the connection without sending anything (a port
+    /// probe, a health check, a browser's preconnection): closed quietly,
+    /// not answered. Not worth logging.
+    NoRequest,
     /// A write stayed blocked longer than [`ConnConfig::write_timeout`]:
     /// the client stopped reading. The connection was closed.
     WriteTimeout,
@@ -112,6 +141,7 @@ impl fmt::Display for ConnError {
             Self::HeadTimeout => f.write_str("the request head did not arrive in time"),
             Self::HeadTooLarge => f.write_str("the request head is too large"),
             Self::BadRequest(why) => write!(f, "bad request: {why}"),
+            Self::NoRequest => f.write_str("the client closed without sending a request"),
             Self::WriteTimeout => {
                 f.write_str("the client stopped reading: a write was blocked too long")
             }
@@ -263,6 +293,9 @@ async fn read_head<IO: AsyncRead + Unpin>(
         })
         .await?;
         buf.truncate(start + n);
+        if n == 0 && start == 0 {
+            return Err(ConnError::NoRequest);
+        }
         if n == 0 {
             return Err(ConnError::BadRequest(
                 "the connection closed before a full request head",

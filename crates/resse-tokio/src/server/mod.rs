@@ -15,6 +15,10 @@
 //!   subscribers that fall behind instead of buffering for them, and keep
 //!   one connection per client identity.
 //! * [`last_event_id`]: the `Last-Event-ID` of a request.
+//! * [`serve`]: a whole server in one call (accept loop, socket tuning,
+//!   routing, write timeouts with resets, graceful shutdown).
+//! * [`TimeoutIo`] and [`tune_accepted`]: what keeps stuck clients from
+//!   pinning memory, for hyper and axum users.
 //! * [`serve_connection`]: a lean HTTP/1.1 connection driver for the
 //!   event-stream endpoint of a server with very many subscribers: no
 //!   per-connection read or write buffer while idle, a write timeout for
@@ -22,8 +26,10 @@
 //!
 //! Every SSE rule lives in the sans-IO crates: encoding in
 //! [`resse_codec::Encoder`], keep-alive timing in
-//! [`resse_heartbeat::KeepAlive`], replay in [`resse_session::ReplayLog`].
-//! This module moves bytes and sleeps.
+//! [`resse_heartbeat::KeepAlive`], the fan-out (ids, replay, lag, identities,
+//! targeted events, the response head, `Last-Event-ID`) in
+//! [`resse_session::Fanout`]. This module moves bytes, locks, wakes and
+//! sleeps.
 //!
 //! # With hyper
 //!
@@ -114,16 +120,15 @@
 //!   starts, so that every stream ends and clients reconnect elsewhere.
 //! * **Clients that stop reading**: a [`Broadcaster`] disconnects their
 //!   subscription once they fall behind, but while their socket is full
-//!   hyper waits to write and does not poll the body, so the TCP connection
-//!   lives until the client reads again (it then gets what was buffered, the
-//!   end of the stream, and reconnects) or goes away. What it holds meanwhile
-//!   is bounded by hyper's write buffer (`http1::Builder::max_buf_size`,
-//!   about 400 KiB by default; 8 KiB is the minimum) plus one batch
-//!   ([`SseBody::max_batch_len`]), and the kernel's socket send buffer
-//!   outside the process. To close such connections, give the
-//!   socket a write timeout (for instance a wrapper around the `TcpStream`
-//!   that fails `poll_write` after it has been pending for a minute) or use
-//!   TCP keep-alive / `TCP_USER_TIMEOUT` on the accepted sockets.
+//!   the HTTP server waits to write and the TCP connection lives on, with
+//!   what the kernel buffers for it (several MiB per socket with send-buffer
+//!   autotuning). Give accepted sockets a capped send buffer
+//!   ([`tune_accepted`], [`DEFAULT_SEND_BUFFER_SIZE`]) and wrap them in
+//!   [`TimeoutIo::tcp`]: a write blocked past the timeout (default 30 s)
+//!   fails, and the connection is reset (`SO_LINGER` 0), so that no orphan
+//!   socket keeps its buffers. [`serve`] does both; with hyper, wrap the
+//!   stream before `TokioIo`; with axum, serve through hyper or a listener
+//!   of your own that returns `TimeoutIo<TcpStream>`.
 //! * **Many idle connections**: an idle stream costs the body (a few
 //!   hundred bytes, including its keep-alive timer) and a subscriber slot
 //!   (tens of bytes) on top of the HTTP stack, and the HTTP stack dominates:
@@ -135,11 +140,18 @@
 //!
 //! # Feature
 //!
-//! This module is behind the `server` feature (on by default).
+//! This module is behind the `server` feature (on by default). A
+//! server-only build needs neither the client nor rustls/ring:
+//! `resse-tokio = { version = "0.1", default-features = false, features = ["server"] }`.
+//! Everything a server author needs is re-exported here (the codec's
+//! [`Event`](crate::Event), the fan-out core's configuration, keep-alive and
+//! replay settings).
 
 mod body;
 mod broadcast;
 mod conn;
+mod io;
+mod serve;
 
 pub use body::{BodyError, BoxError, IntoWire, SseBody, Wire};
 pub use broadcast::{
@@ -147,21 +159,30 @@ pub use broadcast::{
     SubscribeOptions, Subscription,
 };
 pub use conn::{ConnConfig, ConnError, serve_connection};
+pub use io::{DEFAULT_SEND_BUFFER_SIZE, DEFAULT_WRITE_TIMEOUT, TimeoutIo, tune_accepted};
+pub use serve::{IdentityFn, ServeConfig, serve};
 // The configuration types of `SseBody::keep_alive` and
 // `BroadcastConfig::replay`, so that users need no dependency on the
 // sans-IO crates.
 pub use resse_heartbeat::{KeepAliveConfig, KeepAliveMessage};
 pub use resse_session::ReplayConfig;
 
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use http::header::HeaderMap;
 
 /// The `X-Accel-Buffering` header, which tells nginx (and proxies that copy
-/// it) not to buffer this response.
-pub const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
+/// it) not to buffer this response (the sans-IO core's constant).
+pub use resse_session::X_ACCEL_BUFFERING;
 
 /// The `Last-Event-ID` request header: the id of the last event a
 /// reconnecting client received (the client side's constant, re-exported).
 pub use resse_session::LAST_EVENT_ID;
+
+/// The sans-IO fan-out core that [`Broadcaster`] drives, and its types, for
+/// servers that drive it themselves.
+pub use resse_session::{
+    Fanout, FanoutConfig, LagReport, SendError, Subscribe, Subscribed, SubscriberKey,
+    SupersededEvent, Transmit,
+};
 
 /// The response headers of an event stream:
 ///
@@ -181,11 +202,7 @@ pub use resse_session::LAST_EVENT_ID;
 /// assert_eq!(headers["x-accel-buffering"], "no");
 /// ```
 pub fn headers() -> HeaderMap {
-    let mut headers = HeaderMap::with_capacity(3);
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(X_ACCEL_BUFFERING, HeaderValue::from_static("no"));
-    headers
+    resse_session::response_headers()
 }
 
 /// A `200 OK` response builder with the event stream [`headers`], for a body
@@ -223,8 +240,5 @@ pub fn response_builder() -> http::response::Builder {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn last_event_id(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(LAST_EVENT_ID)?;
-    std::str::from_utf8(value.as_bytes())
-        .ok()
-        .filter(|id| !id.is_empty())
+    resse_session::last_event_id(headers)
 }

@@ -1,0 +1,1357 @@
+//! [`Fanout`]: the server side of an event stream with many subscribers, as
+//! a sans-IO state machine. Any adapter (tokio, blocking threads, a shared
+//! log backend) drives it.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+use resse_codec::{EncodeError, Encoder, Event, Text};
+use resse_heartbeat::{KeepAlive, KeepAliveConfig, KeepAliveMessage};
+
+use crate::replay::{PushError, Replay, ReplayConfig, ReplayLog};
+
+/// The `X-Accel-Buffering` header, which tells nginx (and proxies that copy
+/// it) not to buffer this response.
+pub const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
+
+/// The response headers of an event stream:
+///
+/// * `Content-Type: text/event-stream`
+/// * `Cache-Control: no-store`: neither browsers nor proxies may cache or
+///   replay it.
+/// * `X-Accel-Buffering: no`: nginx (and compatible proxies) must pass each
+///   chunk on at once instead of buffering the response.
+///
+/// No `Content-Encoding`: an event stream must not be compressed
+/// (compressors hold output back until they have enough of it).
+///
+/// ```
+/// let headers = resse_session::response_headers();
+/// assert_eq!(headers["content-type"], "text/event-stream");
+/// assert_eq!(headers["cache-control"], "no-store");
+/// assert_eq!(headers["x-accel-buffering"], "no");
+/// ```
+pub fn response_headers() -> HeaderMap {
+    let mut headers = HeaderMap::with_capacity(3);
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(X_ACCEL_BUFFERING, HeaderValue::from_static("no"));
+    headers
+}
+
+/// The request's `Last-Event-ID`, to pass to [`Fanout::subscribe`]: `None`
+/// when absent, empty, or not UTF-8 (WHATWG: the header carries the last
+/// event id string, and an empty one means none).
+///
+/// ```
+/// use http::HeaderMap;
+/// use resse_session::last_event_id;
+///
+/// let mut headers = HeaderMap::new();
+/// assert_eq!(last_event_id(&headers), None);
+/// headers.insert("last-event-id", "42".parse()?);
+/// assert_eq!(last_event_id(&headers), Some("42"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn last_event_id(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(crate::LAST_EVENT_ID)?;
+    std::str::from_utf8(value.as_bytes())
+        .ok()
+        .filter(|id| !id.is_empty())
+}
+
+/// Appends the wire form of a keep-alive message to `buf`: a comment
+/// (`: text`) or a named event without an id (so that it never moves a
+/// client's `Last-Event-ID`). A message kind this version does not know
+/// is written as the comment `: keep-alive`. Both adapters use it.
+///
+/// # Errors
+/// [`EncodeError`] if an event keep-alive's type contains CR or LF; nothing
+/// is written then.
+pub fn encode_keep_alive<B: bytes::BufMut>(
+    message: &KeepAliveMessage,
+    buf: &mut B,
+) -> Result<(), EncodeError> {
+    match message {
+        KeepAliveMessage::Comment(text) => {
+            Encoder::new().comment(text, buf);
+            Ok(())
+        }
+        KeepAliveMessage::Event { event_type, data } => Encoder::new().encode(
+            &Event::new(data.as_ref()).with_event_type(event_type.as_ref()),
+            buf,
+        ),
+        // A kind this version does not know: a comment keeps the
+        // connection busy all the same.
+        _ => {
+            Encoder::new().comment("keep-alive", buf);
+            Ok(())
+        }
+    }
+}
+
+/// The final event a superseded stream gets (see
+/// [`FanoutConfig::superseded_event`]): `event: superseded` by default, no
+/// id, and a readable reason as its data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SupersededEvent {
+    event_type: Text,
+    data: Text,
+}
+
+impl SupersededEvent {
+    /// The default event type: `superseded`. resse's clients stop on it
+    /// (see `SessionConfig::stop_on_event`).
+    pub const DEFAULT_EVENT_TYPE: &'static str = "superseded";
+    /// The default data: a sentence saying what happened.
+    pub const DEFAULT_DATA: &'static str =
+        "a newer connection with the same identity replaced this one";
+
+    /// An event of this type and data. The type must not contain CR or LF
+    /// (checked by [`FanoutConfig::superseded_event`]).
+    pub fn new(event_type: impl Into<Text>, data: impl Into<Text>) -> Self {
+        Self {
+            event_type: event_type.into(),
+            data: data.into(),
+        }
+    }
+
+    /// The event type.
+    pub fn event_type(&self) -> &str {
+        &self.event_type
+    }
+
+    /// The data.
+    pub fn data(&self) -> &str {
+        &self.data
+    }
+}
+
+impl Default for SupersededEvent {
+    fn default() -> Self {
+        Self::new(Self::DEFAULT_EVENT_TYPE, Self::DEFAULT_DATA)
+    }
+}
+
+/// Configuration of a [`Fanout`].
+///
+/// # One ring, two limits that cannot contradict
+///
+/// Published events live in **one** ring of encoded bytes, the
+/// [`ReplayLog`] sized by [`replay`](Self::replay): it answers
+/// `Last-Event-ID` and feeds live subscribers alike. A subscriber that
+/// falls behind the live feed by more than [`max_lag_events`](Self::max_lag_events)
+/// events or [`max_lag_len`](Self::max_lag_len) bytes is cut off
+/// ([`EndReason::Lagged`]). Both lag limits are clamped to what the ring
+/// holds (events: at most `replay.max_events`; bytes: at most half of
+/// `replay.max_len`, as the log counts each event's id a second time), so a
+/// subscriber cut for lag finds every event it missed in the ring when its
+/// client reconnects, as long as it comes back before the ring turns over.
+///
+/// ```
+/// use resse_session::{FanoutConfig, ReplayConfig};
+///
+/// let config = FanoutConfig::default()
+///     .replay(ReplayConfig::default().max_events(100))
+///     .max_lag_events(500);
+/// assert_eq!(config.get_max_lag_events(), 100, "clamped to the ring");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FanoutConfig {
+    replay: ReplayConfig,
+    max_lag_events: usize,
+    max_lag_len: usize,
+    max_batch_len: usize,
+    max_targeted_len: usize,
+    id_prefix: Text,
+    retry: Option<Duration>,
+    superseded: Option<SupersededEvent>,
+    keep_alive: Option<KeepAliveConfig>,
+    lag_report_interval: Duration,
+}
+
+impl Default for FanoutConfig {
+    fn default() -> Self {
+        Self {
+            replay: ReplayConfig::default(),
+            max_lag_events: Self::DEFAULT_MAX_LAG_EVENTS,
+            max_lag_len: Self::DEFAULT_MAX_LAG_LEN,
+            max_batch_len: Self::DEFAULT_MAX_BATCH_LEN,
+            max_targeted_len: Self::DEFAULT_MAX_TARGETED_LEN,
+            id_prefix: Text::from(""),
+            retry: None,
+            superseded: Some(SupersededEvent::default()),
+            keep_alive: Some(KeepAliveConfig::default()),
+            lag_report_interval: Self::DEFAULT_LAG_REPORT_INTERVAL,
+        }
+    }
+}
+
+impl FanoutConfig {
+    /// Default [`max_lag_events`](Self::max_lag_events): 512.
+    pub const DEFAULT_MAX_LAG_EVENTS: usize = 512;
+    /// Default [`max_lag_len`](Self::max_lag_len): 2 MiB.
+    pub const DEFAULT_MAX_LAG_LEN: usize = 2 * 1024 * 1024;
+    /// Default [`max_batch_len`](Self::max_batch_len): 64 KiB.
+    pub const DEFAULT_MAX_BATCH_LEN: usize = 64 * 1024;
+    /// Default [`max_targeted_len`](Self::max_targeted_len): 64 KiB.
+    pub const DEFAULT_MAX_TARGETED_LEN: usize = 64 * 1024;
+    /// Default [`lag_report_interval`](Self::lag_report_interval): 10 s.
+    pub const DEFAULT_LAG_REPORT_INTERVAL: Duration = Duration::from_secs(10);
+
+    /// The ring of published events, which serves replay and live delivery
+    /// (default [`ReplayConfig::default`]: 1024 events, 4 MiB). The ring
+    /// keeps at least one event whatever `max_events` says; an event larger
+    /// than `max_len` is refused ([`PublishError::TooLarge`]).
+    pub fn replay(mut self, replay: ReplayConfig) -> Self {
+        self.replay = replay.max_events(replay.get_max_events().max(1));
+        self
+    }
+
+    /// How many live events a subscriber may leave unwritten before it is
+    /// cut off (default [`DEFAULT_MAX_LAG_EVENTS`](Self::DEFAULT_MAX_LAG_EVENTS);
+    /// at least 1, at most the ring's `max_events`). Replayed events do not
+    /// count: a reconnecting client may be replayed the whole ring.
+    pub fn max_lag_events(mut self, events: usize) -> Self {
+        self.max_lag_events = events;
+        self
+    }
+
+    /// How many bytes of live events a subscriber may leave unwritten before
+    /// it is cut off (default [`DEFAULT_MAX_LAG_LEN`](Self::DEFAULT_MAX_LAG_LEN);
+    /// at most half the ring's `max_len`). The newest event always counts
+    /// as deliverable, however large.
+    pub fn max_lag_len(mut self, len: usize) -> Self {
+        self.max_lag_len = len;
+        self
+    }
+
+    /// The most bytes one [`Transmit::Send`] collects when several events
+    /// are waiting (default [`DEFAULT_MAX_BATCH_LEN`](Self::DEFAULT_MAX_BATCH_LEN);
+    /// one event is always taken, however large).
+    pub fn max_batch_len(mut self, len: usize) -> Self {
+        self.max_batch_len = len;
+        self
+    }
+
+    /// The most bytes of targeted events ([`Fanout::send_to`]) queued for
+    /// one subscriber (default [`DEFAULT_MAX_TARGETED_LEN`](Self::DEFAULT_MAX_TARGETED_LEN));
+    /// past it, sending fails with [`SendError::Full`].
+    pub fn max_targeted_len(mut self, len: usize) -> Self {
+        self.max_targeted_len = len;
+        self
+    }
+
+    /// The prefix of assigned ids: `<prefix>1`, `<prefix>2`, … (default
+    /// empty). The core reads no clock; an adapter that wants ids from
+    /// before a restart to read as unknown sets a per-run prefix (resse-tokio
+    /// uses the start time). CR, LF and NUL are refused when publishing
+    /// ([`PublishError::Encode`]).
+    pub fn id_prefix(mut self, prefix: impl Into<Text>) -> Self {
+        self.id_prefix = prefix.into();
+        self
+    }
+
+    /// Announce this reconnection delay (`retry:` in milliseconds) at the
+    /// start of every stream (default: none).
+    pub fn retry(mut self, retry: Option<Duration>) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// The final event of a stream superseded by a newer connection with
+    /// the same identity (default [`SupersededEvent::default`]:
+    /// `event: superseded`); `None` ends such streams without one. An event
+    /// type with CR or LF is replaced by the default rather than break the
+    /// framing.
+    pub fn superseded_event(mut self, event: Option<SupersededEvent>) -> Self {
+        self.superseded = event.map(|e| {
+            if e.event_type.contains(['\r', '\n']) {
+                SupersededEvent::default()
+            } else {
+                e
+            }
+        });
+        self
+    }
+
+    /// Keep-alives while a subscriber is idle (default
+    /// [`KeepAliveConfig::default`]: `: keep-alive` after 15 s of quiet);
+    /// `None` for none (e.g. when the adapter's body sends its own).
+    pub fn keep_alive(mut self, config: Option<KeepAliveConfig>) -> Self {
+        self.keep_alive = config;
+        self
+    }
+
+    /// How often at most [`Fanout::poll_lag_report`] reports lag drops (one
+    /// aggregated line instead of one per subscriber; default
+    /// [`DEFAULT_LAG_REPORT_INTERVAL`](Self::DEFAULT_LAG_REPORT_INTERVAL)).
+    pub fn lag_report_interval(mut self, interval: Duration) -> Self {
+        self.lag_report_interval = interval;
+        self
+    }
+
+    /// The ring limits.
+    pub fn get_replay(&self) -> &ReplayConfig {
+        &self.replay
+    }
+
+    /// The effective lag limit in events (clamped to the ring).
+    pub fn get_max_lag_events(&self) -> usize {
+        self.max_lag_events
+            .clamp(1, self.replay.get_max_events().max(1))
+    }
+
+    /// The effective lag limit in bytes (clamped to half the ring).
+    pub fn get_max_lag_len(&self) -> usize {
+        self.max_lag_len.min(self.replay.get_max_len() / 2)
+    }
+
+    /// The batch limit.
+    pub fn get_max_batch_len(&self) -> usize {
+        self.max_batch_len
+    }
+
+    /// The targeted queue limit per subscriber.
+    pub fn get_max_targeted_len(&self) -> usize {
+        self.max_targeted_len
+    }
+
+    /// The id prefix.
+    pub fn get_id_prefix(&self) -> &str {
+        &self.id_prefix
+    }
+
+    /// The `retry:` announced at stream start.
+    pub fn get_retry(&self) -> Option<Duration> {
+        self.retry
+    }
+
+    /// The final event of superseded streams.
+    pub fn get_superseded_event(&self) -> Option<&SupersededEvent> {
+        self.superseded.as_ref()
+    }
+
+    /// The keep-alive configuration.
+    pub fn get_keep_alive(&self) -> Option<&KeepAliveConfig> {
+        self.keep_alive.as_ref()
+    }
+
+    /// The lag report interval.
+    pub fn get_lag_report_interval(&self) -> Duration {
+        self.lag_report_interval
+    }
+}
+
+/// Why [`Fanout::publish`] refused an event. Nothing was sent and nothing
+/// was logged for replay.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// The event cannot be encoded without breaking the stream's framing
+    /// (CR or LF in its event type or id, NUL in its id). Fix the event; it
+    /// is never altered to fit.
+    Encode(EncodeError),
+    /// The replay log refused the event's id: it is empty (an event without
+    /// an id cannot be resumed from) or still in the log (ids must be unique
+    /// for `Last-Event-ID` to mean anything). Leave the id unset to have one
+    /// assigned.
+    Replay(PushError),
+    /// The encoded event (with its id) is larger than the ring's
+    /// [`max_len`](ReplayConfig::max_len): it could be neither delivered
+    /// from the ring nor replayed.
+    TooLarge {
+        /// The event's size in the ring.
+        len: usize,
+        /// The ring's byte limit.
+        max_len: usize,
+    },
+    /// The fan-out was closed.
+    Closed,
+}
+
+impl fmt::Display for PublishError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Encode(e) => write!(f, "cannot publish the event: {e}"),
+            Self::Replay(e) => write!(f, "cannot publish the event: {e}"),
+            Self::TooLarge { len, max_len } => write!(
+                f,
+                "cannot publish the event: it takes {len} bytes, more than the replay ring's \
+                 max_len of {max_len}"
+            ),
+            Self::Closed => f.write_str("cannot publish the event: the broadcaster is closed"),
+        }
+    }
+}
+
+impl std::error::Error for PublishError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Encode(e) => Some(e),
+            Self::Replay(e) => Some(e),
+            Self::TooLarge { .. } | Self::Closed => None,
+        }
+    }
+}
+
+/// Why [`Fanout::send_to`] refused a targeted event. Nothing was queued.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The event cannot be encoded (see [`PublishError::Encode`]).
+    Encode(EncodeError),
+    /// The event has an id. Targeted events are not in the replay ring, so
+    /// an id on one would make its client's `Last-Event-ID` unknown on
+    /// reconnection; send it without an id.
+    HasId,
+    /// No live subscriber has this key or identity.
+    NoSubscriber,
+    /// The subscriber's targeted queue is full
+    /// ([`FanoutConfig::max_targeted_len`]).
+    Full,
+}
+
+impl fmt::Display for SendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Encode(e) => write!(f, "cannot send the event: {e}"),
+            Self::HasId => f.write_str(
+                "cannot send the event: a targeted event must have no id (it is not replayable)",
+            ),
+            Self::NoSubscriber => f.write_str("cannot send the event: no such live subscriber"),
+            Self::Full => f.write_str("cannot send the event: the subscriber's queue is full"),
+        }
+    }
+}
+
+impl std::error::Error for SendError {}
+
+/// What a new subscriber was replayed, from its `Last-Event-ID`. A server
+/// can act on it, e.g. tell a client whose id is [`TooOld`](Self::TooOld)
+/// to reload its state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ReplayOutcome {
+    /// No `Last-Event-ID` (or an empty one): a new subscriber, which gets
+    /// the events published from now on.
+    New,
+    /// The id was found: the `replayed` events published after it come
+    /// first (0 if it was the newest), then the live ones, with no gap and
+    /// no duplicate.
+    Exact {
+        /// How many events were replayed.
+        replayed: usize,
+    },
+    /// The id was published but has been evicted from the ring since: some
+    /// events after it are gone. The subscriber gets the live events,
+    /// preceded by the `replayed` events the ring still kept if
+    /// [`Subscribe::replay_kept_on_miss`] was set (0 otherwise).
+    TooOld {
+        /// How many kept events were replayed.
+        replayed: usize,
+    },
+    /// The id was never published here (e.g. it is from before a restart),
+    /// or was evicted so long ago that the ring forgot it. Handled as
+    /// [`TooOld`](Self::TooOld).
+    Unknown {
+        /// How many kept events were replayed.
+        replayed: usize,
+    },
+}
+
+impl ReplayOutcome {
+    /// Whether the subscriber misses nothing it should have:
+    /// [`New`](Self::New) or [`Exact`](Self::Exact).
+    pub fn is_exact(&self) -> bool {
+        matches!(self, Self::New | Self::Exact { .. })
+    }
+
+    /// How many events were replayed.
+    pub fn replayed(&self) -> usize {
+        match *self {
+            Self::New => 0,
+            Self::Exact { replayed } | Self::TooOld { replayed } | Self::Unknown { replayed } => {
+                replayed
+            }
+        }
+    }
+}
+
+/// Why a subscriber's stream ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EndReason {
+    /// It fell further behind than the lag limits, or an event it had yet
+    /// to write left the ring (its client reads too slowly, or not at all).
+    /// Its client will reconnect with `Last-Event-ID` and be replayed. The
+    /// stream ends at once.
+    Lagged,
+    /// A newer subscriber with the same identity superseded it. The stream
+    /// ends at once, after the [superseded event](FanoutConfig::superseded_event).
+    Replaced,
+    /// The fan-out was closed. The stream gets the events published before,
+    /// then ends.
+    Closed,
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Lagged => "the subscriber fell too far behind",
+            Self::Replaced => "a newer connection with the same identity replaced it",
+            Self::Closed => "the broadcaster was closed",
+        })
+    }
+}
+
+/// Counters and sizes of a [`Fanout`] ([`Fanout::stats`]), kept as it goes:
+/// reading them walks no subscriber.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FanoutStats {
+    /// Live subscribers.
+    pub subscribers: usize,
+    /// Events in the ring (replay and live delivery share it).
+    pub queued_events: usize,
+    /// Encoded bytes of those events: the memory of the queues of *all*
+    /// subscribers.
+    pub queued_len: usize,
+    /// The most live events any live subscriber had yet to write, as of the
+    /// last lag sweep (sweeps run every quarter of the lag limit of
+    /// published events).
+    pub longest_queue: usize,
+    /// Events in the replay ring (the same as `queued_events`).
+    pub replay_events: usize,
+    /// Bytes the replay ring counts (encoded bytes plus ids).
+    pub replay_len: usize,
+    /// Events published so far.
+    pub published: u64,
+    /// Subscribers cut off for lag, so far.
+    pub lagged: u64,
+    /// Subscribers superseded by a newer one with the same identity, so far.
+    pub replaced: u64,
+    /// Subscriptions with a `Last-Event-ID` replayed exactly, so far.
+    pub replays_exact: u64,
+    /// Subscriptions whose `Last-Event-ID` was too old, so far.
+    pub replays_too_old: u64,
+    /// Subscriptions whose `Last-Event-ID` was unknown, so far.
+    pub replays_unknown: u64,
+    /// Targeted events queued, so far.
+    pub targeted: u64,
+}
+
+/// Subscribers cut off for lag since the previous report
+/// ([`Fanout::poll_lag_report`]): log it as one line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LagReport {
+    /// How many.
+    pub dropped: u64,
+    /// The lag limit in events.
+    pub max_lag_events: usize,
+    /// The lag limit in bytes.
+    pub max_lag_len: usize,
+}
+
+/// A subscriber of a [`Fanout`]. Keys are not reused while the fan-out
+/// lives (a generation tells a slot's successive subscribers apart).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SubscriberKey {
+    index: u32,
+    generation: u32,
+}
+
+impl SubscriberKey {
+    /// A small dense number (the slot), for an adapter's side table; reused
+    /// by later subscribers once this one is removed.
+    pub fn index(&self) -> usize {
+        self.index as usize
+    }
+}
+
+/// The options of [`Fanout::subscribe`].
+#[derive(Clone, Copy, Debug, Default)]
+#[must_use]
+pub struct Subscribe<'a> {
+    last_event_id: Option<&'a str>,
+    identity: Option<&'a str>,
+    replay_kept_on_miss: bool,
+}
+
+impl<'a> Subscribe<'a> {
+    /// A subscriber with no `Last-Event-ID` and no identity.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Replays the events published after this id first (the client's
+    /// `Last-Event-ID`; see [`last_event_id`]). `None` or `""`: live events
+    /// only.
+    pub fn last_event_id(mut self, id: Option<&'a str>) -> Self {
+        self.last_event_id = id;
+        self
+    }
+
+    /// The client's identity: a live subscriber with the same identity is
+    /// superseded ([`EndReason::Replaced`]).
+    pub fn identity(mut self, identity: Option<&'a str>) -> Self {
+        self.identity = identity;
+        self
+    }
+
+    /// When the `Last-Event-ID` is too old or unknown, replay every event
+    /// the ring keeps (the client sorts out duplicates) instead of only live
+    /// events (the default).
+    pub fn replay_kept_on_miss(mut self, yes: bool) -> Self {
+        self.replay_kept_on_miss = yes;
+        self
+    }
+}
+
+/// The answer of [`Fanout::subscribe`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Subscribed {
+    /// The new subscriber.
+    pub key: SubscriberKey,
+    /// What it is replayed.
+    pub outcome: ReplayOutcome,
+    /// The subscriber it superseded (same identity), to wake: it has a
+    /// final event to write, then ends.
+    pub superseded: Option<SubscriberKey>,
+}
+
+/// What a subscriber writes next: [`Fanout::poll_transmit`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Transmit {
+    /// Write these bytes (whole events, comments or `retry:` lines), then
+    /// call [`Fanout::acknowledge`].
+    Send(Bytes),
+    /// Nothing to write now: wait to be woken ([`Fanout::drain_wakeups`])
+    /// or until [`Fanout::poll_timeout`].
+    Wait,
+    /// The stream is over: end the response (cleanly).
+    End(EndReason),
+    /// No such subscriber (it was removed).
+    Gone,
+}
+
+struct Sub {
+    /// Sequence of the next ring event to hand out.
+    sent: u64,
+    /// Sequence of the first ring event not acknowledged as written.
+    acked: u64,
+    /// The ring head when it subscribed: replayed events do not count as
+    /// lag.
+    start: u64,
+    identity: Option<Box<str>>,
+    end: Option<EndReason>,
+    /// The `retry:` announcement is still to be written.
+    preamble: bool,
+    /// The superseded event is still to be written.
+    final_event: bool,
+    /// Targeted events, each with the ring sequence it goes before.
+    targeted: VecDeque<(u64, Bytes)>,
+    targeted_len: usize,
+    keep_alive: Option<KeepAlive>,
+    /// In the wake list, or to be put there on the next publish.
+    waiting: bool,
+}
+
+struct Slot {
+    generation: u32,
+    sub: Option<Sub>,
+}
+
+/// The fan-out of one event stream to many subscribers, sans-IO.
+///
+/// Inputs are method calls with the time as an argument; outputs are what
+/// [`poll_transmit`](Self::poll_transmit) hands out, the keys to wake from
+/// [`drain_wakeups`](Self::drain_wakeups), and
+/// [`poll_lag_report`](Self::poll_lag_report). It reads no clock, does no
+/// I/O, spawns nothing: an adapter holds it under a lock, writes the bytes,
+/// wakes its tasks or threads and sleeps until
+/// [`poll_timeout`](Self::poll_timeout).
+///
+/// * [`publish`](Self::publish) assigns the next id to an event without
+///   one, encodes it **once** and appends it to the ring ([`ReplayLog`]);
+///   every subscriber is handed the same [`Bytes`].
+/// * [`subscribe`](Self::subscribe) with a `Last-Event-ID` starts the
+///   subscriber's cursor in the ring after that id ([`ReplayOutcome`]):
+///   replay and live delivery are the same ring, so the seam has no gap
+///   and no duplicate. An identity supersedes the previous subscriber with
+///   it, which writes the [superseded event](FanoutConfig::superseded_event)
+///   and ends.
+/// * [`poll_transmit`](Self::poll_transmit) is the subscriber's next bytes:
+///   the `retry:` announcement first (if configured), then ring events and
+///   targeted events in order, batched up to
+///   [`max_batch_len`](FanoutConfig::max_batch_len), or a keep-alive when
+///   it has been idle; [`acknowledge`](Self::acknowledge) says they were
+///   written. Lag is what was published since it subscribed and not
+///   acknowledged.
+/// * [`send_to`](Self::send_to) and [`send_to_identity`](Self::send_to_identity)
+///   queue an event for one subscriber (not replayable, so without id).
+///
+/// Memory: the ring's limits ([`ReplayConfig`]), plus per subscriber a
+/// fixed-size state, its identity and at most
+/// [`max_targeted_len`](FanoutConfig::max_targeted_len) bytes of targeted
+/// events.
+///
+/// ```
+/// use std::time::Instant;
+/// use resse_codec::Event;
+/// use resse_session::{Fanout, FanoutConfig, ReplayOutcome, Subscribe, Transmit};
+///
+/// let now = Instant::now();
+/// let mut fanout = Fanout::new(FanoutConfig::default().keep_alive(None));
+/// let alice = fanout.subscribe(now, Subscribe::new()).key;
+/// fanout.publish(now, Event::new("one"))?;
+/// assert_eq!(fanout.poll_transmit(now, alice), Transmit::Send("id: 1\ndata: one\n\n".into()));
+/// fanout.acknowledge(now, alice);
+/// assert_eq!(fanout.poll_transmit(now, alice), Transmit::Wait);
+///
+/// fanout.publish(now, Event::new("two"))?;
+/// let bob = fanout.subscribe(now, Subscribe::new().last_event_id(Some("1")));
+/// assert_eq!(bob.outcome, ReplayOutcome::Exact { replayed: 1 });
+/// assert_eq!(fanout.poll_transmit(now, bob.key), Transmit::Send("id: 2\ndata: two\n\n".into()));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Fanout {
+    config: FanoutConfig,
+    max_lag_events: usize,
+    max_lag_len: usize,
+    log: ReplayLog,
+    /// `offsets[i]`: encoded bytes published before the ring's i-th event.
+    offsets: VecDeque<u64>,
+    /// Encoded bytes published so far.
+    total_len: u64,
+    /// Encoded bytes in the ring.
+    ring_len: usize,
+    next_id: u64,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    identities: HashMap<Box<str>, SubscriberKey>,
+    /// Subscribers waiting for bytes.
+    waiting: Vec<SubscriberKey>,
+    /// Subscribers to wake (drained by the adapter).
+    wakeups: Vec<SubscriberKey>,
+    closed: bool,
+    since_sweep_events: usize,
+    since_sweep_len: usize,
+    lag_unreported: u64,
+    last_lag_report: Option<Instant>,
+    stats: FanoutStats,
+}
+
+impl fmt::Debug for Fanout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fanout")
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Fanout {
+    /// A fan-out with no subscribers.
+    pub fn new(config: FanoutConfig) -> Self {
+        Self {
+            max_lag_events: config.get_max_lag_events(),
+            max_lag_len: config.get_max_lag_len(),
+            log: ReplayLog::new(*config.get_replay()),
+            config,
+            offsets: VecDeque::new(),
+            total_len: 0,
+            ring_len: 0,
+            next_id: 1,
+            slots: Vec::new(),
+            free: Vec::new(),
+            identities: HashMap::new(),
+            waiting: Vec::new(),
+            wakeups: Vec::new(),
+            closed: false,
+            since_sweep_events: 0,
+            since_sweep_len: 0,
+            lag_unreported: 0,
+            last_lag_report: None,
+            stats: FanoutStats::default(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &FanoutConfig {
+        &self.config
+    }
+
+    fn head(&self) -> u64 {
+        self.log.first_seq() + self.log.len() as u64
+    }
+
+    /// Encoded bytes published before ring sequence `seq` (clamped to the
+    /// ring).
+    fn offset(&self, seq: u64) -> u64 {
+        let first = self.log.first_seq();
+        if seq < first {
+            return self.offsets.front().copied().unwrap_or(self.total_len);
+        }
+        usize::try_from(seq - first)
+            .ok()
+            .and_then(|i| self.offsets.get(i).copied())
+            .unwrap_or(self.total_len)
+    }
+
+    fn sub(&self, key: SubscriberKey) -> Option<&Sub> {
+        let slot = self.slots.get(key.index())?;
+        if slot.generation != key.generation {
+            return None;
+        }
+        slot.sub.as_ref()
+    }
+
+    fn sub_mut(&mut self, key: SubscriberKey) -> Option<&mut Sub> {
+        let slot = self.slots.get_mut(key.index())?;
+        if slot.generation != key.generation {
+            return None;
+        }
+        slot.sub.as_mut()
+    }
+
+    /// Publishes `event` to every subscriber and to the ring; returns its
+    /// id. An event without an id gets the next one (`<prefix>1`,
+    /// `<prefix>2`, …, see [`FanoutConfig::id_prefix`]); one with an id
+    /// keeps it. The event is encoded once. Subscribers waiting for bytes
+    /// are listed for [`drain_wakeups`](Self::drain_wakeups); now and then
+    /// (every quarter of the lag limit) lagging subscribers are cut off and
+    /// listed too.
+    ///
+    /// # Errors
+    /// [`PublishError`]: nothing was sent then (an assigned id is used up).
+    pub fn publish(&mut self, now: Instant, event: Event) -> Result<Text, PublishError> {
+        let _ = now;
+        if self.closed {
+            return Err(PublishError::Closed);
+        }
+        let (event, id) = match event.id_text() {
+            Some(id) => {
+                let id = id.clone();
+                (event, id)
+            }
+            None => {
+                let id = Text::from(format!("{}{}", self.config.id_prefix, self.next_id));
+                self.next_id += 1;
+                (event.with_id(id.clone()), id)
+            }
+        };
+        let mut buf = BytesMut::with_capacity(
+            24 + id.len() + event.data().len() + event.event_type_text().map_or(0, |t| t.len() + 8),
+        );
+        Encoder::new()
+            .encode(&event, &mut buf)
+            .map_err(PublishError::Encode)?;
+        let bytes = buf.freeze();
+        let len = bytes.len();
+        let max_len = self.config.replay.get_max_len();
+        if len.saturating_add(id.len()) > max_len {
+            return Err(PublishError::TooLarge {
+                len: len.saturating_add(id.len()),
+                max_len,
+            });
+        }
+        self.log
+            .push(id.clone(), bytes)
+            .map_err(PublishError::Replay)?;
+        self.offsets.push_back(self.total_len);
+        self.total_len += len as u64;
+        self.ring_len += len;
+        // Keep the offsets in step with the ring's evictions.
+        while self.offsets.len() > self.log.len() {
+            let first = self.offsets.pop_front().unwrap_or(0);
+            let next = self.offsets.front().copied().unwrap_or(self.total_len);
+            self.ring_len -= usize::try_from(next - first).unwrap_or(0);
+        }
+        self.stats.published += 1;
+        let mut waiting = std::mem::take(&mut self.waiting);
+        for key in waiting.drain(..) {
+            if let Some(sub) = self.sub_mut(key) {
+                if std::mem::take(&mut sub.waiting) {
+                    self.wakeups.push(key);
+                }
+            }
+        }
+        self.waiting = waiting; // keeps its capacity
+        self.since_sweep_events += 1;
+        self.since_sweep_len += len;
+        if self.since_sweep_events >= (self.max_lag_events / 4).max(1)
+            || self.since_sweep_len >= (self.max_lag_len / 4).max(1)
+        {
+            self.sweep();
+        }
+        Ok(id)
+    }
+
+    /// Whether a live subscriber is lagging: an event it has to write left
+    /// the ring, or it is beyond the lag limits.
+    fn lagging(&self, sub: &Sub) -> bool {
+        let head = self.head();
+        let first = self.log.first_seq();
+        let from = sub.acked.max(sub.start);
+        let behind = head.saturating_sub(from);
+        if sub.sent < first || sub.acked < first {
+            return true;
+        }
+        if behind <= 1 {
+            return false; // the newest event always counts as deliverable
+        }
+        behind > self.max_lag_events as u64
+            || self.total_len - self.offset(from) > self.max_lag_len as u64
+    }
+
+    /// Cuts off every lagging subscriber and updates `longest_queue`.
+    fn sweep(&mut self) {
+        self.since_sweep_events = 0;
+        self.since_sweep_len = 0;
+        let head = self.head();
+        let mut longest = 0;
+        for index in 0..self.slots.len() {
+            let Some(sub) = self.slots[index].sub.as_ref() else {
+                continue;
+            };
+            if sub.end.is_some() {
+                continue;
+            }
+            let key = SubscriberKey {
+                index: index as u32,
+                generation: self.slots[index].generation,
+            };
+            if self.lagging(sub) {
+                self.end(key, EndReason::Lagged);
+            } else {
+                longest = longest.max(head.saturating_sub(sub.acked.max(sub.start)));
+            }
+        }
+        self.stats.longest_queue = usize::try_from(longest).unwrap_or(usize::MAX);
+    }
+
+    /// Ends a live subscriber and lists it for waking.
+    fn end(&mut self, key: SubscriberKey, reason: EndReason) {
+        let final_event = reason == EndReason::Replaced && self.config.superseded.is_some();
+        let Some(sub) = self.sub_mut(key) else {
+            return;
+        };
+        if sub.end.is_some() {
+            return;
+        }
+        sub.end = Some(reason);
+        sub.final_event = final_event;
+        if reason != EndReason::Closed {
+            // It ends at once: its targeted events are dropped.
+            sub.targeted = VecDeque::new();
+            sub.targeted_len = 0;
+        }
+        sub.waiting = false;
+        let identity = sub.identity.take();
+        self.stats.subscribers -= 1;
+        if let Some(identity) = identity {
+            if self.identities.get(&identity) == Some(&key) {
+                self.identities.remove(&identity);
+            }
+        }
+        match reason {
+            EndReason::Lagged => {
+                self.stats.lagged += 1;
+                self.lag_unreported += 1;
+            }
+            EndReason::Replaced => self.stats.replaced += 1,
+            EndReason::Closed => {}
+        }
+        self.wakeups.push(key);
+    }
+
+    /// A new subscriber. Replay (from `Last-Event-ID`) and the live feed
+    /// start together: its cursor is placed in the ring. With an identity,
+    /// the live subscriber with the same identity is superseded. After
+    /// [`close`](Self::close), the subscriber is ended at once
+    /// ([`Transmit::End`]).
+    pub fn subscribe(&mut self, now: Instant, options: Subscribe<'_>) -> Subscribed {
+        let head = self.head();
+        let first = self.log.first_seq();
+        let (outcome, cursor) = match options.last_event_id.filter(|id| !id.is_empty()) {
+            _ if self.closed => (ReplayOutcome::New, head),
+            None => (ReplayOutcome::New, head),
+            Some(id) => {
+                let kept = if options.replay_kept_on_miss {
+                    (self.log.len(), first)
+                } else {
+                    (0, head)
+                };
+                match self.log.events_after(id) {
+                    Replay::Events(events) => {
+                        let replayed = events.len();
+                        self.stats.replays_exact += 1;
+                        (ReplayOutcome::Exact { replayed }, head - replayed as u64)
+                    }
+                    Replay::TooOld => {
+                        self.stats.replays_too_old += 1;
+                        (ReplayOutcome::TooOld { replayed: kept.0 }, kept.1)
+                    }
+                    Replay::Unknown => {
+                        self.stats.replays_unknown += 1;
+                        (ReplayOutcome::Unknown { replayed: kept.0 }, kept.1)
+                    }
+                }
+            }
+        };
+        let closed = self.closed;
+        let superseded = match (closed, options.identity) {
+            (false, Some(identity)) => self.identities.get(identity).copied(),
+            _ => None,
+        };
+        if let Some(old) = superseded {
+            self.end(old, EndReason::Replaced);
+        }
+        let sub = Sub {
+            sent: cursor,
+            acked: cursor,
+            start: head,
+            identity: None,
+            end: closed.then_some(EndReason::Closed),
+            preamble: self.config.retry.is_some() && !closed,
+            final_event: false,
+            targeted: VecDeque::new(),
+            targeted_len: 0,
+            keep_alive: self
+                .config
+                .keep_alive
+                .clone()
+                .map(|config| KeepAlive::new(now, config)),
+            waiting: false,
+        };
+        let key = self.insert(sub);
+        if !closed {
+            self.stats.subscribers += 1;
+            if let Some(identity) = options.identity {
+                let identity: Box<str> = identity.into();
+                self.identities.insert(identity.clone(), key);
+                if let Some(sub) = self.sub_mut(key) {
+                    sub.identity = Some(identity);
+                }
+            }
+        }
+        Subscribed {
+            key,
+            outcome,
+            superseded,
+        }
+    }
+
+    /// Drops the keys of removed subscribers from the waiting list (they
+    /// pile up only when subscribers come and go while nothing is
+    /// published).
+    fn compact_waiting(&mut self) {
+        let mut waiting = std::mem::take(&mut self.waiting);
+        waiting.retain(|&key| self.sub(key).is_some_and(|sub| sub.waiting));
+        self.waiting = waiting;
+    }
+
+    fn insert(&mut self, sub: Sub) -> SubscriberKey {
+        if let Some(index) = self.free.pop() {
+            let slot = &mut self.slots[index as usize];
+            slot.sub = Some(sub);
+            SubscriberKey {
+                index,
+                generation: slot.generation,
+            }
+        } else {
+            let index = u32::try_from(self.slots.len()).unwrap_or(u32::MAX);
+            self.slots.push(Slot {
+                generation: 0,
+                sub: Some(sub),
+            });
+            SubscriberKey {
+                index,
+                generation: 0,
+            }
+        }
+    }
+
+    /// Removes a subscriber (its connection is gone). Unknown keys are
+    /// ignored.
+    pub fn unsubscribe(&mut self, key: SubscriberKey) {
+        let Some(slot) = self.slots.get_mut(key.index()) else {
+            return;
+        };
+        if slot.generation != key.generation {
+            return;
+        }
+        let Some(sub) = slot.sub.take() else {
+            return;
+        };
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(key.index);
+        if sub.end.is_none() {
+            self.stats.subscribers -= 1;
+            if let Some(identity) = &sub.identity {
+                if self.identities.get(identity) == Some(&key) {
+                    self.identities.remove(identity);
+                }
+            }
+        }
+    }
+
+    /// The subscriber's next bytes to write at `now`: see [`Transmit`].
+    /// Returning [`Transmit::Wait`] lists it to be woken on the next
+    /// publish.
+    pub fn poll_transmit(&mut self, now: Instant, key: SubscriberKey) -> Transmit {
+        let head = self.head();
+        let first = self.log.first_seq();
+        let max_batch_len = self.config.max_batch_len;
+        let Some(sub) = self.sub(key) else {
+            return Transmit::Gone;
+        };
+        if sub.end.is_none() && self.lagging(sub) {
+            self.end(key, EndReason::Lagged);
+        }
+        let retry = self.config.retry;
+        let Some(slot) = self.slots.get_mut(key.index()) else {
+            return Transmit::Gone;
+        };
+        let Some(sub) = slot.sub.as_mut() else {
+            return Transmit::Gone;
+        };
+        match sub.end {
+            Some(EndReason::Lagged) => return Transmit::End(EndReason::Lagged),
+            Some(EndReason::Replaced) => {
+                if std::mem::take(&mut sub.final_event) {
+                    if let Some(event) = &self.config.superseded {
+                        let mut buf = BytesMut::new();
+                        let encoded = Encoder::new().encode(
+                            &Event::new(event.data.as_str())
+                                .with_event_type(event.event_type.as_str()),
+                            &mut buf,
+                        );
+                        if encoded.is_ok() {
+                            return Transmit::Send(buf.freeze());
+                        }
+                    }
+                }
+                return Transmit::End(EndReason::Replaced);
+            }
+            _ => {}
+        }
+        let mut single: Option<Bytes> = None;
+        let mut buf = BytesMut::new();
+        let mut total = 0usize;
+        if std::mem::take(&mut sub.preamble) {
+            if let Some(retry) = retry {
+                Encoder::new().retry(retry, &mut buf);
+                total = buf.len();
+            }
+        }
+        loop {
+            // The next item in order: a targeted event due before the next
+            // ring event, else the next ring event.
+            let targeted = matches!(sub.targeted.front(), Some(&(before, _)) if before <= sub.sent);
+            let next = if targeted {
+                sub.targeted.front().map(|(_, bytes)| bytes.clone())
+            } else if sub.sent >= first && sub.sent < head {
+                self.log.get(sub.sent).map(|entry| entry.bytes().clone())
+            } else {
+                None
+            };
+            let Some(bytes) = next else { break };
+            if total > 0 && total + bytes.len() > max_batch_len {
+                break; // it starts the next batch
+            }
+            total += bytes.len();
+            if targeted {
+                sub.targeted.pop_front();
+                sub.targeted_len = sub.targeted_len.saturating_sub(bytes.len());
+            } else {
+                sub.sent += 1;
+            }
+            if let Some(lone) = single.take() {
+                buf.reserve(lone.len() + bytes.len());
+                buf.extend_from_slice(&lone);
+            }
+            if buf.is_empty() {
+                single = Some(bytes); // zero-copy: the shared encoding
+            } else {
+                buf.extend_from_slice(&bytes);
+            }
+        }
+        let out = single.or_else(|| (!buf.is_empty()).then(|| buf.freeze()));
+        if let Some(bytes) = out {
+            if let Some(keep_alive) = &mut sub.keep_alive {
+                keep_alive.on_bytes_sent(now);
+            }
+            return Transmit::Send(bytes);
+        }
+        if let Some(reason) = sub.end {
+            return Transmit::End(reason);
+        }
+        if let Some(keep_alive) = &mut sub.keep_alive {
+            if let Some(message) = keep_alive.handle_timeout(now) {
+                let mut buf = BytesMut::new();
+                if encode_keep_alive(&message, &mut buf).is_ok() && !buf.is_empty() {
+                    return Transmit::Send(buf.freeze());
+                }
+            }
+        }
+        if !sub.waiting {
+            sub.waiting = true;
+            self.waiting.push(key);
+            if self.waiting.len() > 2 * self.slots.len() {
+                self.compact_waiting();
+            }
+        }
+        Transmit::Wait
+    }
+
+    /// Everything handed out by [`poll_transmit`](Self::poll_transmit) to
+    /// this subscriber has been written (accepted by the connection): it no
+    /// longer counts as lag.
+    pub fn acknowledge(&mut self, now: Instant, key: SubscriberKey) {
+        if let Some(sub) = self.sub_mut(key) {
+            sub.acked = sub.sent;
+            if let Some(keep_alive) = &mut sub.keep_alive {
+                keep_alive.on_bytes_sent(now);
+            }
+        }
+    }
+
+    /// When the subscriber's keep-alive is due, if it has keep-alives and
+    /// is live: call [`poll_transmit`](Self::poll_transmit) then.
+    pub fn poll_timeout(&self, key: SubscriberKey) -> Option<Instant> {
+        let sub = self.sub(key)?;
+        if sub.end.is_some() {
+            return None;
+        }
+        sub.keep_alive.as_ref()?.poll_timeout()
+    }
+
+    /// Queues `event` for one subscriber only, in order with the published
+    /// events. It is not in the ring: it is not replayed, and must have no
+    /// id ([`SendError::HasId`]). Lists the subscriber for waking.
+    ///
+    /// # Errors
+    /// [`SendError`]; nothing was queued then.
+    pub fn send_to(&mut self, key: SubscriberKey, event: &Event) -> Result<(), SendError> {
+        if event.id().is_some() {
+            return Err(SendError::HasId);
+        }
+        let mut buf = BytesMut::new();
+        Encoder::new()
+            .encode(event, &mut buf)
+            .map_err(SendError::Encode)?;
+        let max = self.config.max_targeted_len;
+        let head = self.head();
+        let sub = self.sub_mut(key).ok_or(SendError::NoSubscriber)?;
+        if sub.end.is_some() {
+            return Err(SendError::NoSubscriber);
+        }
+        if sub.targeted_len.saturating_add(buf.len()) > max {
+            return Err(SendError::Full);
+        }
+        sub.targeted_len += buf.len();
+        sub.targeted.push_back((head, buf.freeze()));
+        let wake = std::mem::take(&mut sub.waiting);
+        self.stats.targeted += 1;
+        if wake {
+            self.waiting.retain(|k| *k != key);
+            self.wakeups.push(key);
+        }
+        Ok(())
+    }
+
+    /// [`send_to`](Self::send_to) the live subscriber with this identity.
+    ///
+    /// # Errors
+    /// [`SendError`]; nothing was queued then.
+    pub fn send_to_identity(
+        &mut self,
+        identity: &str,
+        event: &Event,
+    ) -> Result<SubscriberKey, SendError> {
+        let key = *self
+            .identities
+            .get(identity)
+            .ok_or(SendError::NoSubscriber)?;
+        self.send_to(key, event).map(|()| key)
+    }
+
+    /// The live subscriber with this identity.
+    pub fn identity_key(&self, identity: &str) -> Option<SubscriberKey> {
+        self.identities.get(identity).copied()
+    }
+
+    /// Why the subscriber ended, if it has (it may still have bytes to
+    /// write).
+    pub fn end_reason(&self, key: SubscriberKey) -> Option<EndReason> {
+        self.sub(key)?.end
+    }
+
+    /// Moves the keys of subscribers to wake (new bytes, or ended) into
+    /// `out`.
+    pub fn drain_wakeups(&mut self, out: &mut Vec<SubscriberKey>) {
+        out.append(&mut self.wakeups);
+    }
+
+    /// Ends every subscriber (each writes what was published before, then
+    /// ends) and refuses further events; later subscribers end at once.
+    /// Lists every subscriber for waking.
+    pub fn close(&mut self) {
+        self.closed = true;
+        for index in 0..self.slots.len() {
+            let slot = &self.slots[index];
+            if slot.sub.as_ref().is_some_and(|s| s.end.is_none()) {
+                let key = SubscriberKey {
+                    index: index as u32,
+                    generation: slot.generation,
+                };
+                self.end(key, EndReason::Closed);
+            }
+        }
+        self.waiting.clear();
+    }
+
+    /// Whether [`close`](Self::close) was called.
+    pub fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Lag drops since the previous report, at most once per
+    /// [`lag_report_interval`](FanoutConfig::lag_report_interval) and only
+    /// when there were some.
+    pub fn poll_lag_report(&mut self, now: Instant) -> Option<LagReport> {
+        let due = self.last_lag_report.is_none_or(|last| {
+            now.saturating_duration_since(last) >= self.config.lag_report_interval
+        });
+        if self.lag_unreported == 0 || !due {
+            return None;
+        }
+        self.last_lag_report = Some(now);
+        Some(LagReport {
+            dropped: std::mem::take(&mut self.lag_unreported),
+            max_lag_events: self.max_lag_events,
+            max_lag_len: self.max_lag_len,
+        })
+    }
+
+    /// Counters and sizes; reading them walks no subscriber.
+    pub fn stats(&self) -> FanoutStats {
+        FanoutStats {
+            queued_events: self.log.len(),
+            queued_len: self.ring_len,
+            replay_events: self.log.len(),
+            replay_len: self.log.byte_len(),
+            ..self.stats
+        }
+    }
+
+    /// How many subscribers are live (not ended, not removed).
+    pub fn subscriber_count(&self) -> usize {
+        self.stats.subscribers
+    }
+}
