@@ -1,15 +1,19 @@
-//! Replays the committed seed corpus of the `session_ops` fuzz target
-//! (`fuzz/corpus/session_ops`) through the same checks as the fuzz target,
-//! on the stable toolchain, as an ordinary test.
+//! Replays the committed seed corpora of the `session_ops` and `fanout_ops`
+//! fuzz targets (`fuzz/corpus/<target>`) through the same checks as the fuzz
+//! targets, on the stable toolchain, as ordinary tests.
 
+#[path = "support/fanout_ops.rs"]
+mod fanout_ops;
 #[path = "support/ops.rs"]
 mod ops;
 
 use std::{fs, path::PathBuf};
 
-#[test]
-fn session_ops_corpus() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/session_ops");
+/// Runs `check` on every file of `fuzz/corpus/<target>`.
+fn replay(target: &str, check: fn(&[u8])) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fuzz/corpus")
+        .join(target);
     let mut files: Vec<_> = fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
         .map(|entry| entry.expect("corpus entry").path())
@@ -19,6 +23,16 @@ fn session_ops_corpus() {
     for file in &files {
         let data = fs::read(file).unwrap_or_else(|e| panic!("cannot read {}: {e}", file.display()));
         println!("replaying {} ({} bytes)", file.display(), data.len());
-        ops::check_session_ops(&data);
+        check(&data);
     }
+}
+
+#[test]
+fn session_ops_corpus() {
+    replay("session_ops", ops::check_session_ops);
+}
+
+#[test]
+fn fanout_ops_corpus() {
+    replay("fanout_ops", fanout_ops::check_fanout_ops);
 }
