@@ -17,7 +17,7 @@ import pathlib
 import sys
 
 PEERS = ["sse-stream", "sse-core", "sse-codec", "async-sse", "eventsource-stream"]
-WORKLOADS = ["small", "large", "multiline", "crlf", "heartbeat"]
+WORKLOADS = ["small", "large", "multiline", "crlf", "heartbeat", "heartbeat-lines"]
 CHUNKINGS = ["16KiB", "1chunk"]
 
 

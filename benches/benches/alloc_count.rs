@@ -2,7 +2,8 @@
 //! counting global allocator, prints allocations per event for resse and the
 //! peers, and checks resse's targets:
 //!
-//! * single-line events (`small`, `large`, `crlf`, `heartbeat`): no
+//! * single-line events (`small`, `large`, `crlf`, `heartbeat`,
+//!   `heartbeat-lines`): no
 //!   allocation per event, i.e. at most [`SLACK`] allocations for the whole
 //!   run whatever the event count (buffer growth, decoder setup);
 //! * multi-line events (`multiline`): at most one per event (joining the data
@@ -91,7 +92,7 @@ fn main() -> ExitCode {
     let mut failed = Vec::new();
     println!("allocations while decoding at {CHUNK_LEN}-byte chunks ({scale:?})");
     println!(
-        "{:<10} {:<19} {:>9} {:>11} {:>12}",
+        "{:<16} {:<19} {:>9} {:>11} {:>12}",
         "workload", "parser", "events", "allocs", "allocs/event"
     );
     for workload in Workload::all(scale) {
@@ -107,7 +108,7 @@ fn main() -> ExitCode {
             });
             let got = got.expect("resse: within limits");
             println!(
-                "{:<10} {:<19} {:>9} {:>11} {:>12.4}",
+                "{:<16} {:<19} {:>9} {:>11} {:>12.4}",
                 workload.name,
                 parser,
                 got.events,
@@ -155,7 +156,7 @@ fn main() -> ExitCode {
                 workload.name
             );
             println!(
-                "{:<10} {:<19} {:>9} {:>11} {:>12.4}",
+                "{:<16} {:<19} {:>9} {:>11} {:>12.4}",
                 "",
                 peer.name(),
                 got.events,
