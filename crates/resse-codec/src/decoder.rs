@@ -23,6 +23,13 @@ pub const DEFAULT_MAX_LINE_LEN: usize = 16 * 1024 * 1024;
 /// [`DEFAULT_MAX_LINE_LEN`] for why).
 pub const DEFAULT_MAX_EVENT_LEN: usize = 16 * 1024 * 1024;
 
+/// What a decoder may hold beyond `max(max_line_len, max_event_len)` and the
+/// chunk being decoded, on any input (see [`DecoderConfig`]'s "Memory"):
+/// 128 KiB, which covers its small reusable buffers (joins of blocks up to
+/// 64 KiB, long last event IDs, per-block scratch) and a read's worth of room
+/// in the buffers it grows.
+pub const MEMORY_SLACK: usize = 128 * 1024;
+
 /// What the decoder does after a limit is exceeded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -56,11 +63,32 @@ pub enum Overflow {
 /// Whatever the input, after [`Decoder::decode`] returns `Ok(None)` the
 /// buffer holds at most `max(max_line_len, max_event_len) + 2` bytes (the 2
 /// being the terminator of a block's last line), and during a call at most
-/// that plus the chunk you appended. The decoder's own bookkeeping adds at
-/// most 16 bytes per `data` line of the block being read, and it keeps two
-/// small reusable buffers for joined data and last event IDs (grown in steps
-/// of 8 KiB and 256 bytes; memory that events you still hold point into is
-/// freed when you drop them).
+/// that plus the chunk you appended.
+///
+/// # Memory
+///
+/// A decoder's memory, its buffer included (the carry of
+/// [`Decoder::decode_bytes`] and [`ChunkDecoder`](crate::ChunkDecoder), the
+/// buffer of [`BufferedDecoder`]), is at most
+/// `max(max_line_len, max_event_len)` + the chunk being decoded +
+/// [`MEMORY_SLACK`], on every input shape:
+///
+/// * it keeps no record per line: the data lines of a block are found again
+///   when it is dispatched, and joined in place in the buffer;
+/// * an event whose data holds invalid UTF-8 counts, besides its raw bytes
+///   (up to its blank line), its whole data after U+FFFD replacement against
+///   `max_event_len` (likewise an event type with invalid UTF-8), as that
+///   copy is memory too; over the limit it is dropped with
+///   [`DecodeError::EventTooLong`](crate::DecodeError::EventTooLong) when
+///   its blank line is read, and decoding goes on after that blank line;
+/// * a reported comment (see [`comments`](Self::comments)) counts its
+///   replaced text against `max_line_len`;
+/// * the buffers it grows grow exactly, without doubling past that bound.
+///
+/// Not counted: the events you hold (they own their memory, or share the
+/// chunk they came from), and the last event ID, which the decoder must keep
+/// (at most `max_line_len` bytes, three times that if it was invalid UTF-8).
+/// The test `tests/memory_bound.rs` measures this bound on hostile shapes.
 ///
 /// ```
 /// use resse_codec::{Decoder, DecoderConfig, Overflow};
@@ -159,6 +187,9 @@ pub(crate) trait Source: core::ops::Deref<Target = [u8]> {
     fn clear(&mut self);
     /// Makes room for `total` bytes in all, when the buffer can grow.
     fn make_room(&mut self, total: usize);
+    /// The buffer's bytes, writable, when the decoder may rewrite the block
+    /// it has read in place (a `BytesMut`); `None` for shared chunks.
+    fn writable(&mut self) -> Option<&mut [u8]>;
 }
 
 impl Source for BytesMut {
@@ -176,9 +207,11 @@ impl Source for BytesMut {
     }
     #[inline]
     fn make_room(&mut self, total: usize) {
-        if self.capacity() < total {
-            self.reserve(total - self.len());
-        }
+        grow_exact(self, total - self.len().min(total), total);
+    }
+    #[inline]
+    fn writable(&mut self) -> Option<&mut [u8]> {
+        Some(&mut self[..])
     }
 }
 
@@ -197,6 +230,10 @@ impl Source for Bytes {
     }
     #[inline]
     fn make_room(&mut self, _total: usize) {}
+    #[inline]
+    fn writable(&mut self) -> Option<&mut [u8]> {
+        None
+    }
 }
 
 /// A byte range `start..end` of the block being read, relative to the front
@@ -256,6 +293,18 @@ const JOIN_STEP: usize = 8 * 1024;
 
 /// Reservation step of the buffer that holds last event IDs.
 const ID_STEP: usize = 256;
+
+/// The most `data` lines the whole-block fast path takes (its scratch never
+/// grows beyond this); longer blocks go line by line.
+const FAST_LINES: usize = 64;
+
+/// The largest block of several `data` lines the whole-block fast path joins
+/// into the join buffer; larger ones go line by line and are joined in place
+/// where the buffer allows, so that joining does not double their memory.
+const FAST_JOIN_MAX: usize = 64 * 1024;
+
+/// Room for one read that the carry may have beyond the limits when it grows.
+const CARRY_ROOM: usize = 16 * 1024;
 
 /// Lines at least this long make the decoder manage buffer room
 /// ([`Decoder::make_room`]).
@@ -401,10 +450,17 @@ pub struct Decoder {
     pos: usize,
     /// How far the current line has been scanned for a terminator.
     scan: usize,
-    /// `data` values of the current block.
-    data: Vec<Span>,
+    /// How many `data` lines the current block has.
+    data_lines: usize,
+    /// The first `data` value of the current block (when `data_lines > 0`).
+    /// Later ones are found again when the block is dispatched, so that
+    /// what the decoder keeps per block does not grow with its lines.
+    first_data: Span,
     /// Sum of the lengths of the `data` values.
     data_len: usize,
+    /// Scratch for the `data` values of `block_event`, which never holds
+    /// more than [`FAST_LINES`] (empty between calls).
+    data: Vec<Span>,
     /// The last `event` value of the current block.
     event_type: Option<Span>,
     /// The last valid `id` value of the current block (the "last event ID
@@ -434,10 +490,10 @@ pub struct Decoder {
     /// instead of once more over the whole event (from L2 or memory) when it
     /// is dispatched.
     carry_ascii: bool,
-    /// The buffer being decoded is the carry and `carry_ascii` holds: texts
-    /// cut from it need no UTF-8 check. Set only for the duration of
-    /// `with_carry`.
-    input_ascii: bool,
+    /// Texts cut from the buffer being decoded are valid UTF-8 and need no
+    /// check: set for the duration of `with_carry` when `carry_ascii` holds,
+    /// and while an event whose fields were just checked is built.
+    input_valid: bool,
 }
 
 impl Default for Decoder {
@@ -459,8 +515,10 @@ impl Decoder {
             last_event_id: Text::new(),
             pos: 0,
             scan: 0,
-            data: Vec::new(),
+            data_lines: 0,
+            first_data: Span { start: 0, end: 0 },
             data_len: 0,
+            data: Vec::new(),
             event_type: None,
             id: None,
             bom_pending: true,
@@ -473,7 +531,7 @@ impl Decoder {
             ids: BytesMut::new(),
             carry: BytesMut::new(),
             carry_ascii: false,
-            input_ascii: false,
+            input_valid: false,
         }
     }
 
@@ -541,6 +599,7 @@ impl Decoder {
 
     fn clear_block(&mut self) {
         self.data.clear();
+        self.data_lines = 0;
         self.data_len = 0;
         self.event_type = None;
         self.id = None;
@@ -548,7 +607,7 @@ impl Decoder {
 
     #[inline]
     fn has_state(&self) -> bool {
-        !self.data.is_empty() || self.event_type.is_some() || self.id.is_some()
+        self.data_lines > 0 || self.event_type.is_some() || self.id.is_some()
     }
 
     /// Decodes the next frame from `buf`, consuming the bytes it used.
@@ -647,7 +706,7 @@ impl Decoder {
                 }
             }
             if let Some(next) = self.run_lines(buf) {
-                if let Some(frame) = self.dispatch(buf, next) {
+                if let Some(frame) = self.dispatch(buf, next)? {
                     return Ok(Some(frame));
                 }
                 continue;
@@ -762,7 +821,8 @@ impl Decoder {
                     // While the carry is empty, make room for a line as long
                     // as the last long one: reclaiming room now moves
                     // nothing, later it would move the part already held.
-                    self.carry.reserve(input.len().max(self.long_line + 2));
+                    let cap = self.carry_cap();
+                    grow_exact(&mut self.carry, input.len().max(self.long_line + 2), cap);
                     self.carry_ascii = text::is_ascii(input);
                     self.carry.extend_from_slice(input);
                     input.clear();
@@ -787,6 +847,8 @@ impl Decoder {
             let waiting =
                 self.mode == Mode::Normal && !self.skip_lf && !self.bom_pending && self.scan == old;
             self.carry_ascii &= text::is_ascii(&input[..n]);
+            let cap = self.carry_cap();
+            grow_exact(&mut self.carry, n, cap);
             self.carry.extend_from_slice(&input[..n]);
             Buf::advance(input, n);
             if waiting {
@@ -797,6 +859,13 @@ impl Decoder {
                 return frame;
             }
         }
+    }
+
+    /// The most the carry grows to by doubling: what it may hold after
+    /// `Ok(None)` (the larger limit and a line terminator) plus a read.
+    fn carry_cap(&self) -> usize {
+        let limit = self.config.max_line_len.max(self.config.max_event_len);
+        limit.saturating_add(2 + CARRY_ROOM)
     }
 
     /// Decodes what [`decode_bytes`](Self::decode_bytes) kept at the end of
@@ -812,9 +881,9 @@ impl Decoder {
     fn with_carry<T>(&mut self, f: impl FnOnce(&mut Self, &mut BytesMut) -> T) -> T {
         let mut carry = core::mem::take(&mut self.carry);
         // `f` only removes bytes from the carry: what was ASCII stays so.
-        self.input_ascii = self.carry_ascii;
+        self.input_valid = self.carry_ascii;
         let result = f(self, &mut carry);
-        self.input_ascii = false;
+        self.input_valid = false;
         self.carry = carry;
         result
     }
@@ -863,11 +932,15 @@ impl Decoder {
             return None;
         }
         let value = 5 + usize::from(buf.get(5) == Some(&b' '));
+        if !self.input_valid && !valid_utf8(&buf[value..end]) {
+            // Replacement is counted against the limit: the general path.
+            return None;
+        }
         let mut data = buf.take(block_end);
         Buf::advance(&mut data, value);
         data.truncate(end - value);
         self.scan = 0;
-        let data = Text::from_utf8_lossy_or_ascii(data, self.input_ascii);
+        let data = Text::from_utf8_lossy_or_valid(data, true);
         Some(self.event(Text::ABSENT, data))
     }
 
@@ -920,6 +993,11 @@ impl Decoder {
             };
             match field {
                 Field::Data => {
+                    if self.data.len() == FAST_LINES
+                        || (!self.data.is_empty() && end > FAST_JOIN_MAX)
+                    {
+                        return bail(self);
+                    }
                     self.data.push(span);
                     self.data_len += span.len();
                 }
@@ -929,12 +1007,24 @@ impl Decoder {
             }
             pos = next;
         };
+        let was_valid = self.input_valid;
+        if !was_valid {
+            let fields = self.data.iter().chain(&event_type).chain(&id);
+            if !fields.into_iter().all(|s| valid_utf8(&buf[s.start..s.end])) {
+                // Replacement is counted against the limit: the general path.
+                return bail(self);
+            }
+            self.input_valid = true;
+        }
         if let [first] = self.data[..] {
             // One data line: shared, not copied.
             self.clear_block();
-            return self.shared_event(buf, block_end, Some(first), event_type, id);
+            let frame = self.shared_event(buf, block_end, Some(first), event_type, id);
+            self.input_valid = was_valid;
+            return frame;
         }
         let [event_type, data] = self.join(buf, event_type, id);
+        self.input_valid = was_valid;
         self.clear_block();
         buf.advance(block_end);
         // Built last, right where it is returned: built earlier, it would be
@@ -1139,7 +1229,7 @@ impl Decoder {
     ) -> Result<Option<Frame>, DecodeError> {
         let start = self.pos;
         if start == end {
-            return Ok(self.dispatch(buf, next));
+            return self.dispatch(buf, next);
         }
         let state_before = self.has_state();
         if let Some(error) = self.crossed(start, end, state_before) {
@@ -1153,6 +1243,12 @@ impl Decoder {
         } else if line[0] == b':' {
             if self.config.comments {
                 let value = start + 1 + usize::from(line.get(1) == Some(&b' '));
+                let text = &buf[value..end];
+                if !valid_utf8(text) && replaced_len(text) > self.config.max_line_len {
+                    // Its replaced copy would exceed the line limit.
+                    let limit = self.config.max_line_len;
+                    return Err(self.overflow(buf, next, true, DecodeError::LineTooLong { limit }));
+                }
                 if !self.has_state() {
                     // The line is all there is in the buffer's front: hand it
                     // out without copying.
@@ -1167,15 +1263,8 @@ impl Decoder {
                 frame = Some(Frame::Comment(Text::from_utf8_lossy(text)));
             }
         } else {
-            // Field names are a few bytes long: a plain loop finds the colon
-            // sooner than a `memchr` call is set up.
-            let (name_end, value) = match line.iter().position(|&b| b == b':') {
-                Some(c) => (
-                    start + c,
-                    start + c + 1 + usize::from(line.get(c + 1) == Some(&b' ')),
-                ),
-                None => (end, end),
-            };
+            let (name_end, value) = split_field(line);
+            let (name_end, value) = (start + name_end, start + value);
             let span = Span { start: value, end };
             match &buf[start..name_end] {
                 b"data" => self.record(Field::Data, span),
@@ -1203,40 +1292,168 @@ impl Decoder {
         if end - start >= LONG_LINE {
             self.long_line = end - start;
         }
-        self.data.push(Span { start, end });
+        if self.data_lines == 0 {
+            self.first_data = Span { start, end };
+        }
+        self.data_lines += 1;
         self.data_len += end - start;
     }
 
     /// A blank line at `buf[pos]` ends the block: commit the id, dispatch the
     /// event if there is data.
+    ///
+    /// An event whose data or type holds invalid UTF-8 is first counted
+    /// against `max_event_len` as its raw bytes plus those values after
+    /// U+FFFD replacement (the replaced copy is memory too): over the limit,
+    /// it is dropped with [`DecodeError::EventTooLong`] and decoding goes on
+    /// after this blank line (or stops, with [`Overflow::Stop`]).
     #[inline]
-    fn dispatch<B: Source>(&mut self, buf: &mut B, next: usize) -> Option<Frame> {
+    fn dispatch<B: Source>(
+        &mut self,
+        buf: &mut B,
+        next: usize,
+    ) -> Result<Option<Frame>, DecodeError> {
         if !self.has_state() {
             buf.advance(next);
             self.pos = 0;
             self.scan = 0;
-            return None;
+            return Ok(None);
         }
-        let frame = if let ([span], None, None) = (&self.data[..], self.event_type, self.id) {
+        let was_valid = self.input_valid;
+        if !was_valid {
+            match self.check_replacement(buf) {
+                Ok(valid) => self.input_valid = valid,
+                Err(error) => {
+                    let error = self.overflow(buf, next, true, error);
+                    if let Mode::Discard { .. } = self.mode {
+                        // The blank line that ends the block was consumed.
+                        self.mode = Mode::Normal;
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        let frame = if let (1, None, None) = (self.data_lines, self.event_type, self.id) {
             // The commonest event: one data line, nothing else. What
             // `shared_event` would do, without its checks (measured: 8% of
             // the time on `heartbeat`, whose events come this way).
-            let data = self.cut_data(buf, *span, next);
+            let data = self.cut_data(buf, self.first_data, next);
             Some(self.event(Text::ABSENT, data))
-        } else if self.data.len() > 1 {
-            let [event_type, data] = self.join(buf, self.event_type, self.id);
-            buf.advance(next);
+        } else if self.data_lines > 1 {
+            let [event_type, data] = self.join_block(buf, next);
             Some(self.event(event_type, data))
         } else {
             // No data (an id-only block), or one data line shared without
             // copying.
-            let data = self.data.first().copied();
+            let data = (self.data_lines == 1).then_some(self.first_data);
             self.shared_event(buf, next, data, self.event_type, self.id)
         };
+        self.input_valid = was_valid;
         self.clear_block();
         self.pos = 0;
         self.scan = 0;
-        frame
+        Ok(frame)
+    }
+
+    /// For the block `buf[..self.pos]` about to be dispatched: whether its
+    /// data, event type and id are valid UTF-8 (`Ok(true)`), or, when not,
+    /// the error if the block exceeds `max_event_len` once the replaced
+    /// copies are counted: the whole data's (joined) when any of it is
+    /// invalid, the event type's when it is.
+    fn check_replacement(&self, buf: &[u8]) -> Result<bool, DecodeError> {
+        let value = |s: Span| &buf[s.start..s.end];
+        let id_valid = self.id.is_none_or(|s| valid_utf8(value(s)));
+        let mut replaced = 0usize;
+        let type_valid = self.event_type.is_none_or(|s| valid_utf8(value(s)));
+        if !type_valid {
+            replaced = self.event_type.map_or(0, |s| replaced_len(value(s)));
+        }
+        let data_valid = match self.data_lines {
+            0 => true,
+            1 => valid_utf8(value(self.first_data)),
+            _ => {
+                let mut valid = true;
+                for_each_data_value(&buf[..self.pos], |s| valid &= valid_utf8(value(s)));
+                valid
+            }
+        };
+        if !data_valid {
+            let mut len = self.data_lines - 1;
+            if self.data_lines == 1 {
+                len += replaced_len(value(self.first_data));
+            } else {
+                for_each_data_value(&buf[..self.pos], |s| len += replaced_len(value(s)));
+            }
+            replaced = replaced.saturating_add(len);
+        }
+        if !(type_valid && data_valid)
+            && self.pos.saturating_add(replaced) > self.config.max_event_len
+        {
+            return Err(DecodeError::EventTooLong {
+                limit: self.config.max_event_len,
+            });
+        }
+        Ok(id_valid && type_valid && data_valid)
+    }
+
+    /// Commits the block's id, then returns the event type and data of the
+    /// block `buf[..self.pos]`, which has several `data` lines, and consumes
+    /// `buf[..next]`.
+    ///
+    /// The data lines are found again here (the decoder keeps no record per
+    /// line, so its bookkeeping does not grow with the block). In a
+    /// `BytesMut` they are joined in place, at the front of the block, and
+    /// cut out: joining needs no memory beyond the block's own. From a
+    /// shared chunk they are copied into the join buffer (at most the
+    /// chunk's size); a large join is then left to the event alone.
+    fn join_block<B: Source>(&mut self, buf: &mut B, next: usize) -> [Text; 2] {
+        let end = self.pos;
+        if let Some(id) = self.id {
+            self.commit_id(buf, id);
+        }
+        let len = self.data_len + self.data_lines - 1;
+        let event_type = self.event_type.filter(|s| s.start < s.end);
+        let long_type = event_type.filter(|s| s.len() > INLINE_CAP);
+        let short_type = match event_type {
+            Some(s) if long_type.is_none() => s.copy_text(buf),
+            _ => Text::ABSENT,
+        };
+        let valid = self.input_valid;
+        let joined = if let Some(bytes) = buf.writable() {
+            let written = join_in_place(&mut bytes[..end], long_type);
+            debug_assert_eq!(written, len + long_type.map_or(0, Span::len));
+            let joined = buf.take(written);
+            buf.advance(next - written);
+            joined
+        } else {
+            let type_len = long_type.map_or(0, Span::len);
+            let joined = &mut self.joined;
+            reserve_in_steps(joined, len + type_len, JOIN_STEP);
+            let mut first = true;
+            for_each_data_value(&buf[..end], |v| {
+                if !first {
+                    joined.extend_from_slice(b"\n");
+                }
+                first = false;
+                joined.extend_from_slice(&buf[v.start..v.end]);
+            });
+            if let Some(t) = long_type {
+                joined.extend_from_slice(&buf[t.start..t.end]);
+            }
+            let out = joined.split().freeze();
+            if out.len() > FAST_JOIN_MAX {
+                // Keep no handle on a large allocation: it is freed with
+                // the event.
+                self.joined = BytesMut::new();
+            }
+            buf.advance(next);
+            out
+        };
+        if long_type.is_some() {
+            let [data, event_type] = Text::split2_lossy(joined, len);
+            return [event_type, data];
+        }
+        [short_type, Text::from_utf8_lossy_or_valid(joined, valid)]
     }
 
     /// Takes the block `buf[..next]` and builds its event from slices of it,
@@ -1268,9 +1485,9 @@ impl Decoder {
             return Some(self.event(event_type, data));
         }
         let block = buf.take(next);
-        let ascii = self.input_ascii;
+        let ascii = self.input_valid;
         let text =
-            |span: Span| Text::from_utf8_lossy_or_ascii(block.slice(span.start..span.end), ascii);
+            |span: Span| Text::from_utf8_lossy_or_valid(block.slice(span.start..span.end), ascii);
         if let Some(id) = id {
             self.last_event_id = text(id);
         }
@@ -1288,7 +1505,7 @@ impl Decoder {
         buf.advance(span.start);
         let data = buf.take(span.len());
         buf.advance(next - span.end);
-        Text::from_utf8_lossy_or_ascii(data, self.input_ascii)
+        Text::from_utf8_lossy_or_valid(data, self.input_valid)
     }
 
     /// Makes `buf[id]` the last event ID. A short ID is written inline, in
@@ -1348,7 +1565,11 @@ impl Decoder {
             }
             (None, short) => {
                 let event_type = short.map_or(Text::ABSENT, |s| s.copy_text(buf));
-                [event_type, Text::from_utf8_lossy(joined.split().freeze())]
+                let data = joined.split().freeze();
+                [
+                    event_type,
+                    Text::from_utf8_lossy_or_valid(data, self.input_valid),
+                ]
             }
         }
     }
@@ -1476,6 +1697,136 @@ fn reserve_in_steps(buf: &mut BytesMut, n: usize, step: usize) {
     }
 }
 
+/// Makes room for `n` more bytes in `buf` without `BytesMut::reserve`'s
+/// doubling past `cap`: reclaims the buffer's own memory when nothing else
+/// shares it, else grows it (in place when the allocator can) to exactly
+/// `len + n` bytes for a buffer that was empty, or up to twice its capacity
+/// (at most `cap`) for one that is growing. This keeps the buffers the
+/// decoder grows within its documented bound.
+#[inline]
+pub(crate) fn grow_exact(buf: &mut BytesMut, n: usize, cap: usize) {
+    if buf.capacity() - buf.len() >= n || buf.try_reclaim(n) {
+        return;
+    }
+    grow_exact_slow(buf, n, cap);
+}
+
+#[cold]
+fn grow_exact_slow(buf: &mut BytesMut, n: usize, cap: usize) {
+    let want = buf.len().saturating_add(n);
+    let new_cap = if buf.is_empty() {
+        want
+    } else {
+        want.max(buf.capacity().saturating_mul(2).min(cap))
+    };
+    // Unshared, the conversions move no memory; `reserve_exact` reallocates
+    // to exactly the capacity asked for (in place when the allocator can,
+    // so the old and the new allocation need not both be live).
+    let mut vec = Vec::from(core::mem::take(buf));
+    vec.reserve_exact(new_cap - vec.len());
+    *buf = BytesMut::from(Bytes::from(vec));
+}
+
+/// Where the name of the field on `line` (not blank, not a comment) ends and
+/// its value starts: up to the first colon, then one space skipped; the
+/// whole line with an empty value when there is no colon.
+#[inline]
+fn split_field(line: &[u8]) -> (usize, usize) {
+    // Field names are a few bytes long: a plain loop finds the colon sooner
+    // than a `memchr` call is set up.
+    match line.iter().position(|&b| b == b':') {
+        Some(c) => (c, c + 1 + usize::from(line.get(c + 1) == Some(&b' '))),
+        None => (line.len(), line.len()),
+    }
+}
+
+/// The line of `block` (which ends with a line terminator, or is empty)
+/// starting at `at`: where its content ends and where the next line starts.
+#[inline]
+fn line_at(block: &[u8], at: usize) -> (usize, usize) {
+    let end = memchr2(b'\n', b'\r', &block[at..]).map_or(block.len(), |i| at + i);
+    let next = match block.get(end) {
+        Some(b'\r') if block.get(end + 1) == Some(&b'\n') => end + 2,
+        Some(_) => end + 1,
+        None => end,
+    };
+    (end, next)
+}
+
+/// Calls `f` with the value of every `data` line of `block` (whole lines,
+/// none blank), in order.
+fn for_each_data_value(block: &[u8], mut f: impl FnMut(Span)) {
+    let mut at = 0;
+    while at < block.len() {
+        let (end, next) = line_at(block, at);
+        let line = &block[at..end];
+        if line.first() != Some(&b':') {
+            let (name_end, value) = split_field(line);
+            if &line[..name_end] == b"data" {
+                f(Span {
+                    start: at + value,
+                    end,
+                });
+            }
+        }
+        at = next;
+    }
+}
+
+/// Joins the values of the `data` lines of `block` (whole lines, none
+/// blank) with LF at its front, followed by the value of `long_type` (the
+/// block's event type), and returns how many bytes that took. Every value
+/// moves towards the front: each line gives up at least its field name, so
+/// nothing is overwritten before it is moved (the event type, moved in line
+/// order too, is rotated to the end).
+fn join_in_place(block: &mut [u8], long_type: Option<Span>) -> usize {
+    let (mut w, mut at, mut first, mut type_at) = (0, 0, true, None);
+    while at < block.len() {
+        let (end, next) = line_at(block, at);
+        let line = &block[at..end];
+        if line.first() != Some(&b':') {
+            let (name_end, value) = split_field(line);
+            let value = Span {
+                start: at + value,
+                end,
+            };
+            let is_data = &line[..name_end] == b"data";
+            if is_data && !first {
+                block[w] = b'\n';
+                w += 1;
+            }
+            if is_data || long_type.is_some_and(|t| t.start == value.start) {
+                if !is_data {
+                    type_at = Some(w);
+                }
+                first &= !is_data;
+                block.copy_within(value.start..value.end, w);
+                w += value.len();
+            }
+        }
+        at = next;
+    }
+    if let (Some(t), Some(from)) = (long_type, type_at) {
+        block[from..w].rotate_left(t.len());
+    }
+    w
+}
+
+/// Whether `bytes` are valid UTF-8 (ASCII checked first, much faster).
+#[inline]
+fn valid_utf8(bytes: &[u8]) -> bool {
+    text::is_ascii(bytes) || core::str::from_utf8(bytes).is_ok()
+}
+
+/// The length of `bytes` once each invalid UTF-8 sequence is replaced with
+/// U+FFFD (3 bytes), as [`Text::from_utf8_lossy`] does.
+fn replaced_len(bytes: &[u8]) -> usize {
+    bytes
+        .utf8_chunks()
+        .map(|c| c.valid().len() + if c.invalid().is_empty() { 0 } else { 3 })
+        .sum()
+}
+
 /// The field a line the fast paths handle starts with, and the length of
 /// its name and colon: `data:`, `event:`, `id:`, or a comment when comments
 /// are not reported. `None` for anything else.
@@ -1540,8 +1891,16 @@ impl BufferedDecoder {
         }
     }
 
-    /// Appends bytes received from the stream.
+    /// Appends bytes received from the stream. The buffer grows within the
+    /// decoder's memory bound (see [`DecoderConfig`]).
     pub fn feed(&mut self, bytes: &[u8]) {
+        let config = self.decoder.config();
+        let limit = config.max_line_len.max(config.max_event_len);
+        grow_exact(
+            &mut self.buf,
+            bytes.len(),
+            limit.saturating_add(2 + CARRY_ROOM),
+        );
         self.buf.extend_from_slice(bytes);
     }
 

@@ -84,7 +84,8 @@ mod text;
 
 pub use chunks::ChunkDecoder;
 pub use decoder::{
-    BufferedDecoder, DEFAULT_MAX_EVENT_LEN, DEFAULT_MAX_LINE_LEN, Decoder, DecoderConfig, Overflow,
+    BufferedDecoder, DEFAULT_MAX_EVENT_LEN, DEFAULT_MAX_LINE_LEN, Decoder, DecoderConfig,
+    MEMORY_SLACK, Overflow,
 };
 pub use encoder::Encoder;
 pub use error::{DecodeError, EncodeError};

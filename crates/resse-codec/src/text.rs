@@ -106,14 +106,17 @@ impl Text {
     }
 
     /// [`from_utf8_lossy`](Self::from_utf8_lossy), skipping the check when
-    /// the caller has already seen every byte to be ASCII (`ascii`). The
-    /// decoder passes `true` only for slices of a buffer it checked piece by
-    /// piece as it filled it; debug builds (all tests, the fuzzers) check
-    /// again.
+    /// the caller has already seen the bytes to be valid UTF-8 (`valid`):
+    /// the decoder passes `true` only for slices of a buffer it checked piece
+    /// by piece as it filled it, or for fields it has just checked; debug
+    /// builds (all tests, the fuzzers) check again.
     #[inline]
-    pub(crate) fn from_utf8_lossy_or_ascii(bytes: Bytes, ascii: bool) -> Self {
-        if ascii {
-            debug_assert!(bytes.is_ascii(), "a text said to be ASCII is not");
+    pub(crate) fn from_utf8_lossy_or_valid(bytes: Bytes, valid: bool) -> Self {
+        if valid {
+            debug_assert!(
+                core::str::from_utf8(&bytes).is_ok(),
+                "a text said to be valid UTF-8 is not"
+            );
             return Self(Repr::Shared(bytes));
         }
         Self::from_utf8_lossy(bytes)
