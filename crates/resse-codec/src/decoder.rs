@@ -977,6 +977,16 @@ impl Decoder {
             let Some((field, name_len)) = field_name(&buf[pos..], comments) else {
                 return bail(self);
             };
+            if field == Field::Comment {
+                // Keep-alive lines, at a word a line.
+                if let Some(after) = self.skip_comment_run(buf, pos, false) {
+                    if after > max_event {
+                        return bail(self);
+                    }
+                    pos = after;
+                    continue;
+                }
+            }
             let from = pos + name_len;
             let Some(end) = self.field_end(buf, field, from) else {
                 return bail(self);
@@ -1082,7 +1092,7 @@ impl Decoder {
                 break None;
             };
             if field == Field::Comment && !state {
-                if let Some(after) = self.skip_keep_alives(buf, pos) {
+                if let Some(after) = self.skip_comment_run(buf, pos, true) {
                     pos = after;
                     scanned = pos;
                     continue;
@@ -1148,12 +1158,13 @@ impl Decoder {
         }
     }
 
-    /// Between blocks, skips the commonest keep-alive, a comment line ending
-    /// in LF followed by a blank line (`:...\n\n`) within 8 bytes, and any
-    /// identical ones right after it. Returns where the run ends, or `None`
-    /// when the line at `pos` is not such a keep-alive.
+    /// Skips the keep-alives idle servers send: a comment line that is not
+    /// reported, at most 8 bytes with its LF (`: ping\n`), optionally (when
+    /// `blank` allows, between blocks) followed by a blank line
+    /// (`: ping\n\n`), and any identical ones right after it. Returns where
+    /// the run ends, or `None` when the line at `pos` is not such a line.
     #[inline]
-    fn skip_keep_alives(&self, buf: &[u8], pos: usize) -> Option<usize> {
+    fn skip_comment_run(&self, buf: &[u8], pos: usize, blank: bool) -> Option<usize> {
         let word: [u8; 8] = buf
             .get(pos..pos + 8)?
             .try_into()
@@ -1162,17 +1173,18 @@ impl Decoder {
         let mask = eol_mask(w);
         // The lowest flagged byte is exact (see `eol_mask`).
         let k = (mask.trailing_zeros() / 8) as usize;
-        if mask == 0
-            || k >= 7
-            || (w >> (8 * k)) as u16 != u16::from_le_bytes(*b"\n\n")
-            || self.crossed(pos, pos + k, false).is_some()
+        if mask == 0 || (w >> (8 * k)) as u8 != b'\n' || self.crossed(pos, pos + k, false).is_some()
         {
             return None;
         }
+        let len = if blank && k < 7 && (w >> (8 * (k + 1))) as u8 == b'\n' {
+            k + 2
+        } else {
+            k + 1
+        };
         // An idle server repeats the same keep-alive: skip a run of
         // identical ones at a fixed stride, which lets the CPU run ahead
         // instead of waiting on each load.
-        let len = k + 2;
         let keep = u64::MAX >> (64 - 8 * len);
         let same = w & keep;
         let mut pos = pos + len;

@@ -970,6 +970,50 @@ fn joined_in_place_with_a_long_event_type_anywhere() {
     }
 }
 
+/// Keep-alive comment lines in any shape (with or without a blank line
+/// after each, between or inside blocks, up to and past 8 bytes) are skipped
+/// exactly as the spec says, however the input is chunked.
+#[test]
+fn comment_line_runs_in_any_shape() {
+    let cases: [&[u8]; 5] = [
+        b": ping\n: ping\n: ping\ndata: a\n\n: ping\n\n: ping\n\ndata: b\n\n",
+        b"data: a\n: ping\n: ping\ndata: b\n: x\n: x\n\n:\n:\n\n",
+        b":1234567\n:1234567\n:12345678\n:\r\n:\rdata: c\n\n",
+        b"id: 1\n: ping\n: ping\n\n: ping\n: ping\n",
+        b": ping\n: ping\n: pong\n\n\n\n: ping\n\ndata\n\n",
+    ];
+    let config = DecoderConfig::default();
+    for input in cases {
+        let oracle = oracle::decode(input);
+        let want: Vec<Out> = oracle.frames.into_iter().map(f).collect();
+        check_limits(&support::show(input), &config, input, &want, false);
+    }
+    // Comments inside a block count against the event limit; before its
+    // first field they do not. "data: a\n: ping\n: ping" is 21 bytes.
+    let input = b": ping\n: ping\ndata: a\n: ping\n: ping\n\ndata: b\n\n";
+    let exact = DecoderConfig::default().max_event_len(21);
+    check_limits(
+        "comments exact",
+        &exact,
+        input,
+        &[f(ev("a")), f(ev("b"))],
+        false,
+    );
+    let under = DecoderConfig::default().max_event_len(20);
+    let want = [event_too_long(20), f(ev("b"))];
+    check_limits("comments -1", &under, input, &want, false);
+    // And against the line limit, each: ": ping" is 6 bytes.
+    let short = DecoderConfig::default().max_line_len(5);
+    let input = b": ping\n: ping\n\ndata\n\n";
+    check_limits(
+        "comment line",
+        &short,
+        input,
+        &[line_too_long(5), f(ev(""))],
+        false,
+    );
+}
+
 /// A one-line event with an `N`-byte payload needs `N + 6` bytes (the
 /// decoder's single-line fast path and its general path agree).
 #[test]
