@@ -27,7 +27,9 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::BytesMut;
-use resse_benches::{CHUNK_LEN, Counts, Scale, Workload, resse_decode, resse_decode_bytes};
+use resse_benches::{
+    CHUNK_LEN, Counts, Scale, Workload, resse_decode, resse_decode_bytes, resse_decode_slice,
+};
 use support::{Peer, PeerState};
 
 /// Allocations allowed per run independently of the event count.
@@ -97,11 +99,11 @@ fn main() -> ExitCode {
     );
     for workload in Workload::all(scale) {
         let input = &workload.bytes[..];
-        for parser in ["resse", "resse-bytesmut"] {
-            let (got, allocs) = counted(|| {
-                if parser == "resse" {
-                    resse_decode_bytes(&workload.bytes, CHUNK_LEN)
-                } else {
+        for parser in ["resse", "resse-bytesmut", "resse-borrowed"] {
+            let (got, allocs) = counted(|| match parser {
+                "resse" => resse_decode_bytes(&workload.bytes, CHUNK_LEN),
+                "resse-borrowed" => resse_decode_slice(input, CHUNK_LEN),
+                _ => {
                     let mut buf = BytesMut::new();
                     resse_decode(input, CHUNK_LEN, &mut buf)
                 }

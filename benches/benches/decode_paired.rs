@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use resse_benches::{
     CHUNK_LEN, Chunking, Counts, Scale, Workload, memchr2_count, memcpy_chunks, resse_decode_bytes,
-    scan_copy,
+    resse_decode_slice, scan_copy,
 };
 use support::{Peer, PeerState};
 
@@ -38,6 +38,8 @@ const DEFAULT_ROUNDS: usize = 15;
 #[derive(Clone, Copy, PartialEq)]
 enum Runner {
     Resse,
+    /// `decode_slice`: borrowed events.
+    ResseBorrowed,
     Memchr2,
     Memcpy,
     ScanCopy,
@@ -48,7 +50,13 @@ impl Runner {
     /// resse first (the ratios are taken against it), then the limits and
     /// every peer that runs on 16 KiB chunks.
     fn all() -> Vec<Self> {
-        let mut all = vec![Self::Resse, Self::Memchr2, Self::Memcpy, Self::ScanCopy];
+        let mut all = vec![
+            Self::Resse,
+            Self::ResseBorrowed,
+            Self::Memchr2,
+            Self::Memcpy,
+            Self::ScanCopy,
+        ];
         let chunked = Peer::ALL
             .into_iter()
             .filter(|peer| peer.supports(Chunking::Chunked).is_ok());
@@ -59,6 +67,7 @@ impl Runner {
     fn name(self) -> &'static str {
         match self {
             Self::Resse => "resse",
+            Self::ResseBorrowed => "resse-borrowed",
             Self::Memchr2 => "memchr2_scan",
             Self::Memcpy => "memcpy",
             Self::ScanCopy => "scan+copy",
@@ -83,6 +92,9 @@ impl State {
         let counts: Option<Counts> = match runner {
             Runner::Resse => {
                 Some(resse_decode_bytes(black_box(&self.shared), CHUNK_LEN).expect("within limits"))
+            }
+            Runner::ResseBorrowed => {
+                Some(resse_decode_slice(black_box(input), CHUNK_LEN).expect("within limits"))
             }
             Runner::Memchr2 => {
                 black_box(memchr2_count(black_box(input), CHUNK_LEN));
@@ -122,11 +134,15 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
-/// Command line: workload names to keep (all when none), `--rounds N`.
+/// Command line: workload names to keep (all when none), `--rounds N`,
+/// `--runner NAME` (repeatable: run only these, without the report; for
+/// counting instructions with `perf stat`, which machine noise does not
+/// change).
 struct Args {
     benchmarking: bool,
     rounds: usize,
     only: Vec<String>,
+    runners: Vec<String>,
 }
 
 impl Args {
@@ -134,6 +150,7 @@ impl Args {
         let benchmarking = Scale::benchmarking();
         let mut rounds = if benchmarking { DEFAULT_ROUNDS } else { 1 };
         let mut only = Vec::new();
+        let mut runners = Vec::new();
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -144,6 +161,7 @@ impl Args {
                         .filter(|&n| n > 0)
                         .expect("--rounds takes a positive number");
                 }
+                "--runner" => runners.push(args.next().expect("--runner takes a name")),
                 // Flags cargo and libtest pass to every bench target.
                 flag if flag.starts_with("--") => {}
                 name => only.push(name.to_owned()),
@@ -153,6 +171,7 @@ impl Args {
             benchmarking,
             rounds,
             only,
+            runners,
         }
     }
 }
@@ -164,7 +183,10 @@ fn main() {
     } else {
         Scale::TEST
     };
-    let runners = Runner::all();
+    let mut runners = Runner::all();
+    if !args.runners.is_empty() {
+        runners.retain(|r| args.runners.iter().any(|n| n == r.name()));
+    }
     println!(
         "decode_paired ({}): {} rounds, 16 KiB chunks; GB/s = 10^9 bytes/s (median); \
          ratio = resse's throughput over the other's, per round (median [min, max])",
@@ -193,7 +215,7 @@ fn main() {
                 times[i].push(state.run(runners[i], &workload).as_secs_f64());
             }
         }
-        if args.benchmarking {
+        if args.benchmarking && args.runners.is_empty() {
             report(&workload, &runners, &times);
         } else {
             // Tiny inputs in a debug build: the times mean nothing.
@@ -215,44 +237,52 @@ fn profile() -> String {
     }
 }
 
-/// Prints one workload's table and its verdict against the targets.
+/// Prints one workload's table: every runner's throughput and, per round,
+/// resse's and resse-borrowed's throughput over it (medians [min, max]),
+/// then the ratios the issue's targets are about.
 fn report(workload: &Workload, runners: &[Runner], times: &[Vec<f64>]) {
     let bytes = workload.bytes.len() as f64;
-    let resse = &times[0];
+    let index = |r: Runner| runners.iter().position(|&x| x == r).expect("runner");
+    let (resse, borrowed) = (
+        &times[index(Runner::Resse)],
+        &times[index(Runner::ResseBorrowed)],
+    );
+    // Median [min, max] over rounds of `base`'s throughput over `other`'s.
+    let ratio = |other: &[f64], base: &[f64]| {
+        let mut r: Vec<f64> = other.iter().zip(base).map(|(o, b)| o / b).collect();
+        let m = median(&mut r);
+        (m, r[0], r[r.len() - 1])
+    };
     println!("\n## {} ({:.1} MB)", workload.name, bytes / 1e6);
-    println!("| parser | GB/s | resse / parser |");
-    println!("|---|---|---|");
-    let mut best_peer: Option<(&str, f64)> = None;
-    let mut scan_ratio = 0.0;
-    let mut scan_copy_ratio = 0.0;
+    println!("| parser | GB/s | resse / parser | resse-borrowed / parser |");
+    println!("|---|---|---|---|");
     for (runner, t) in runners.iter().zip(times) {
         let gbs = bytes / median(&mut t.clone()) / 1e9;
-        // Ratio of throughputs = inverse ratio of times, round by round.
-        let mut ratios: Vec<f64> = t.iter().zip(resse).map(|(o, r)| o / r).collect();
-        let ratio = median(&mut ratios);
-        let (lo, hi) = (ratios[0], ratios[ratios.len() - 1]);
-        if *runner == Runner::Resse {
-            println!("| resse | {gbs:.2} | |");
-            continue;
-        }
+        let (a, alo, ahi) = ratio(t, resse);
+        let (b, blo, bhi) = ratio(t, borrowed);
         println!(
-            "| {} | {gbs:.2} | {ratio:.2}× [{lo:.2}, {hi:.2}] |",
+            "| {} | {gbs:.2} | {a:.2}× [{alo:.2}, {ahi:.2}] | {b:.2}× [{blo:.2}, {bhi:.2}] |",
             runner.name()
         );
-        match runner {
-            Runner::Memchr2 => scan_ratio = ratio,
-            Runner::ScanCopy => scan_copy_ratio = ratio,
-            Runner::Peer(_) if best_peer.is_none_or(|(_, r)| ratio < r) => {
-                best_peer = Some((runner.name(), ratio));
-            }
-            _ => {}
-        }
     }
-    if let Some((peer, ratio)) = best_peer {
+    let peers = runners
+        .iter()
+        .zip(times)
+        .filter(|(r, _)| matches!(r, Runner::Peer(_)));
+    // The fastest peer: the one resse leads least.
+    let Some((peer, peer_times)) =
+        peers.min_by(|a, b| ratio(a.1, resse).0.total_cmp(&ratio(b.1, resse).0))
+    else {
+        return;
+    };
+    for (name, base) in [("resse", resse), ("resse-borrowed", borrowed)] {
         println!(
-            "{}: {ratio:.2}× the fastest peer ({peer}); {scan_ratio:.2} of the memchr2 scan; \
-             {scan_copy_ratio:.2} of scan+copy",
+            "{} ({name}): {:.2}× the fastest peer ({}); {:.2} of the memchr2 scan; {:.2} of scan+copy",
             workload.name,
+            ratio(peer_times, base).0,
+            peer.name(),
+            ratio(&times[index(Runner::Memchr2)], base).0,
+            ratio(&times[index(Runner::ScanCopy)], base).0,
         );
     }
 }

@@ -12,7 +12,7 @@
 //! criterion picks its own mode.
 
 use bytes::{Bytes, BytesMut};
-use resse_codec::{DecodeError, Decoder, Event, Frame, Text};
+use resse_codec::{DecodeError, Decoder, Event, Frame, FrameRef, Text};
 
 /// Chunk size for the "network-like" runs: every workload is also fed to
 /// every parser in pieces of this many bytes.
@@ -428,6 +428,35 @@ pub fn resse_decode_bytes(input: &Bytes, chunk_len: usize) -> Result<Counts, Dec
     Ok(counts)
 }
 
+/// Decodes `input` with a fresh [`resse_codec::Decoder`] through its
+/// borrowing entry point, [`Decoder::decode_slice`]: each `chunk_len`-byte
+/// chunk is a plain `&[u8]`, events borrow from it (or from the decoder when
+/// they span chunks or join lines) and are used before the next call, as a
+/// consumer that parses each event at once does. No reference count is
+/// touched.
+///
+/// # Errors
+///
+/// Any [`DecodeError`] (none is expected on the benchmark workloads).
+pub fn resse_decode_slice(input: &[u8], chunk_len: usize) -> Result<Counts, DecodeError> {
+    let mut decoder = Decoder::new();
+    let mut counts = Counts::default();
+    for chunk in input.chunks(chunk_len.max(1)) {
+        let mut rest = chunk;
+        while let Some(frame) = decoder.decode_slice(&mut rest)? {
+            if let FrameRef::Event(event) = frame {
+                counts.add(event.data().len());
+            }
+        }
+    }
+    while let Some(frame) = decoder.decode_slice_eof()? {
+        if let FrameRef::Event(event) = frame {
+            counts.add(event.data().len());
+        }
+    }
+    Ok(counts)
+}
+
 /// Physical limit (a): visits every CR and LF of `input` with
 /// `memchr::memchr2_iter`, chunk by chunk, and returns how many there are.
 pub fn memchr2_count(input: &[u8], chunk_len: usize) -> usize {
@@ -535,6 +564,8 @@ mod tests {
             for chunk_len in [1, 7, CHUNK_LEN, w.bytes.len()] {
                 let got = resse_decode(&w.bytes, chunk_len, &mut buf).expect("within limits");
                 assert_eq!(got, w.expected, "{} at {chunk_len}", w.name);
+                let got = resse_decode_slice(&w.bytes, chunk_len).expect("within limits");
+                assert_eq!(got, w.expected, "{} borrowed at {chunk_len}", w.name);
             }
         }
     }

@@ -6,8 +6,10 @@ use core::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use memchr::memchr2;
 
+use crate::borrowed::{self, CarryCursor, Cursor, FrameRef, RawFrame};
+use crate::source::{Scratch, Source, Span};
 use crate::text::{self, INLINE_CAP};
-use crate::{DecodeError, Event, Frame, Text};
+use crate::{DecodeError, Frame, Text};
 
 /// Default for [`DecoderConfig::max_line_len`]: 16 MiB.
 ///
@@ -68,8 +70,9 @@ pub enum Overflow {
 /// # Memory
 ///
 /// A decoder's memory, its buffer included (the carry of
-/// [`Decoder::decode_bytes`] and [`ChunkDecoder`](crate::ChunkDecoder), the
-/// buffer of [`BufferedDecoder`]), is at most
+/// [`Decoder::decode_bytes`], [`Decoder::decode_slice`] and
+/// [`ChunkDecoder`](crate::ChunkDecoder), the buffer of [`BufferedDecoder`]),
+/// is at most
 /// `max(max_line_len, max_event_len)` + the chunk being decoded +
 /// [`MEMORY_SLACK`], on every input shape:
 ///
@@ -176,87 +179,6 @@ impl DecoderConfig {
     }
 }
 
-/// The buffers the decoder reads from: the caller's `BytesMut` (appended
-/// to between calls), or a `Bytes` chunk read without copying.
-pub(crate) trait Source: core::ops::Deref<Target = [u8]> {
-    /// Drops the first `n` bytes.
-    fn advance(&mut self, n: usize);
-    /// Splits off the first `n` bytes, sharing memory.
-    fn take(&mut self, n: usize) -> Bytes;
-    /// Drops everything.
-    fn clear(&mut self);
-    /// Makes room for `total` bytes in all, when the buffer can grow.
-    fn make_room(&mut self, total: usize);
-    /// The buffer's bytes, writable, when the decoder may rewrite the block
-    /// it has read in place (a `BytesMut`); `None` for shared chunks.
-    fn writable(&mut self) -> Option<&mut [u8]>;
-}
-
-impl Source for BytesMut {
-    #[inline]
-    fn advance(&mut self, n: usize) {
-        Buf::advance(self, n);
-    }
-    #[inline]
-    fn take(&mut self, n: usize) -> Bytes {
-        self.split_to(n).freeze()
-    }
-    #[inline]
-    fn clear(&mut self) {
-        Self::clear(self);
-    }
-    #[inline]
-    fn make_room(&mut self, total: usize) {
-        grow_exact(self, total - self.len().min(total), total);
-    }
-    #[inline]
-    fn writable(&mut self) -> Option<&mut [u8]> {
-        Some(&mut self[..])
-    }
-}
-
-impl Source for Bytes {
-    #[inline]
-    fn advance(&mut self, n: usize) {
-        Buf::advance(self, n);
-    }
-    #[inline]
-    fn take(&mut self, n: usize) -> Bytes {
-        self.split_to(n)
-    }
-    #[inline]
-    fn clear(&mut self) {
-        Self::clear(self);
-    }
-    #[inline]
-    fn make_room(&mut self, _total: usize) {}
-    #[inline]
-    fn writable(&mut self) -> Option<&mut [u8]> {
-        None
-    }
-}
-
-/// A byte range `start..end` of the block being read, relative to the front
-/// of the caller's buffer (which is where the block starts).
-#[derive(Clone, Copy, Debug)]
-struct Span {
-    start: usize,
-    end: usize,
-}
-
-impl Span {
-    fn len(self) -> usize {
-        self.end - self.start
-    }
-
-    /// A copy of `buf[self]` as a [`Text`]: inline when short (see
-    /// `Text::copy_lossy`, which reads the bytes after it in whole words).
-    #[inline(always)]
-    fn copy_text(self, buf: &[u8]) -> Text {
-        Text::copy_lossy(&buf[self.start..], self.len())
-    }
-}
-
 /// The fields `Decoder::run_lines` handles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Field {
@@ -352,7 +274,7 @@ impl Eol {
 
     /// The index of the first CR or LF in `hay`: a word-at-a-time scan of
     /// the first [`SHORT_SCAN`] bytes, then a vector search.
-    #[inline]
+    #[inline(always)]
     fn find_short(&self, hay: &[u8]) -> Option<usize> {
         let head = &hay[..hay.len().min(SHORT_SCAN)];
         let mut words = head.chunks_exact(8);
@@ -485,6 +407,16 @@ pub struct Decoder {
     ids: BytesMut,
     /// What `decode_bytes` keeps of a block that spans chunks.
     carry: BytesMut,
+    /// Where the texts of `decode_slice`'s last frame point when not into the
+    /// input: replaced invalid UTF-8.
+    scratch: Scratch,
+    /// Bytes of the carry that `decode_slice` consumed but kept until its
+    /// frame was let go.
+    carry_used: usize,
+    /// `decode_slice`'s last frame used the join buffer without splitting.
+    joined_used: bool,
+    /// `decode_slice`'s last frame came from the carry.
+    from_carry: bool,
     /// Every byte in `carry` is ASCII: checked as each piece is appended,
     /// while the piece is still in the L1 cache from the line-end search,
     /// instead of once more over the whole event (from L2 or memory) when it
@@ -530,6 +462,10 @@ impl Decoder {
             joined: BytesMut::new(),
             ids: BytesMut::new(),
             carry: BytesMut::new(),
+            scratch: Scratch::default(),
+            carry_used: 0,
+            joined_used: false,
+            from_carry: false,
             carry_ascii: false,
             input_valid: false,
         }
@@ -545,13 +481,6 @@ impl Decoder {
     /// and it survives [`reset`](Self::reset).
     pub fn last_event_id(&self) -> &Text {
         &self.last_event_id
-    }
-
-    /// The frame of a dispatched event, with the last event ID in effect (a
-    /// copy when it is short, else a shared handle).
-    #[inline(always)]
-    fn event(&self, event_type: Text, data: Text) -> Frame {
-        Frame::Event(Event::decoded(event_type, data, self.last_event_id.clone()))
     }
 
     /// Sets the last event ID (for example the one a client starts with).
@@ -581,6 +510,7 @@ impl Decoder {
     /// [`incomplete_at_eof`]: Self::incomplete_at_eof
     pub fn reset(&mut self) {
         self.carry.clear();
+        self.carry_used = 0;
         self.start_stream();
         self.mode = Mode::Normal;
         self.incomplete = false;
@@ -627,7 +557,7 @@ impl Decoder {
     /// commonest event is built right where it is consumed (measured: 38 ->
     /// 27 ns per 37-byte event).
     #[inline]
-    fn decode_from<B: Source>(&mut self, buf: &mut B) -> Result<Option<Frame>, DecodeError> {
+    fn decode_from<B: Source>(&mut self, buf: &mut B) -> Result<Option<B::Frame>, DecodeError> {
         if let Some(frame) = self.fast_event(buf) {
             return Ok(Some(frame));
         }
@@ -638,7 +568,7 @@ impl Decoder {
     /// a plain block: one `data:` line, then a whole block of simple lines.
     /// `None` (having consumed nothing) leaves the bytes to the general path.
     #[inline(always)]
-    fn fast_event<B: Source>(&mut self, buf: &mut B) -> Option<Frame> {
+    fn fast_event<B: Source>(&mut self, buf: &mut B) -> Option<B::Frame> {
         if !self.at_plain_block_start() {
             return None;
         }
@@ -665,7 +595,7 @@ impl Decoder {
 
     /// Everything but the fast path: one line at a time.
     #[inline(never)]
-    fn decode_general<B: Source>(&mut self, buf: &mut B) -> Result<Option<Frame>, DecodeError> {
+    fn decode_general<B: Source>(&mut self, buf: &mut B) -> Result<Option<B::Frame>, DecodeError> {
         if self.scan > buf.len() {
             // The buffer contract was broken (bytes were removed behind our
             // back): start afresh rather than index out of bounds.
@@ -744,7 +674,12 @@ impl Decoder {
     /// # Errors
     /// As [`decode`](Self::decode).
     pub fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
-        if let Some(frame) = self.decode(buf)? {
+        self.decode_eof_from(buf)
+    }
+
+    /// `decode_eof` on any buffer.
+    fn decode_eof_from<B: Source>(&mut self, buf: &mut B) -> Result<Option<B::Frame>, DecodeError> {
+        if let Some(frame) = self.decode_from(buf)? {
             return Ok(Some(frame));
         }
         let discarded = match self.mode {
@@ -808,12 +743,21 @@ impl Decoder {
     /// Everything but `decode_bytes`'s fast path.
     #[inline(never)]
     fn decode_bytes_general(&mut self, input: &mut Bytes) -> Result<Option<Frame>, DecodeError> {
+        self.decode_chunk(input)
+    }
+
+    /// `decode_bytes` and `decode_slice` past their fast path: decodes from
+    /// the chunk while no block spans chunks, else appends the chunk to the
+    /// carry a line at a time and decodes from the carry.
+    #[inline(always)]
+    fn decode_chunk<I: Chunk>(&mut self, input: &mut I) -> Result<Option<I::Frame>, DecodeError> {
         loop {
             if self.carry.is_empty() {
                 if input.is_empty() {
                     return Ok(None);
                 }
                 // Straight from the chunk, without copying.
+                self.from_carry = false;
                 let frame = self.decode_from(input);
                 if matches!(frame, Ok(None)) && !input.is_empty() {
                     // An unfinished block: keep it (the decoder's positions
@@ -850,15 +794,136 @@ impl Decoder {
             let cap = self.carry_cap();
             grow_exact(&mut self.carry, n, cap);
             self.carry.extend_from_slice(&input[..n]);
-            Buf::advance(input, n);
+            input.advance(n);
             if waiting {
                 self.scan = eol.map_or(self.carry.len(), |i| old + i);
             }
-            let frame = self.with_carry(Self::decode);
+            let frame = I::on_carry(self, false);
             if !matches!(frame, Ok(None)) {
                 return frame;
             }
+            self.settle_carry();
         }
+    }
+
+    /// Drops from the carry what `decode_slice` consumed from it, once the
+    /// frame that may point into it is let go.
+    #[inline]
+    fn settle_carry(&mut self) {
+        if self.carry_used > 0 {
+            Buf::advance(&mut self.carry, core::mem::take(&mut self.carry_used));
+        }
+    }
+
+    /// Lets go of what `decode_slice`'s last frame pointed into.
+    #[inline]
+    fn settle(&mut self) {
+        self.settle_carry();
+        if self.joined_used {
+            self.joined_used = false;
+            self.joined.clear();
+            if self.joined.capacity() > FAST_JOIN_MAX + JOIN_STEP {
+                self.joined = BytesMut::new();
+            }
+        }
+        if !self.scratch.lossy.is_empty() {
+            self.scratch.lossy.clear();
+            if self.scratch.lossy.capacity() > FAST_JOIN_MAX {
+                self.scratch.lossy = alloc::string::String::new();
+            }
+        }
+    }
+
+    /// Decodes the next frame from a chunk of input, borrowing from it: the
+    /// frame's texts are `&str` pointing into the chunk (or, for an event
+    /// that spans chunks or whose lines had to be joined, into the
+    /// decoder), so no reference count is touched and nothing is allocated
+    /// in steady state. Consumes from the front of `input`; returns
+    /// `Ok(None)` once it is used up: pass the next chunk then, and call
+    /// [`decode_slice_eof`](Self::decode_slice_eof) at the end of the stream.
+    ///
+    /// The frame borrows the decoder until the next call: use each event
+    /// before asking for the next (copy what you keep, or call
+    /// [`FrameRef::to_frame`]). Frames, errors and the last event ID are
+    /// exactly those of [`decode`](Self::decode) and
+    /// [`decode_bytes`](Self::decode_bytes) for the same bytes, however they
+    /// are chunked: the three share one implementation of the field rules.
+    /// Do not mix entry points on one stream.
+    ///
+    /// ```
+    /// use resse_codec::{Decoder, FrameRef};
+    ///
+    /// let mut decoder = Decoder::new();
+    /// let mut data = Vec::new();
+    /// for chunk in [&b"data: hel"[..], b"lo\n\ndata: world\n\n"] {
+    ///     let mut rest = chunk;
+    ///     while let Some(frame) = decoder.decode_slice(&mut rest)? {
+    ///         if let FrameRef::Event(e) = frame {
+    ///             data.push(e.data().to_owned());
+    ///         }
+    ///     }
+    /// }
+    /// while let Some(_frame) = decoder.decode_slice_eof()? {}
+    /// assert_eq!(data, ["hello", "world"]);
+    /// # Ok::<(), resse_codec::DecodeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`decode`](Self::decode).
+    #[inline]
+    pub fn decode_slice<'s, 'c: 's>(
+        &'s mut self,
+        input: &mut &'c [u8],
+    ) -> Result<Option<FrameRef<'s>>, DecodeError> {
+        self.settle();
+        let chunk: &'c [u8] = input;
+        let mut cursor = Cursor {
+            bytes: chunk,
+            at: 0,
+        };
+        let fast = if self.carry.is_empty() {
+            self.fast_event(&mut cursor)
+        } else {
+            None
+        };
+        let frame = match fast {
+            Some(frame) => Ok(Some(frame)),
+            None => self.decode_chunk(&mut cursor),
+        };
+        *input = &chunk[cursor.at..];
+        let Some(frame) = frame? else {
+            return Ok(None);
+        };
+        let from = if fast.is_none() && self.from_carry {
+            &self.carry[..]
+        } else {
+            chunk
+        };
+        Ok(Some(self.resolve(frame, from)))
+    }
+
+    /// Decodes what [`decode_slice`](Self::decode_slice) kept at the end of
+    /// the stream: as [`decode_eof`](Self::decode_eof) does.
+    ///
+    /// # Errors
+    /// As [`decode`](Self::decode).
+    pub fn decode_slice_eof(&mut self) -> Result<Option<FrameRef<'_>>, DecodeError> {
+        self.settle();
+        match Cursor::on_carry(self, true)? {
+            Some(frame) => Ok(Some(self.resolve(frame, &self.carry[..]))),
+            None => Ok(None),
+        }
+    }
+
+    #[inline(always)]
+    fn resolve<'a>(&'a self, frame: RawFrame, input: &'a [u8]) -> FrameRef<'a> {
+        borrowed::resolve(
+            frame,
+            input,
+            &self.joined,
+            &self.scratch,
+            &self.last_event_id,
+        )
     }
 
     /// The most the carry grows to by doubling: what it may hold after
@@ -908,8 +973,8 @@ impl Decoder {
     /// (having consumed nothing) for anything else, which the general path
     /// then handles with exactly the same result; it records in `scan` how
     /// far it looked, so nothing is scanned twice.
-    #[inline]
-    fn single_line_event<B: Source>(&mut self, buf: &mut B) -> Option<Frame> {
+    #[inline(always)]
+    fn single_line_event<B: Source>(&mut self, buf: &mut B) -> Option<B::Frame> {
         if !buf.starts_with(b"data:") {
             return None;
         }
@@ -936,12 +1001,10 @@ impl Decoder {
             // Replacement is counted against the limit: the general path.
             return None;
         }
-        let mut data = buf.take(block_end);
-        Buf::advance(&mut data, value);
-        data.truncate(end - value);
+        let data = buf.cut(value, end, block_end);
         self.scan = 0;
-        let data = Text::from_utf8_lossy_or_valid(data, true);
-        Some(self.event(Text::ABSENT, data))
+        let data = buf.text(data, true, &mut self.scratch);
+        Some(B::event(B::absent(), data, &self.last_event_id))
     }
 
     /// The fast path for a whole block of `data:`, `event:` and `id:` lines
@@ -952,7 +1015,7 @@ impl Decoder {
     /// exactly the same result: other fields, a limit reached, an
     /// incomplete block, a block with no data.
     #[inline]
-    fn block_event<B: Source>(&mut self, buf: &mut B) -> Option<Frame> {
+    fn block_event<B: Source>(&mut self, buf: &mut B) -> Option<B::Frame> {
         let comments = self.config.comments;
         let max_line = self.config.max_line_len;
         let max_event = self.config.max_event_len;
@@ -1017,30 +1080,33 @@ impl Decoder {
             }
             pos = next;
         };
+        // Invalid UTF-8 in the data or type is counted against the limit
+        // once replaced: the general path does that.
         let was_valid = self.input_valid;
-        if !was_valid {
-            let fields = self.data.iter().chain(&event_type).chain(&id);
-            if !fields.into_iter().all(|s| valid_utf8(&buf[s.start..s.end])) {
-                // Replacement is counted against the limit: the general path.
-                return bail(self);
-            }
-            self.input_valid = true;
+        let valid = |s: Span| was_valid || valid_utf8(&buf[s.start..s.end]);
+        if !event_type.is_none_or(valid) {
+            return bail(self);
         }
         if let [first] = self.data[..] {
             // One data line: shared, not copied.
+            if !valid(first) {
+                return bail(self);
+            }
             self.clear_block();
+            self.input_valid = true;
             let frame = self.shared_event(buf, block_end, Some(first), event_type, id);
             self.input_valid = was_valid;
             return frame;
         }
-        let [event_type, data] = self.join(buf, event_type, id);
-        self.input_valid = was_valid;
+        let Some([event_type, data]) = self.join(buf, event_type, id) else {
+            return bail(self);
+        };
         self.clear_block();
         buf.advance(block_end);
         // Built last, right where it is returned: built earlier, it would be
         // moved as a whole right after its fields were stored, which stalls
         // store forwarding (measured: 4% of the time on `multiline`).
-        Some(self.event(event_type, data))
+        Some(B::event(event_type, data, &self.last_event_id))
     }
 
     /// Where the line whose value starts at `from` ends (its first CR or
@@ -1238,7 +1304,7 @@ impl Decoder {
         buf: &mut B,
         end: usize,
         next: usize,
-    ) -> Result<Option<Frame>, DecodeError> {
+    ) -> Result<Option<B::Frame>, DecodeError> {
         let start = self.pos;
         if start == end {
             return self.dispatch(buf, next);
@@ -1264,15 +1330,14 @@ impl Decoder {
                 if !self.has_state() {
                     // The line is all there is in the buffer's front: hand it
                     // out without copying.
-                    buf.advance(value);
-                    let text = buf.take(end - value);
-                    buf.advance(next - end);
+                    let line = buf.take(next);
+                    let text = buf.text(B::sub(&line, value, end), false, &mut self.scratch);
                     self.pos = 0;
                     self.scan = 0;
-                    return Ok(Some(Frame::Comment(Text::from_utf8_lossy(text))));
+                    return Ok(Some(B::comment(text)));
                 }
-                let text = Bytes::copy_from_slice(&buf[value..end]);
-                frame = Some(Frame::Comment(Text::from_utf8_lossy(text)));
+                let text = buf.copied(Span { start: value, end }, &mut self.scratch);
+                frame = Some(B::comment(text));
             }
         } else {
             let (name_end, value) = split_field(line);
@@ -1284,7 +1349,7 @@ impl Decoder {
                 b"id" if valid_id(&buf[value..end]) => self.record(Field::Id, span),
                 b"retry" => {
                     if let Some(ms) = parse_retry(&buf[value..end]) {
-                        frame = Some(Frame::Retry(Duration::from_millis(ms)));
+                        frame = Some(B::retry(Duration::from_millis(ms)));
                     }
                 }
                 _ => {}
@@ -1324,7 +1389,7 @@ impl Decoder {
         &mut self,
         buf: &mut B,
         next: usize,
-    ) -> Result<Option<Frame>, DecodeError> {
+    ) -> Result<Option<B::Frame>, DecodeError> {
         if !self.has_state() {
             buf.advance(next);
             self.pos = 0;
@@ -1350,10 +1415,10 @@ impl Decoder {
             // `shared_event` would do, without its checks (measured: 8% of
             // the time on `heartbeat`, whose events come this way).
             let data = self.cut_data(buf, self.first_data, next);
-            Some(self.event(Text::ABSENT, data))
+            Some(B::event(B::absent(), data, &self.last_event_id))
         } else if self.data_lines > 1 {
             let [event_type, data] = self.join_block(buf, next);
-            Some(self.event(event_type, data))
+            Some(B::event(event_type, data, &self.last_event_id))
         } else {
             // No data (an id-only block), or one data line shared without
             // copying.
@@ -1418,59 +1483,68 @@ impl Decoder {
     /// cut out: joining needs no memory beyond the block's own. From a
     /// shared chunk they are copied into the join buffer (at most the
     /// chunk's size); a large join is then left to the event alone.
-    fn join_block<B: Source>(&mut self, buf: &mut B, next: usize) -> [Text; 2] {
+    fn join_block<B: Source>(&mut self, buf: &mut B, next: usize) -> [B::Value; 2] {
         let end = self.pos;
         if let Some(id) = self.id {
             self.commit_id(buf, id);
         }
         let len = self.data_len + self.data_lines - 1;
         let event_type = self.event_type.filter(|s| s.start < s.end);
-        let long_type = event_type.filter(|s| s.len() > INLINE_CAP);
+        // Joining in place overwrites the block: a borrowed event type must
+        // move with the data.
+        let long_type = event_type.filter(|s| !B::OWNED || s.len() > INLINE_CAP);
         let short_type = match event_type {
-            Some(s) if long_type.is_none() => s.copy_text(buf),
-            _ => Text::ABSENT,
+            Some(s) if long_type.is_none() => buf.short(s, &mut self.scratch),
+            _ => B::absent(),
         };
         let valid = self.input_valid;
-        let joined = if let Some(bytes) = buf.writable() {
+        if let Some(bytes) = buf.writable() {
             let written = join_in_place(&mut bytes[..end], long_type);
             debug_assert_eq!(written, len + long_type.map_or(0, Span::len));
             let joined = buf.take(written);
             buf.advance(next - written);
-            joined
-        } else {
-            let type_len = long_type.map_or(0, Span::len);
-            let joined = &mut self.joined;
-            reserve_in_steps(joined, len + type_len, JOIN_STEP);
-            let mut first = true;
-            for_each_data_value(&buf[..end], |v| {
-                if !first {
-                    joined.extend_from_slice(b"\n");
-                }
-                first = false;
-                joined.extend_from_slice(&buf[v.start..v.end]);
-            });
-            if let Some(t) = long_type {
-                joined.extend_from_slice(&buf[t.start..t.end]);
+            if long_type.is_some() {
+                let [data, event_type] = buf.text2(joined, len, &mut self.scratch);
+                return [event_type, data];
             }
-            let out = joined.split().freeze();
-            if out.len() > FAST_JOIN_MAX {
-                // Keep no handle on a large allocation: it is freed with
-                // the event.
-                self.joined = BytesMut::new();
-            }
-            buf.advance(next);
-            out
-        };
-        if long_type.is_some() {
-            let [data, event_type] = Text::split2_lossy(joined, len);
-            return [event_type, data];
+            return [short_type, buf.text(joined, valid, &mut self.scratch)];
         }
-        [short_type, Text::from_utf8_lossy_or_valid(joined, valid)]
+        let type_len = long_type.map_or(0, Span::len);
+        let joined = &mut self.joined;
+        reserve_in_steps(joined, len + type_len, JOIN_STEP);
+        let mut first = true;
+        for_each_data_value(&buf[..end], |v| {
+            if !first {
+                joined.extend_from_slice(b"\n");
+            }
+            first = false;
+            joined.extend_from_slice(&buf[v.start..v.end]);
+        });
+        if let Some(t) = long_type {
+            joined.extend_from_slice(&buf[t.start..t.end]);
+        }
+        let [data, long] = B::joined(joined, len, type_len, valid, &mut self.scratch);
+        if !B::OWNED {
+            self.joined_used = true;
+        } else if len + type_len > FAST_JOIN_MAX {
+            // Keep no handle on a large allocation: it is freed with the
+            // event.
+            self.joined = BytesMut::new();
+        }
+        buf.advance(next);
+        [
+            if long_type.is_some() {
+                long
+            } else {
+                short_type
+            },
+            data,
+        ]
     }
 
     /// Takes the block `buf[..next]` and builds its event from slices of it,
-    /// without copying: the data (if any), the event type, and the id, which
-    /// it commits. Returns `None` for a block without data.
+    /// without copying: the data (if any) and the event type; it commits the
+    /// id (a copy). Returns `None` for a block without data.
     #[inline]
     fn shared_event<B: Source>(
         &mut self,
@@ -1479,45 +1553,40 @@ impl Decoder {
         data: Option<Span>,
         event_type: Option<Span>,
         id: Option<Span>,
-    ) -> Option<Frame> {
+    ) -> Option<B::Frame> {
         let event_type = event_type.filter(|s| s.start < s.end);
-        let short = |s: Option<Span>| s.is_none_or(|s| s.len() <= INLINE_CAP);
-        if short(event_type) && short(id) {
-            // The common case: short fields are copied inline (cheaper than
+        if let Some(id) = id {
+            self.commit_id(buf, id);
+        }
+        if event_type.is_none_or(|s| s.len() <= INLINE_CAP) {
+            // The common case: a short type is copied inline (cheaper than
             // a shared handle), and the data is cut out.
-            let event_type = event_type.map_or(Text::ABSENT, |s| s.copy_text(buf));
-            if let Some(id) = id {
-                self.commit_id(buf, id);
-            }
+            let event_type = event_type.map_or(B::absent(), |s| buf.short(s, &mut self.scratch));
             let Some(span) = data else {
                 buf.advance(next);
                 return None;
             };
             let data = self.cut_data(buf, span, next);
-            return Some(self.event(event_type, data));
+            return Some(B::event(event_type, data, &self.last_event_id));
         }
         let block = buf.take(next);
-        let ascii = self.input_valid;
-        let text =
-            |span: Span| Text::from_utf8_lossy_or_valid(block.slice(span.start..span.end), ascii);
-        if let Some(id) = id {
-            self.last_event_id = text(id);
-        }
-        data.map(|span| {
-            let event_type = event_type.map_or(Text::ABSENT, &text);
-            self.event(event_type, text(span))
-        })
+        let span = data?;
+        let valid = self.input_valid;
+        let scratch = &mut self.scratch;
+        let event_type = event_type.map_or(B::absent(), |s| {
+            buf.text(B::sub(&block, s.start, s.end), valid, scratch)
+        });
+        let data = buf.text(B::sub(&block, span.start, span.end), valid, scratch);
+        Some(B::event(event_type, data, &self.last_event_id))
     }
 
     /// Takes the block `buf[..next]` and returns the `span` of it as a
-    /// [`Text`]: `advance` + `take` cut it out with a single reference count
-    /// update.
+    /// text: `advance` + `take` cut it out with a single reference count
+    /// update (none for borrowed frames).
     #[inline(always)]
-    fn cut_data<B: Source>(&self, buf: &mut B, span: Span, next: usize) -> Text {
-        buf.advance(span.start);
-        let data = buf.take(span.len());
-        buf.advance(next - span.end);
-        Text::from_utf8_lossy_or_valid(data, self.input_valid)
+    fn cut_data<B: Source>(&mut self, buf: &mut B, span: Span, next: usize) -> B::Value {
+        let data = buf.cut(span.start, span.end, next);
+        buf.text(data, self.input_valid, &mut self.scratch)
     }
 
     /// Makes `buf[id]` the last event ID. A short ID is written inline, in
@@ -1551,11 +1620,16 @@ impl Decoder {
     /// memory is reused once the events are dropped). A short event type is
     /// copied inline; a long one is joined after the data and cut out of the
     /// same buffer (one shared handle for the two).
+    ///
+    /// `None` (with nothing committed) when the data is not valid UTF-8,
+    /// which the general path handles.
     #[inline(always)]
-    fn join(&mut self, buf: &[u8], event_type: Option<Span>, id: Option<Span>) -> [Text; 2] {
-        if let Some(id) = id {
-            self.commit_id(buf, id);
-        }
+    fn join<B: Source>(
+        &mut self,
+        buf: &B,
+        event_type: Option<Span>,
+        id: Option<Span>,
+    ) -> Option<[B::Value; 2]> {
         let len = self.data_len + self.data.len() - 1;
         let event_type = event_type.filter(|s| s.start < s.end);
         let long_type = event_type.filter(|s| s.len() > INLINE_CAP);
@@ -1569,21 +1643,25 @@ impl Decoder {
             }
             joined.extend_from_slice(&buf[line.start..line.end]);
         }
-        match (long_type, event_type) {
-            (Some(span), _) => {
-                joined.extend_from_slice(&buf[span.start..span.end]);
-                let [data, event_type] = Text::split2_lossy(joined.split().freeze(), len);
-                [event_type, data]
-            }
-            (None, short) => {
-                let event_type = short.map_or(Text::ABSENT, |s| s.copy_text(buf));
-                let data = joined.split().freeze();
-                [
-                    event_type,
-                    Text::from_utf8_lossy_or_valid(data, self.input_valid),
-                ]
-            }
+        if let Some(span) = long_type {
+            joined.extend_from_slice(&buf[span.start..span.end]);
         }
+        // Checked here, once over the joined data, while it is in L1.
+        let from = joined.len() - len - type_len;
+        if !self.input_valid && !valid_utf8(&joined[from..from + len]) {
+            joined.truncate(from);
+            return None;
+        }
+        if let Some(id) = id {
+            self.commit_id(buf, id);
+        }
+        let [data, long] = B::joined(&mut self.joined, len, type_len, true, &mut self.scratch);
+        self.joined_used |= !B::OWNED;
+        let event_type = match (long_type, event_type) {
+            (Some(_), _) => long,
+            (None, short) => short.map_or(B::absent(), |s| buf.short(s, &mut self.scratch)),
+        };
+        Some([event_type, data])
     }
 
     /// No line end in the buffer: enforce the limits on the partial line.
@@ -1696,6 +1774,48 @@ impl Decoder {
         }
         self.mode = Mode::Discard { at_line_start };
         false
+    }
+}
+
+/// A chunk the decoder reads without copying, and how it decodes from its
+/// carry when a block spans chunks.
+trait Chunk: Source {
+    /// Decodes from the carry (at the end of the stream when `eof`).
+    fn on_carry(dec: &mut Decoder, eof: bool) -> Result<Option<Self::Frame>, DecodeError>;
+}
+
+impl Chunk for Bytes {
+    #[inline]
+    fn on_carry(dec: &mut Decoder, eof: bool) -> Result<Option<Frame>, DecodeError> {
+        if eof {
+            dec.with_carry(Decoder::decode_eof)
+        } else {
+            dec.with_carry(Decoder::decode)
+        }
+    }
+}
+
+impl Chunk for Cursor<'_> {
+    /// As for `Bytes`, but what is consumed stays in the carry until the
+    /// frame is let go, and the frame's positions are in the carry.
+    #[inline]
+    fn on_carry(dec: &mut Decoder, eof: bool) -> Result<Option<RawFrame>, DecodeError> {
+        let mut carry = core::mem::take(&mut dec.carry);
+        dec.input_valid = dec.carry_ascii;
+        let mut cursor = CarryCursor {
+            bytes: &mut carry[..],
+            at: 0,
+        };
+        let result = if eof {
+            dec.decode_eof_from(&mut cursor)
+        } else {
+            dec.decode_from(&mut cursor)
+        };
+        dec.carry_used = cursor.at;
+        dec.input_valid = false;
+        dec.carry = carry;
+        dec.from_carry = true;
+        result
     }
 }
 
@@ -1826,7 +1946,7 @@ fn join_in_place(block: &mut [u8], long_type: Option<Span>) -> usize {
 
 /// Whether `bytes` are valid UTF-8 (ASCII checked first, much faster).
 #[inline]
-fn valid_utf8(bytes: &[u8]) -> bool {
+pub(crate) fn valid_utf8(bytes: &[u8]) -> bool {
     text::is_ascii(bytes) || core::str::from_utf8(bytes).is_ok()
 }
 

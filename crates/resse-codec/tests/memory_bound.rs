@@ -202,6 +202,24 @@ fn chunk_decoder_peak(limit: usize, shape: &Shape) -> (usize, usize) {
     (peak, outs)
 }
 
+/// Peak memory of `Decoder::decode_slice` on `shape`, and what it decoded.
+fn borrowed_peak(limit: usize, shape: &Shape) -> (usize, usize) {
+    let mut outs = 0;
+    let peak = peak_of(|| {
+        let mut decoder = Decoder::with_config(config(limit));
+        for chunk in shape.chunks() {
+            let mut rest = &chunk[..];
+            while !matches!(decoder.decode_slice(&mut rest), Ok(None)) {
+                outs += 1;
+            }
+        }
+        while !matches!(decoder.decode_slice_eof(), Ok(None)) {
+            outs += 1;
+        }
+    });
+    (peak, outs)
+}
+
 /// Peak memory of a `BufferedDecoder` (`Decoder::decode` on the `BytesMut`
 /// it owns) on `shape`, and what it decoded.
 fn buffered_peak(limit: usize, shape: &Shape) -> (usize, usize) {
@@ -232,13 +250,15 @@ fn check(limit: usize) {
     for shape in shapes(limit) {
         let (bytes_peak, bytes_outs) = chunk_decoder_peak(limit, &shape);
         let (mut_peak, mut_outs) = buffered_peak(limit, &shape);
+        let (slice_peak, slice_outs) = borrowed_peak(limit, &shape);
         assert_eq!(bytes_outs, mut_outs, "{}", shape.name);
+        assert_eq!(bytes_outs, slice_outs, "{}", shape.name);
         report.push(format!(
-            "{:<32} ChunkDecoder {:>10}  BufferedDecoder {:>10}  bound {bound}",
-            shape.name, bytes_peak, mut_peak
+            "{:<32} ChunkDecoder {:>10}  BufferedDecoder {:>10}  decode_slice {:>10}  bound {bound}",
+            shape.name, bytes_peak, mut_peak, slice_peak
         ));
         eprintln!("{}", report[report.len() - 1]);
-        if bytes_peak > bound || mut_peak > bound {
+        if bytes_peak > bound || mut_peak > bound || slice_peak > bound {
             failed.push(shape.name);
         }
     }
