@@ -331,6 +331,7 @@ impl Source for CarryCursor<'_> {
 
 /// Turns the positions of `frame` into texts: `input` is what the call read
 /// (the chunk, or the carry), `joined` the join buffer.
+#[inline(always)]
 pub(crate) fn resolve<'a>(
     frame: RawFrame,
     input: &'a [u8],
@@ -338,21 +339,24 @@ pub(crate) fn resolve<'a>(
     scratch: &'a Scratch,
     last_event_id: &'a Text,
 ) -> FrameRef<'a> {
-    let text = |v: Val| -> Option<&'a str> {
-        match v {
-            Val::Absent => None,
-            Val::Input(a, b) => Some(Text::checked_str(&input[a..b])),
-            Val::Joined(a, b) => Some(Text::checked_str(&joined[a..b])),
-            Val::Lossy(a, b) => Some(&scratch.lossy[a..b]),
-        }
-    };
     match frame {
         RawFrame::Event(event_type, data) => FrameRef::Event(EventRef {
-            event_type: text(event_type),
-            data: text(data).unwrap_or(""),
+            event_type: text(event_type, input, joined, scratch),
+            data: text(data, input, joined, scratch).unwrap_or(""),
             last_event_id: last_event_id.as_str(),
         }),
         RawFrame::Retry(d) => FrameRef::Retry(d),
-        RawFrame::Comment(c) => FrameRef::Comment(text(c).unwrap_or("")),
+        RawFrame::Comment(c) => FrameRef::Comment(text(c, input, joined, scratch).unwrap_or("")),
+    }
+}
+
+/// The text at `v`.
+#[inline(always)]
+fn text<'a>(v: Val, input: &'a [u8], joined: &'a [u8], scratch: &'a Scratch) -> Option<&'a str> {
+    match v {
+        Val::Absent => None,
+        Val::Input(a, b) => Some(Text::checked_str(&input[a..b])),
+        Val::Joined(a, b) => Some(Text::checked_str(&joined[a..b])),
+        Val::Lossy(a, b) => Some(&scratch.lossy[a..b]),
     }
 }
