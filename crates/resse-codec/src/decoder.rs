@@ -216,13 +216,13 @@ const JOIN_STEP: usize = 8 * 1024;
 /// Reservation step of the buffer that holds last event IDs.
 const ID_STEP: usize = 256;
 
-/// The most `data` lines the whole-block fast path takes (its scratch never
-/// grows beyond this); longer blocks go line by line.
-const FAST_LINES: usize = 64;
+/// The largest block the whole-block fast path takes: larger ones go line by
+/// line and are joined in place where the buffer allows, so that joining
+/// does not double their memory, and the fast path's scratch (16 bytes per
+/// data line) stays small. Checked with the event limit, at no extra cost.
+const FAST_BLOCK_MAX: usize = 16 * 1024;
 
-/// The largest block of several `data` lines the whole-block fast path joins
-/// into the join buffer; larger ones go line by line and are joined in place
-/// where the buffer allows, so that joining does not double their memory.
+/// The largest join whose memory the decoder keeps for reuse.
 const FAST_JOIN_MAX: usize = 64 * 1024;
 
 /// Room for one read that the carry may have beyond the limits when it grows.
@@ -380,8 +380,8 @@ pub struct Decoder {
     first_data: Span,
     /// Sum of the lengths of the `data` values.
     data_len: usize,
-    /// Scratch for the `data` values of `block_event`, which never holds
-    /// more than [`FAST_LINES`] (empty between calls).
+    /// Scratch for the `data` values of `block_event`, which takes blocks of
+    /// at most [`FAST_BLOCK_MAX`] bytes (empty between calls).
     data: Vec<Span>,
     /// The last `event` value of the current block.
     event_type: Option<Span>,
@@ -1018,7 +1018,8 @@ impl Decoder {
     fn block_event<B: Source>(&mut self, buf: &mut B) -> Option<B::Frame> {
         let comments = self.config.comments;
         let max_line = self.config.max_line_len;
-        let max_event = self.config.max_event_len;
+        // Past either, the general path takes the block.
+        let max_end = self.config.max_event_len.min(FAST_BLOCK_MAX);
         let mut pos = 0;
         let mut event_type = None;
         let mut id = None;
@@ -1043,7 +1044,7 @@ impl Decoder {
             if field == Field::Comment {
                 // Keep-alive lines, at a word a line.
                 if let Some(after) = self.skip_comment_run(buf, pos, false) {
-                    if after > max_event {
+                    if after > max_end {
                         return bail(self);
                     }
                     pos = after;
@@ -1057,7 +1058,7 @@ impl Decoder {
             let Some(next) = after_eol(buf, end) else {
                 return bail(self);
             };
-            if end - pos > max_line || end > max_event {
+            if end - pos > max_line || end > max_end {
                 return bail(self);
             }
             let span = Span {
@@ -1066,11 +1067,6 @@ impl Decoder {
             };
             match field {
                 Field::Data => {
-                    if self.data.len() == FAST_LINES
-                        || (!self.data.is_empty() && end > FAST_JOIN_MAX)
-                    {
-                        return bail(self);
-                    }
                     self.data.push(span);
                     self.data_len += span.len();
                 }
