@@ -17,7 +17,7 @@ import pathlib
 import sys
 
 PEERS = ["sse-stream", "sse-core", "sse-codec", "async-sse", "eventsource-stream"]
-WORKLOADS = ["small", "large", "multiline", "crlf", "heartbeat"]
+WORKLOADS = ["small", "large", "multiline", "crlf", "heartbeat", "heartbeat-lines"]
 CHUNKINGS = ["16KiB", "1chunk"]
 
 
@@ -55,10 +55,10 @@ def main():
     if not r:
         sys.exit(f"no criterion results under {root}")
 
-    cols = ["resse", *PEERS, "memchr2_scan", "memcpy"]
+    cols = ["resse", "resse-borrowed", *PEERS, "memchr2_scan", "scan+copy", "memcpy"]
     print("| workload | chunks | " + " | ".join(cols)
-          + " | resse / best peer | resse / memchr2 |")
-    print("|" + "---|" * (len(cols) + 4))
+          + " | resse / best peer | resse / memchr2 | borrowed / best peer |")
+    print("|" + "---|" * (len(cols) + 5))
     for w in WORKLOADS:
         for c in CHUNKINGS:
             vals = {p: r.get((f"decode/{w}", p, c)) for p in cols}
@@ -67,7 +67,8 @@ def main():
             row = [fmt(vals[p]) for p in cols]
             print(f"| {w} | {c} | " + " | ".join(row)
                   + f" | {ratio(vals['resse'], best)} ({best_name}) "
-                  + f"| {ratio(vals['resse'], vals['memchr2_scan'])} |")
+                  + f"| {ratio(vals['resse'], vals['memchr2_scan'])} "
+                  + f"| {ratio(vals['resse-borrowed'], best)} |")
 
     print()
     print("| event set | resse encode | memcpy | encode / memcpy |")

@@ -2,7 +2,8 @@
 //! counting global allocator, prints allocations per event for resse and the
 //! peers, and checks resse's targets:
 //!
-//! * single-line events (`small`, `large`, `crlf`, `heartbeat`): no
+//! * single-line events (`small`, `large`, `crlf`, `heartbeat`,
+//!   `heartbeat-lines`): no
 //!   allocation per event, i.e. at most [`SLACK`] allocations for the whole
 //!   run whatever the event count (buffer growth, decoder setup);
 //! * multi-line events (`multiline`): at most one per event (joining the data
@@ -26,7 +27,9 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::BytesMut;
-use resse_benches::{CHUNK_LEN, Counts, Scale, Workload, resse_decode, resse_decode_bytes};
+use resse_benches::{
+    CHUNK_LEN, Counts, Scale, Workload, resse_decode, resse_decode_bytes, resse_decode_slice,
+};
 use support::{Peer, PeerState};
 
 /// Allocations allowed per run independently of the event count.
@@ -91,23 +94,23 @@ fn main() -> ExitCode {
     let mut failed = Vec::new();
     println!("allocations while decoding at {CHUNK_LEN}-byte chunks ({scale:?})");
     println!(
-        "{:<10} {:<19} {:>9} {:>11} {:>12}",
+        "{:<16} {:<19} {:>9} {:>11} {:>12}",
         "workload", "parser", "events", "allocs", "allocs/event"
     );
     for workload in Workload::all(scale) {
         let input = &workload.bytes[..];
-        for parser in ["resse", "resse-bytesmut"] {
-            let (got, allocs) = counted(|| {
-                if parser == "resse" {
-                    resse_decode_bytes(&workload.bytes, CHUNK_LEN)
-                } else {
+        for parser in ["resse", "resse-bytesmut", "resse-borrowed"] {
+            let (got, allocs) = counted(|| match parser {
+                "resse" => resse_decode_bytes(&workload.bytes, CHUNK_LEN),
+                "resse-borrowed" => resse_decode_slice(input, CHUNK_LEN),
+                _ => {
                     let mut buf = BytesMut::new();
                     resse_decode(input, CHUNK_LEN, &mut buf)
                 }
             });
             let got = got.expect("resse: within limits");
             println!(
-                "{:<10} {:<19} {:>9} {:>11} {:>12.4}",
+                "{:<16} {:<19} {:>9} {:>11} {:>12.4}",
                 workload.name,
                 parser,
                 got.events,
@@ -155,7 +158,7 @@ fn main() -> ExitCode {
                 workload.name
             );
             println!(
-                "{:<10} {:<19} {:>9} {:>11} {:>12.4}",
+                "{:<16} {:<19} {:>9} {:>11} {:>12.4}",
                 "",
                 peer.name(),
                 got.events,

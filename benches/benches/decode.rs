@@ -19,6 +19,7 @@ use criterion::{
 };
 use resse_benches::{
     Chunking, Scale, Workload, memchr2_count, memcpy_chunks, resse_decode, resse_decode_bytes,
+    resse_decode_slice, scan_copy,
 };
 use support::{Peer, PeerState};
 
@@ -51,17 +52,32 @@ fn decode(c: &mut Criterion) {
                 workload.name
             );
 
+            let got = resse_decode_slice(input, chunk_len).expect("resse: within limits");
+            assert_eq!(
+                got, expected,
+                "resse (borrowed) on {} at {label}",
+                workload.name
+            );
+
             // `resse`: the zero-copy entry point (`decode_bytes` on `Bytes`
-            // chunks), its fastest public API; `resse-bytesmut`: the
-            // tokio-util call shape (`decode` on an appended `BytesMut`).
+            // chunks); `resse-borrowed`: borrowed events (`decode_slice` on
+            // `&[u8]` chunks); `resse-bytesmut`: the tokio-util call shape
+            // (`decode` on an appended `BytesMut`).
             group.bench_function(BenchmarkId::new("resse", label), |b| {
                 b.iter(|| resse_decode_bytes(black_box(&workload.bytes), chunk_len))
+            });
+            group.bench_function(BenchmarkId::new("resse-borrowed", label), |b| {
+                b.iter(|| resse_decode_slice(black_box(input), chunk_len))
             });
             group.bench_function(BenchmarkId::new("resse-bytesmut", label), |b| {
                 b.iter(|| resse_decode(black_box(input), chunk_len, &mut buf))
             });
             group.bench_function(BenchmarkId::new("memchr2_scan", label), |b| {
                 b.iter(|| memchr2_count(black_box(input), chunk_len))
+            });
+            let mut grow = Vec::new();
+            group.bench_function(BenchmarkId::new("scan+copy", label), |b| {
+                b.iter(|| scan_copy(black_box(input), chunk_len, &mut grow))
             });
             group.bench_function(BenchmarkId::new("memcpy", label), |b| {
                 b.iter(|| {

@@ -12,6 +12,7 @@
 //! ```text
 //! cargo bench -p resse-benches --bench decode_paired                # all workloads, 15 rounds
 //! cargo bench -p resse-benches --bench decode_paired -- large --rounds 31
+//! cargo bench -p resse-benches --bench decode_paired --profile bench-lto   # thin LTO, 1 CGU
 //! ```
 //!
 //! Under `cargo test --benches` it runs one round on small inputs and only
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use resse_benches::{
     CHUNK_LEN, Chunking, Counts, Scale, Workload, memchr2_count, memcpy_chunks, resse_decode_bytes,
+    resse_decode_slice, scan_copy,
 };
 use support::{Peer, PeerState};
 
@@ -36,8 +38,11 @@ const DEFAULT_ROUNDS: usize = 15;
 #[derive(Clone, Copy, PartialEq)]
 enum Runner {
     Resse,
+    /// `decode_slice`: borrowed events.
+    ResseBorrowed,
     Memchr2,
     Memcpy,
+    ScanCopy,
     Peer(Peer),
 }
 
@@ -45,7 +50,13 @@ impl Runner {
     /// resse first (the ratios are taken against it), then the limits and
     /// every peer that runs on 16 KiB chunks.
     fn all() -> Vec<Self> {
-        let mut all = vec![Self::Resse, Self::Memchr2, Self::Memcpy];
+        let mut all = vec![
+            Self::Resse,
+            Self::ResseBorrowed,
+            Self::Memchr2,
+            Self::Memcpy,
+            Self::ScanCopy,
+        ];
         let chunked = Peer::ALL
             .into_iter()
             .filter(|peer| peer.supports(Chunking::Chunked).is_ok());
@@ -56,8 +67,10 @@ impl Runner {
     fn name(self) -> &'static str {
         match self {
             Self::Resse => "resse",
+            Self::ResseBorrowed => "resse-borrowed",
             Self::Memchr2 => "memchr2_scan",
             Self::Memcpy => "memcpy",
+            Self::ScanCopy => "scan+copy",
             Self::Peer(peer) => peer.name(),
         }
     }
@@ -67,6 +80,7 @@ impl Runner {
 struct State {
     shared: Bytes,
     dst: Vec<u8>,
+    grow: Vec<u8>,
     peer: PeerState,
 }
 
@@ -79,6 +93,9 @@ impl State {
             Runner::Resse => {
                 Some(resse_decode_bytes(black_box(&self.shared), CHUNK_LEN).expect("within limits"))
             }
+            Runner::ResseBorrowed => {
+                Some(resse_decode_slice(black_box(input), CHUNK_LEN).expect("within limits"))
+            }
             Runner::Memchr2 => {
                 black_box(memchr2_count(black_box(input), CHUNK_LEN));
                 None
@@ -86,6 +103,10 @@ impl State {
             Runner::Memcpy => {
                 memcpy_chunks(black_box(input), CHUNK_LEN, &mut self.dst);
                 black_box(&mut self.dst);
+                None
+            }
+            Runner::ScanCopy => {
+                black_box(scan_copy(black_box(input), CHUNK_LEN, &mut self.grow));
                 None
             }
             Runner::Peer(peer) => Some(peer.decode(black_box(input), CHUNK_LEN, &mut self.peer)),
@@ -113,11 +134,15 @@ fn median(values: &mut [f64]) -> f64 {
     values[values.len() / 2]
 }
 
-/// Command line: workload names to keep (all when none), `--rounds N`.
+/// Command line: workload names to keep (all when none), `--rounds N`,
+/// `--runner NAME` (repeatable: run only these, without the report; for
+/// counting instructions with `perf stat`, which machine noise does not
+/// change).
 struct Args {
     benchmarking: bool,
     rounds: usize,
     only: Vec<String>,
+    runners: Vec<String>,
 }
 
 impl Args {
@@ -125,6 +150,7 @@ impl Args {
         let benchmarking = Scale::benchmarking();
         let mut rounds = if benchmarking { DEFAULT_ROUNDS } else { 1 };
         let mut only = Vec::new();
+        let mut runners = Vec::new();
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
             match arg.as_str() {
@@ -135,6 +161,7 @@ impl Args {
                         .filter(|&n| n > 0)
                         .expect("--rounds takes a positive number");
                 }
+                "--runner" => runners.push(args.next().expect("--runner takes a name")),
                 // Flags cargo and libtest pass to every bench target.
                 flag if flag.starts_with("--") => {}
                 name => only.push(name.to_owned()),
@@ -144,6 +171,7 @@ impl Args {
             benchmarking,
             rounds,
             only,
+            runners,
         }
     }
 }
@@ -155,10 +183,14 @@ fn main() {
     } else {
         Scale::TEST
     };
-    let runners = Runner::all();
+    let mut runners = Runner::all();
+    if !args.runners.is_empty() {
+        runners.retain(|r| args.runners.iter().any(|n| n == r.name()));
+    }
     println!(
-        "decode_paired: {} rounds, 16 KiB chunks; GB/s = 10^9 bytes/s (median); \
+        "decode_paired ({}): {} rounds, 16 KiB chunks; GB/s = 10^9 bytes/s (median); \
          ratio = resse's throughput over the other's, per round (median [min, max])",
+        profile(),
         args.rounds
     );
     for workload in Workload::all(scale) {
@@ -168,6 +200,7 @@ fn main() {
         let mut state = State {
             shared: workload.bytes.clone(),
             dst: vec![0; workload.bytes.len()],
+            grow: Vec::new(),
             peer: PeerState::default(),
         };
         // One untimed run each: page faults, allocator warm-up, and the
@@ -182,7 +215,7 @@ fn main() {
                 times[i].push(state.run(runners[i], &workload).as_secs_f64());
             }
         }
-        if args.benchmarking {
+        if args.benchmarking && args.runners.is_empty() {
             report(&workload, &runners, &times);
         } else {
             // Tiny inputs in a debug build: the times mean nothing.
@@ -191,45 +224,65 @@ fn main() {
     }
 }
 
-/// Prints one workload's table and its verdict against the targets.
+/// The cargo profile this binary was built with, from its path
+/// (`target/<profile>/deps/...`): `release` is cargo's name for the default
+/// bench profile's output.
+fn profile() -> String {
+    let exe = std::env::current_exe().unwrap_or_default();
+    let dir = exe.parent().and_then(|deps| deps.parent());
+    match dir.and_then(|d| d.file_name()).and_then(|n| n.to_str()) {
+        Some("release") => "profile bench".to_owned(),
+        Some(name) => format!("profile {name}"),
+        None => "profile unknown".to_owned(),
+    }
+}
+
+/// Prints one workload's table: every runner's throughput and, per round,
+/// resse's and resse-borrowed's throughput over it (medians [min, max]),
+/// then the ratios the issue's targets are about.
 fn report(workload: &Workload, runners: &[Runner], times: &[Vec<f64>]) {
     let bytes = workload.bytes.len() as f64;
-    let resse = &times[0];
+    let index = |r: Runner| runners.iter().position(|&x| x == r).expect("runner");
+    let (resse, borrowed) = (
+        &times[index(Runner::Resse)],
+        &times[index(Runner::ResseBorrowed)],
+    );
+    // Median [min, max] over rounds of `base`'s throughput over `other`'s.
+    let ratio = |other: &[f64], base: &[f64]| {
+        let mut r: Vec<f64> = other.iter().zip(base).map(|(o, b)| o / b).collect();
+        let m = median(&mut r);
+        (m, r[0], r[r.len() - 1])
+    };
     println!("\n## {} ({:.1} MB)", workload.name, bytes / 1e6);
-    println!("| parser | GB/s | resse / parser |");
-    println!("|---|---|---|");
-    let mut best_peer: Option<(&str, f64)> = None;
-    let mut scan_ratio = 0.0;
+    println!("| parser | GB/s | resse / parser | resse-borrowed / parser |");
+    println!("|---|---|---|---|");
     for (runner, t) in runners.iter().zip(times) {
         let gbs = bytes / median(&mut t.clone()) / 1e9;
-        // Ratio of throughputs = inverse ratio of times, round by round.
-        let mut ratios: Vec<f64> = t.iter().zip(resse).map(|(o, r)| o / r).collect();
-        let ratio = median(&mut ratios);
-        let (lo, hi) = (ratios[0], ratios[ratios.len() - 1]);
-        if *runner == Runner::Resse {
-            println!("| resse | {gbs:.2} | |");
-            continue;
-        }
+        let (a, alo, ahi) = ratio(t, resse);
+        let (b, blo, bhi) = ratio(t, borrowed);
         println!(
-            "| {} | {gbs:.2} | {ratio:.2}× [{lo:.2}, {hi:.2}] |",
+            "| {} | {gbs:.2} | {a:.2}× [{alo:.2}, {ahi:.2}] | {b:.2}× [{blo:.2}, {bhi:.2}] |",
             runner.name()
         );
-        match runner {
-            Runner::Memchr2 => scan_ratio = ratio,
-            Runner::Peer(_) if best_peer.is_none_or(|(_, r)| ratio < r) => {
-                best_peer = Some((runner.name(), ratio));
-            }
-            _ => {}
-        }
     }
-    if let Some((peer, ratio)) = best_peer {
-        let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    let peers = runners
+        .iter()
+        .zip(times)
+        .filter(|(r, _)| matches!(r, Runner::Peer(_)));
+    // The fastest peer: the one resse leads least.
+    let Some((peer, peer_times)) =
+        peers.min_by(|a, b| ratio(a.1, resse).0.total_cmp(&ratio(b.1, resse).0))
+    else {
+        return;
+    };
+    for (name, base) in [("resse", resse), ("resse-borrowed", borrowed)] {
         println!(
-            "{}: {ratio:.2}× the fastest peer ({peer}), target > 1 (aim 1.25): {}; \
-             {scan_ratio:.2} of the memchr2 scan, target ≥ 0.40 (aim 0.50): {}",
+            "{} ({name}): {:.2}× the fastest peer ({}); {:.2} of the memchr2 scan; {:.2} of scan+copy",
             workload.name,
-            verdict(ratio > 1.0),
-            verdict(scan_ratio >= 0.40),
+            ratio(peer_times, base).0,
+            peer.name(),
+            ratio(&times[index(Runner::Memchr2)], base).0,
+            ratio(&times[index(Runner::ScanCopy)], base).0,
         );
     }
 }

@@ -12,7 +12,7 @@
 //! criterion picks its own mode.
 
 use bytes::{Bytes, BytesMut};
-use resse_codec::{DecodeError, Decoder, Event, Frame, Text};
+use resse_codec::{DecodeError, Decoder, Event, Frame, FrameRef, Text};
 
 /// Chunk size for the "network-like" runs: every workload is also fed to
 /// every parser in pieces of this many bytes.
@@ -33,6 +33,10 @@ pub const HEARTBEAT_COMMENTS_PER_EVENT: usize = 100;
 /// One keep-alive as servers send it: a comment line, then the blank line
 /// that ends the (empty) block, so it never merges into a following event.
 pub const HEARTBEAT_COMMENT: &[u8] = b": ping\n\n";
+
+/// A keep-alive as some servers send it: a comment line alone, with no blank
+/// line after it, so a run of them (and the event after them) is one block.
+pub const HEARTBEAT_LINE: &[u8] = b": ping\n";
 
 /// How big the generated workloads are: every event or comment count of the
 /// full-size workloads divided by a divisor (1 for full size).
@@ -133,7 +137,7 @@ pub struct Workload {
 }
 
 impl Workload {
-    /// The five decode workloads, in the order the benches run them.
+    /// The six decode workloads, in the order the benches run them.
     pub fn all(scale: Scale) -> Vec<Self> {
         vec![
             Self::small(scale),
@@ -141,6 +145,7 @@ impl Workload {
             Self::multiline(scale),
             Self::crlf(scale),
             Self::heartbeat(scale),
+            Self::heartbeat_lines(scale),
         ]
     }
 
@@ -224,6 +229,33 @@ impl Workload {
         }
         Self {
             name: "heartbeat",
+            bytes: Bytes::from(out),
+            expected,
+        }
+    }
+
+    /// [`Workload::heartbeat`] with keep-alives as bare comment lines
+    /// ([`HEARTBEAT_LINE`], no blank line between them): one million of
+    /// them, and one small event after every
+    /// [`HEARTBEAT_COMMENTS_PER_EVENT`].
+    pub fn heartbeat_lines(scale: Scale) -> Self {
+        let comments = scale.count(1_000_000);
+        let mut out = Vec::with_capacity(comments * 8);
+        let mut expected = Counts::default();
+        let mut seq = 0;
+        for i in 1..=comments {
+            out.extend_from_slice(HEARTBEAT_LINE);
+            if i % HEARTBEAT_COMMENTS_PER_EVENT == 0 {
+                let data = small_data(seq);
+                out.extend_from_slice(b"data: ");
+                out.extend_from_slice(data.as_bytes());
+                out.extend_from_slice(b"\n\n");
+                expected.add(data.len());
+                seq += 1;
+            }
+        }
+        Self {
+            name: "heartbeat-lines",
             bytes: Bytes::from(out),
             expected,
         }
@@ -396,6 +428,35 @@ pub fn resse_decode_bytes(input: &Bytes, chunk_len: usize) -> Result<Counts, Dec
     Ok(counts)
 }
 
+/// Decodes `input` with a fresh [`resse_codec::Decoder`] through its
+/// borrowing entry point, [`Decoder::decode_slice`]: each `chunk_len`-byte
+/// chunk is a plain `&[u8]`, events borrow from it (or from the decoder when
+/// they span chunks or join lines) and are used before the next call, as a
+/// consumer that parses each event at once does. No reference count is
+/// touched.
+///
+/// # Errors
+///
+/// Any [`DecodeError`] (none is expected on the benchmark workloads).
+pub fn resse_decode_slice(input: &[u8], chunk_len: usize) -> Result<Counts, DecodeError> {
+    let mut decoder = Decoder::new();
+    let mut counts = Counts::default();
+    for chunk in input.chunks(chunk_len.max(1)) {
+        let mut rest = chunk;
+        while let Some(frame) = decoder.decode_slice(&mut rest)? {
+            if let FrameRef::Event(event) = frame {
+                counts.add(event.data().len());
+            }
+        }
+    }
+    while let Some(frame) = decoder.decode_slice_eof()? {
+        if let FrameRef::Event(event) = frame {
+            counts.add(event.data().len());
+        }
+    }
+    Ok(counts)
+}
+
 /// Physical limit (a): visits every CR and LF of `input` with
 /// `memchr::memchr2_iter`, chunk by chunk, and returns how many there are.
 pub fn memchr2_count(input: &[u8], chunk_len: usize) -> usize {
@@ -403,6 +464,26 @@ pub fn memchr2_count(input: &[u8], chunk_len: usize) -> usize {
         .chunks(chunk_len.max(1))
         .map(|chunk| memchr::memchr2_iter(b'\n', b'\r', chunk).count())
         .sum()
+}
+
+/// Physical limit (c), what a decoder of events that span chunks cannot
+/// beat: one `memchr2` scan of every chunk for line ends, plus one copy of
+/// every byte into a contiguous buffer that grows until a chunk holds a line
+/// end, then starts over (keeping its memory, as a decoder reuses its own).
+/// Returns the number of line ends.
+pub fn scan_copy(input: &[u8], chunk_len: usize, buf: &mut Vec<u8>) -> usize {
+    buf.clear();
+    let mut lines = 0;
+    for chunk in input.chunks(chunk_len.max(1)) {
+        let found = memchr::memchr2_iter(b'\n', b'\r', chunk).count();
+        buf.extend_from_slice(chunk);
+        if found > 0 {
+            lines += found;
+            std::hint::black_box(&mut *buf);
+            buf.clear();
+        }
+    }
+    lines
 }
 
 /// Physical limit (b): copies `input` into the preallocated `dst` (at least
@@ -483,6 +564,8 @@ mod tests {
             for chunk_len in [1, 7, CHUNK_LEN, w.bytes.len()] {
                 let got = resse_decode(&w.bytes, chunk_len, &mut buf).expect("within limits");
                 assert_eq!(got, w.expected, "{} at {chunk_len}", w.name);
+                let got = resse_decode_slice(&w.bytes, chunk_len).expect("within limits");
+                assert_eq!(got, w.expected, "{} borrowed at {chunk_len}", w.name);
             }
         }
     }
@@ -518,6 +601,8 @@ mod tests {
             .count();
         assert_eq!(memchr2_count(&w.bytes, 100), lines);
         assert_eq!(memchr2_count(&w.bytes, w.bytes.len()), lines);
+        let mut grow = Vec::new();
+        assert_eq!(scan_copy(&w.bytes, 100, &mut grow), lines);
         let mut dst = vec![0; w.bytes.len()];
         memcpy_chunks(&w.bytes, 100, &mut dst);
         assert_eq!(dst, w.bytes);

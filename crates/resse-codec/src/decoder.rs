@@ -6,8 +6,10 @@ use core::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use memchr::memchr2;
 
+use crate::borrowed::{self, CarryCursor, Cursor, FrameRef, RawFrame};
+use crate::source::{Scratch, Source, Span};
 use crate::text::{self, INLINE_CAP};
-use crate::{DecodeError, Event, Frame, Text};
+use crate::{DecodeError, Frame, Text};
 
 /// Default for [`DecoderConfig::max_line_len`]: 16 MiB.
 ///
@@ -22,6 +24,13 @@ pub const DEFAULT_MAX_LINE_LEN: usize = 16 * 1024 * 1024;
 /// Default for [`DecoderConfig::max_event_len`]: 16 MiB (see
 /// [`DEFAULT_MAX_LINE_LEN`] for why).
 pub const DEFAULT_MAX_EVENT_LEN: usize = 16 * 1024 * 1024;
+
+/// What a decoder may hold beyond `max(max_line_len, max_event_len)` and the
+/// chunk being decoded, on any input (see [`DecoderConfig`]'s "Memory"):
+/// 128 KiB, which covers its small reusable buffers (joins of blocks up to
+/// 64 KiB, long last event IDs, per-block scratch) and a read's worth of room
+/// in the buffers it grows.
+pub const MEMORY_SLACK: usize = 128 * 1024;
 
 /// What the decoder does after a limit is exceeded.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -56,11 +65,33 @@ pub enum Overflow {
 /// Whatever the input, after [`Decoder::decode`] returns `Ok(None)` the
 /// buffer holds at most `max(max_line_len, max_event_len) + 2` bytes (the 2
 /// being the terminator of a block's last line), and during a call at most
-/// that plus the chunk you appended. The decoder's own bookkeeping adds at
-/// most 16 bytes per `data` line of the block being read, and it keeps two
-/// small reusable buffers for joined data and last event IDs (grown in steps
-/// of 8 KiB and 256 bytes; memory that events you still hold point into is
-/// freed when you drop them).
+/// that plus the chunk you appended.
+///
+/// # Memory
+///
+/// A decoder's memory, its buffer included (the carry of
+/// [`Decoder::decode_bytes`], [`Decoder::decode_slice`] and
+/// [`ChunkDecoder`](crate::ChunkDecoder), the buffer of [`BufferedDecoder`]),
+/// is at most
+/// `max(max_line_len, max_event_len)` + the chunk being decoded +
+/// [`MEMORY_SLACK`], on every input shape:
+///
+/// * it keeps no record per line: the data lines of a block are found again
+///   when it is dispatched, and joined in place in the buffer;
+/// * an event whose data holds invalid UTF-8 counts, besides its raw bytes
+///   (up to its blank line), its whole data after U+FFFD replacement against
+///   `max_event_len` (likewise an event type with invalid UTF-8), as that
+///   copy is memory too; over the limit it is dropped with
+///   [`DecodeError::EventTooLong`](crate::DecodeError::EventTooLong) when
+///   its blank line is read, and decoding goes on after that blank line;
+/// * a reported comment (see [`comments`](Self::comments)) counts its
+///   replaced text against `max_line_len`;
+/// * the buffers it grows grow exactly, without doubling past that bound.
+///
+/// Not counted: the events you hold (they own their memory, or share the
+/// chunk they came from), and the last event ID, which the decoder must keep
+/// (at most `max_line_len` bytes, three times that if it was invalid UTF-8).
+/// The test `tests/memory_bound.rs` measures this bound on hostile shapes.
 ///
 /// ```
 /// use resse_codec::{Decoder, DecoderConfig, Overflow};
@@ -148,78 +179,6 @@ impl DecoderConfig {
     }
 }
 
-/// The buffers the decoder reads from: the caller's `BytesMut` (appended
-/// to between calls), or a `Bytes` chunk read without copying.
-pub(crate) trait Source: core::ops::Deref<Target = [u8]> {
-    /// Drops the first `n` bytes.
-    fn advance(&mut self, n: usize);
-    /// Splits off the first `n` bytes, sharing memory.
-    fn take(&mut self, n: usize) -> Bytes;
-    /// Drops everything.
-    fn clear(&mut self);
-    /// Makes room for `total` bytes in all, when the buffer can grow.
-    fn make_room(&mut self, total: usize);
-}
-
-impl Source for BytesMut {
-    #[inline]
-    fn advance(&mut self, n: usize) {
-        Buf::advance(self, n);
-    }
-    #[inline]
-    fn take(&mut self, n: usize) -> Bytes {
-        self.split_to(n).freeze()
-    }
-    #[inline]
-    fn clear(&mut self) {
-        Self::clear(self);
-    }
-    #[inline]
-    fn make_room(&mut self, total: usize) {
-        if self.capacity() < total {
-            self.reserve(total - self.len());
-        }
-    }
-}
-
-impl Source for Bytes {
-    #[inline]
-    fn advance(&mut self, n: usize) {
-        Buf::advance(self, n);
-    }
-    #[inline]
-    fn take(&mut self, n: usize) -> Bytes {
-        self.split_to(n)
-    }
-    #[inline]
-    fn clear(&mut self) {
-        Self::clear(self);
-    }
-    #[inline]
-    fn make_room(&mut self, _total: usize) {}
-}
-
-/// A byte range `start..end` of the block being read, relative to the front
-/// of the caller's buffer (which is where the block starts).
-#[derive(Clone, Copy, Debug)]
-struct Span {
-    start: usize,
-    end: usize,
-}
-
-impl Span {
-    fn len(self) -> usize {
-        self.end - self.start
-    }
-
-    /// A copy of `buf[self]` as a [`Text`]: inline when short (see
-    /// `Text::copy_lossy`, which reads the bytes after it in whole words).
-    #[inline(always)]
-    fn copy_text(self, buf: &[u8]) -> Text {
-        Text::copy_lossy(&buf[self.start..], self.len())
-    }
-}
-
 /// The fields `Decoder::run_lines` handles.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Field {
@@ -256,6 +215,18 @@ const JOIN_STEP: usize = 8 * 1024;
 
 /// Reservation step of the buffer that holds last event IDs.
 const ID_STEP: usize = 256;
+
+/// The largest block the whole-block fast path takes: larger ones go line by
+/// line and are joined in place where the buffer allows, so that joining
+/// does not double their memory, and the fast path's scratch (16 bytes per
+/// data line) stays small. Checked with the event limit, at no extra cost.
+const FAST_BLOCK_MAX: usize = 16 * 1024;
+
+/// The largest join whose memory the decoder keeps for reuse.
+const FAST_JOIN_MAX: usize = 64 * 1024;
+
+/// Room for one read that the carry may have beyond the limits when it grows.
+const CARRY_ROOM: usize = 16 * 1024;
 
 /// Lines at least this long make the decoder manage buffer room
 /// ([`Decoder::make_room`]).
@@ -303,7 +274,7 @@ impl Eol {
 
     /// The index of the first CR or LF in `hay`: a word-at-a-time scan of
     /// the first [`SHORT_SCAN`] bytes, then a vector search.
-    #[inline]
+    #[inline(always)]
     fn find_short(&self, hay: &[u8]) -> Option<usize> {
         let head = &hay[..hay.len().min(SHORT_SCAN)];
         let mut words = head.chunks_exact(8);
@@ -401,10 +372,17 @@ pub struct Decoder {
     pos: usize,
     /// How far the current line has been scanned for a terminator.
     scan: usize,
-    /// `data` values of the current block.
-    data: Vec<Span>,
+    /// How many `data` lines the current block has.
+    data_lines: usize,
+    /// The first `data` value of the current block (when `data_lines > 0`).
+    /// Later ones are found again when the block is dispatched, so that
+    /// what the decoder keeps per block does not grow with its lines.
+    first_data: Span,
     /// Sum of the lengths of the `data` values.
     data_len: usize,
+    /// Scratch for the `data` values of `block_event`, which takes blocks of
+    /// at most [`FAST_BLOCK_MAX`] bytes (empty between calls).
+    data: Vec<Span>,
     /// The last `event` value of the current block.
     event_type: Option<Span>,
     /// The last valid `id` value of the current block (the "last event ID
@@ -429,15 +407,25 @@ pub struct Decoder {
     ids: BytesMut,
     /// What `decode_bytes` keeps of a block that spans chunks.
     carry: BytesMut,
+    /// Where the texts of `decode_slice`'s last frame point when not into the
+    /// input: replaced invalid UTF-8.
+    scratch: Scratch,
+    /// Bytes of the carry that `decode_slice` consumed but kept until its
+    /// frame was let go.
+    carry_used: usize,
+    /// `decode_slice`'s last frame used the join buffer without splitting.
+    joined_used: bool,
+    /// `decode_slice`'s last frame came from the carry.
+    from_carry: bool,
     /// Every byte in `carry` is ASCII: checked as each piece is appended,
     /// while the piece is still in the L1 cache from the line-end search,
     /// instead of once more over the whole event (from L2 or memory) when it
     /// is dispatched.
     carry_ascii: bool,
-    /// The buffer being decoded is the carry and `carry_ascii` holds: texts
-    /// cut from it need no UTF-8 check. Set only for the duration of
-    /// `with_carry`.
-    input_ascii: bool,
+    /// Texts cut from the buffer being decoded are valid UTF-8 and need no
+    /// check: set for the duration of `with_carry` when `carry_ascii` holds,
+    /// and while an event whose fields were just checked is built.
+    input_valid: bool,
 }
 
 impl Default for Decoder {
@@ -459,8 +447,10 @@ impl Decoder {
             last_event_id: Text::new(),
             pos: 0,
             scan: 0,
-            data: Vec::new(),
+            data_lines: 0,
+            first_data: Span { start: 0, end: 0 },
             data_len: 0,
+            data: Vec::new(),
             event_type: None,
             id: None,
             bom_pending: true,
@@ -472,8 +462,12 @@ impl Decoder {
             joined: BytesMut::new(),
             ids: BytesMut::new(),
             carry: BytesMut::new(),
+            scratch: Scratch::default(),
+            carry_used: 0,
+            joined_used: false,
+            from_carry: false,
             carry_ascii: false,
-            input_ascii: false,
+            input_valid: false,
         }
     }
 
@@ -487,13 +481,6 @@ impl Decoder {
     /// and it survives [`reset`](Self::reset).
     pub fn last_event_id(&self) -> &Text {
         &self.last_event_id
-    }
-
-    /// The frame of a dispatched event, with the last event ID in effect (a
-    /// copy when it is short, else a shared handle).
-    #[inline(always)]
-    fn event(&self, event_type: Text, data: Text) -> Frame {
-        Frame::Event(Event::decoded(event_type, data, self.last_event_id.clone()))
     }
 
     /// Sets the last event ID (for example the one a client starts with).
@@ -523,6 +510,7 @@ impl Decoder {
     /// [`incomplete_at_eof`]: Self::incomplete_at_eof
     pub fn reset(&mut self) {
         self.carry.clear();
+        self.carry_used = 0;
         self.start_stream();
         self.mode = Mode::Normal;
         self.incomplete = false;
@@ -541,6 +529,7 @@ impl Decoder {
 
     fn clear_block(&mut self) {
         self.data.clear();
+        self.data_lines = 0;
         self.data_len = 0;
         self.event_type = None;
         self.id = None;
@@ -548,7 +537,7 @@ impl Decoder {
 
     #[inline]
     fn has_state(&self) -> bool {
-        !self.data.is_empty() || self.event_type.is_some() || self.id.is_some()
+        self.data_lines > 0 || self.event_type.is_some() || self.id.is_some()
     }
 
     /// Decodes the next frame from `buf`, consuming the bytes it used.
@@ -568,7 +557,7 @@ impl Decoder {
     /// commonest event is built right where it is consumed (measured: 38 ->
     /// 27 ns per 37-byte event).
     #[inline]
-    fn decode_from<B: Source>(&mut self, buf: &mut B) -> Result<Option<Frame>, DecodeError> {
+    fn decode_from<B: Source>(&mut self, buf: &mut B) -> Result<Option<B::Frame>, DecodeError> {
         if let Some(frame) = self.fast_event(buf) {
             return Ok(Some(frame));
         }
@@ -579,9 +568,16 @@ impl Decoder {
     /// a plain block: one `data:` line, then a whole block of simple lines.
     /// `None` (having consumed nothing) leaves the bytes to the general path.
     #[inline(always)]
-    fn fast_event<B: Source>(&mut self, buf: &mut B) -> Option<Frame> {
+    fn fast_event<B: Source>(&mut self, buf: &mut B) -> Option<B::Frame> {
         if !self.at_plain_block_start() {
             return None;
+        }
+        if buf.first() == Some(&b':') && !self.config.comments {
+            // Keep-alive comment lines before a block, at a word a line
+            // (here rather than in `block_event`, whose loop stays tight).
+            if let Some(after) = self.skip_comment_run(buf, 0, true) {
+                buf.advance(after);
+            }
         }
         if let Some(frame) = self.single_line_event(buf) {
             return Some(frame);
@@ -606,7 +602,7 @@ impl Decoder {
 
     /// Everything but the fast path: one line at a time.
     #[inline(never)]
-    fn decode_general<B: Source>(&mut self, buf: &mut B) -> Result<Option<Frame>, DecodeError> {
+    fn decode_general<B: Source>(&mut self, buf: &mut B) -> Result<Option<B::Frame>, DecodeError> {
         if self.scan > buf.len() {
             // The buffer contract was broken (bytes were removed behind our
             // back): start afresh rather than index out of bounds.
@@ -647,7 +643,7 @@ impl Decoder {
                 }
             }
             if let Some(next) = self.run_lines(buf) {
-                if let Some(frame) = self.dispatch(buf, next) {
+                if let Some(frame) = self.dispatch(buf, next)? {
                     return Ok(Some(frame));
                 }
                 continue;
@@ -685,7 +681,12 @@ impl Decoder {
     /// # Errors
     /// As [`decode`](Self::decode).
     pub fn decode_eof(&mut self, buf: &mut BytesMut) -> Result<Option<Frame>, DecodeError> {
-        if let Some(frame) = self.decode(buf)? {
+        self.decode_eof_from(buf)
+    }
+
+    /// `decode_eof` on any buffer.
+    fn decode_eof_from<B: Source>(&mut self, buf: &mut B) -> Result<Option<B::Frame>, DecodeError> {
+        if let Some(frame) = self.decode_from(buf)? {
             return Ok(Some(frame));
         }
         let discarded = match self.mode {
@@ -749,12 +750,21 @@ impl Decoder {
     /// Everything but `decode_bytes`'s fast path.
     #[inline(never)]
     fn decode_bytes_general(&mut self, input: &mut Bytes) -> Result<Option<Frame>, DecodeError> {
+        self.decode_chunk(input)
+    }
+
+    /// `decode_bytes` and `decode_slice` past their fast path: decodes from
+    /// the chunk while no block spans chunks, else appends the chunk to the
+    /// carry a line at a time and decodes from the carry.
+    #[inline(always)]
+    fn decode_chunk<I: Chunk>(&mut self, input: &mut I) -> Result<Option<I::Frame>, DecodeError> {
         loop {
             if self.carry.is_empty() {
                 if input.is_empty() {
                     return Ok(None);
                 }
                 // Straight from the chunk, without copying.
+                self.from_carry = false;
                 let frame = self.decode_from(input);
                 if matches!(frame, Ok(None)) && !input.is_empty() {
                     // An unfinished block: keep it (the decoder's positions
@@ -762,7 +772,8 @@ impl Decoder {
                     // While the carry is empty, make room for a line as long
                     // as the last long one: reclaiming room now moves
                     // nothing, later it would move the part already held.
-                    self.carry.reserve(input.len().max(self.long_line + 2));
+                    let cap = self.carry_cap();
+                    grow_exact(&mut self.carry, input.len().max(self.long_line + 2), cap);
                     self.carry_ascii = text::is_ascii(input);
                     self.carry.extend_from_slice(input);
                     input.clear();
@@ -787,16 +798,146 @@ impl Decoder {
             let waiting =
                 self.mode == Mode::Normal && !self.skip_lf && !self.bom_pending && self.scan == old;
             self.carry_ascii &= text::is_ascii(&input[..n]);
+            let cap = self.carry_cap();
+            grow_exact(&mut self.carry, n, cap);
             self.carry.extend_from_slice(&input[..n]);
-            Buf::advance(input, n);
+            input.advance(n);
             if waiting {
                 self.scan = eol.map_or(self.carry.len(), |i| old + i);
             }
-            let frame = self.with_carry(Self::decode);
+            let frame = I::on_carry(self, false);
             if !matches!(frame, Ok(None)) {
                 return frame;
             }
+            self.settle_carry();
         }
+    }
+
+    /// Drops from the carry what `decode_slice` consumed from it, once the
+    /// frame that may point into it is let go.
+    #[inline]
+    fn settle_carry(&mut self) {
+        if self.carry_used > 0 {
+            Buf::advance(&mut self.carry, core::mem::take(&mut self.carry_used));
+        }
+    }
+
+    /// Lets go of what `decode_slice`'s last frame pointed into.
+    #[inline]
+    fn settle(&mut self) {
+        self.settle_carry();
+        if self.joined_used {
+            self.joined_used = false;
+            self.joined.clear();
+            if self.joined.capacity() > FAST_JOIN_MAX + JOIN_STEP {
+                self.joined = BytesMut::new();
+            }
+        }
+        if !self.scratch.lossy.is_empty() {
+            self.scratch.lossy.clear();
+            if self.scratch.lossy.capacity() > FAST_JOIN_MAX {
+                self.scratch.lossy = alloc::string::String::new();
+            }
+        }
+    }
+
+    /// Decodes the next frame from a chunk of input, borrowing from it: the
+    /// frame's texts are `&str` pointing into the chunk (or, for an event
+    /// that spans chunks or whose lines had to be joined, into the
+    /// decoder), so no reference count is touched and nothing is allocated
+    /// in steady state. Consumes from the front of `input`; returns
+    /// `Ok(None)` once it is used up: pass the next chunk then, and call
+    /// [`decode_slice_eof`](Self::decode_slice_eof) at the end of the stream.
+    ///
+    /// The frame borrows the decoder until the next call: use each event
+    /// before asking for the next (copy what you keep, or call
+    /// [`FrameRef::to_frame`]). Frames, errors and the last event ID are
+    /// exactly those of [`decode`](Self::decode) and
+    /// [`decode_bytes`](Self::decode_bytes) for the same bytes, however they
+    /// are chunked: the three share one implementation of the field rules.
+    /// Do not mix entry points on one stream.
+    ///
+    /// ```
+    /// use resse_codec::{Decoder, FrameRef};
+    ///
+    /// let mut decoder = Decoder::new();
+    /// let mut data = Vec::new();
+    /// for chunk in [&b"data: hel"[..], b"lo\n\ndata: world\n\n"] {
+    ///     let mut rest = chunk;
+    ///     while let Some(frame) = decoder.decode_slice(&mut rest)? {
+    ///         if let FrameRef::Event(e) = frame {
+    ///             data.push(e.data().to_owned());
+    ///         }
+    ///     }
+    /// }
+    /// while let Some(_frame) = decoder.decode_slice_eof()? {}
+    /// assert_eq!(data, ["hello", "world"]);
+    /// # Ok::<(), resse_codec::DecodeError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`decode`](Self::decode).
+    #[inline]
+    pub fn decode_slice<'s, 'c: 's>(
+        &'s mut self,
+        input: &mut &'c [u8],
+    ) -> Result<Option<FrameRef<'s>>, DecodeError> {
+        self.settle();
+        let chunk: &'c [u8] = input;
+        let mut cursor = Cursor {
+            bytes: chunk,
+            at: 0,
+        };
+        let fast = if self.carry.is_empty() {
+            self.fast_event(&mut cursor)
+        } else {
+            None
+        };
+        let frame = match fast {
+            Some(frame) => Ok(Some(frame)),
+            None => self.decode_chunk(&mut cursor),
+        };
+        *input = &chunk[cursor.at..];
+        let Some(frame) = frame? else {
+            return Ok(None);
+        };
+        let from = if fast.is_none() && self.from_carry {
+            &self.carry[..]
+        } else {
+            chunk
+        };
+        Ok(Some(self.resolve(frame, from)))
+    }
+
+    /// Decodes what [`decode_slice`](Self::decode_slice) kept at the end of
+    /// the stream: as [`decode_eof`](Self::decode_eof) does.
+    ///
+    /// # Errors
+    /// As [`decode`](Self::decode).
+    pub fn decode_slice_eof(&mut self) -> Result<Option<FrameRef<'_>>, DecodeError> {
+        self.settle();
+        match Cursor::on_carry(self, true)? {
+            Some(frame) => Ok(Some(self.resolve(frame, &self.carry[..]))),
+            None => Ok(None),
+        }
+    }
+
+    #[inline(always)]
+    fn resolve<'a>(&'a self, frame: RawFrame, input: &'a [u8]) -> FrameRef<'a> {
+        borrowed::resolve(
+            frame,
+            input,
+            &self.joined,
+            &self.scratch,
+            &self.last_event_id,
+        )
+    }
+
+    /// The most the carry grows to by doubling: what it may hold after
+    /// `Ok(None)` (the larger limit and a line terminator) plus a read.
+    fn carry_cap(&self) -> usize {
+        let limit = self.config.max_line_len.max(self.config.max_event_len);
+        limit.saturating_add(2 + CARRY_ROOM)
     }
 
     /// Decodes what [`decode_bytes`](Self::decode_bytes) kept at the end of
@@ -812,9 +953,9 @@ impl Decoder {
     fn with_carry<T>(&mut self, f: impl FnOnce(&mut Self, &mut BytesMut) -> T) -> T {
         let mut carry = core::mem::take(&mut self.carry);
         // `f` only removes bytes from the carry: what was ASCII stays so.
-        self.input_ascii = self.carry_ascii;
+        self.input_valid = self.carry_ascii;
         let result = f(self, &mut carry);
-        self.input_ascii = false;
+        self.input_valid = false;
         self.carry = carry;
         result
     }
@@ -839,8 +980,8 @@ impl Decoder {
     /// (having consumed nothing) for anything else, which the general path
     /// then handles with exactly the same result; it records in `scan` how
     /// far it looked, so nothing is scanned twice.
-    #[inline]
-    fn single_line_event<B: Source>(&mut self, buf: &mut B) -> Option<Frame> {
+    #[inline(always)]
+    fn single_line_event<B: Source>(&mut self, buf: &mut B) -> Option<B::Frame> {
         if !buf.starts_with(b"data:") {
             return None;
         }
@@ -863,12 +1004,14 @@ impl Decoder {
             return None;
         }
         let value = 5 + usize::from(buf.get(5) == Some(&b' '));
-        let mut data = buf.take(block_end);
-        Buf::advance(&mut data, value);
-        data.truncate(end - value);
+        if !self.input_valid && !valid_utf8(&buf[value..end]) {
+            // Replacement is counted against the limit: the general path.
+            return None;
+        }
+        let data = buf.cut(value, end, block_end);
         self.scan = 0;
-        let data = Text::from_utf8_lossy_or_ascii(data, self.input_ascii);
-        Some(self.event(Text::ABSENT, data))
+        let data = buf.text(data, true, &mut self.scratch);
+        Some(B::event(B::absent(), data, &self.last_event_id))
     }
 
     /// The fast path for a whole block of `data:`, `event:` and `id:` lines
@@ -879,10 +1022,11 @@ impl Decoder {
     /// exactly the same result: other fields, a limit reached, an
     /// incomplete block, a block with no data.
     #[inline]
-    fn block_event<B: Source>(&mut self, buf: &mut B) -> Option<Frame> {
+    fn block_event<B: Source>(&mut self, buf: &mut B) -> Option<B::Frame> {
         let comments = self.config.comments;
         let max_line = self.config.max_line_len;
-        let max_event = self.config.max_event_len;
+        // Past either, the general path takes the block.
+        let max_end = self.config.max_event_len.min(FAST_BLOCK_MAX);
         let mut pos = 0;
         let mut event_type = None;
         let mut id = None;
@@ -911,7 +1055,7 @@ impl Decoder {
             let Some(next) = after_eol(buf, end) else {
                 return bail(self);
             };
-            if end - pos > max_line || end > max_event {
+            if end - pos > max_line || end > max_end {
                 return bail(self);
             }
             let span = Span {
@@ -929,18 +1073,33 @@ impl Decoder {
             }
             pos = next;
         };
+        // Invalid UTF-8 in the data or type is counted against the limit
+        // once replaced: the general path does that.
+        let was_valid = self.input_valid;
+        let valid = |s: Span| was_valid || valid_utf8(&buf[s.start..s.end]);
+        if !event_type.is_none_or(valid) {
+            return bail(self);
+        }
         if let [first] = self.data[..] {
             // One data line: shared, not copied.
+            if !valid(first) {
+                return bail(self);
+            }
             self.clear_block();
-            return self.shared_event(buf, block_end, Some(first), event_type, id);
+            self.input_valid = true;
+            let frame = self.shared_event(buf, block_end, Some(first), event_type, id);
+            self.input_valid = was_valid;
+            return frame;
         }
-        let [event_type, data] = self.join(buf, event_type, id);
+        let Some([event_type, data]) = self.join(buf, event_type, id) else {
+            return bail(self);
+        };
         self.clear_block();
         buf.advance(block_end);
         // Built last, right where it is returned: built earlier, it would be
         // moved as a whole right after its fields were stored, which stalls
         // store forwarding (measured: 4% of the time on `multiline`).
-        Some(self.event(event_type, data))
+        Some(B::event(event_type, data, &self.last_event_id))
     }
 
     /// Where the line whose value starts at `from` ends (its first CR or
@@ -992,7 +1151,7 @@ impl Decoder {
                 break None;
             };
             if field == Field::Comment && !state {
-                if let Some(after) = self.skip_keep_alives(buf, pos) {
+                if let Some(after) = self.skip_comment_run(buf, pos, true) {
                     pos = after;
                     scanned = pos;
                     continue;
@@ -1058,12 +1217,13 @@ impl Decoder {
         }
     }
 
-    /// Between blocks, skips the commonest keep-alive, a comment line ending
-    /// in LF followed by a blank line (`:...\n\n`) within 8 bytes, and any
-    /// identical ones right after it. Returns where the run ends, or `None`
-    /// when the line at `pos` is not such a keep-alive.
+    /// Skips the keep-alives idle servers send, between blocks: a comment line
+    /// that is not reported, at most 8 bytes with its LF (`: ping\n`),
+    /// optionally (when `blank` allows) followed by a blank line
+    /// (`: ping\n\n`), and any identical ones right after it. Returns where
+    /// the run ends, or `None` when the line at `pos` is not such a line.
     #[inline]
-    fn skip_keep_alives(&self, buf: &[u8], pos: usize) -> Option<usize> {
+    fn skip_comment_run(&self, buf: &[u8], pos: usize, blank: bool) -> Option<usize> {
         let word: [u8; 8] = buf
             .get(pos..pos + 8)?
             .try_into()
@@ -1072,17 +1232,18 @@ impl Decoder {
         let mask = eol_mask(w);
         // The lowest flagged byte is exact (see `eol_mask`).
         let k = (mask.trailing_zeros() / 8) as usize;
-        if mask == 0
-            || k >= 7
-            || (w >> (8 * k)) as u16 != u16::from_le_bytes(*b"\n\n")
-            || self.crossed(pos, pos + k, false).is_some()
+        if mask == 0 || (w >> (8 * k)) as u8 != b'\n' || self.crossed(pos, pos + k, false).is_some()
         {
             return None;
         }
+        let len = if blank && k < 7 && (w >> (8 * (k + 1))) as u8 == b'\n' {
+            k + 2
+        } else {
+            k + 1
+        };
         // An idle server repeats the same keep-alive: skip a run of
         // identical ones at a fixed stride, which lets the CPU run ahead
         // instead of waiting on each load.
-        let len = k + 2;
         let keep = u64::MAX >> (64 - 8 * len);
         let same = w & keep;
         let mut pos = pos + len;
@@ -1136,10 +1297,10 @@ impl Decoder {
         buf: &mut B,
         end: usize,
         next: usize,
-    ) -> Result<Option<Frame>, DecodeError> {
+    ) -> Result<Option<B::Frame>, DecodeError> {
         let start = self.pos;
         if start == end {
-            return Ok(self.dispatch(buf, next));
+            return self.dispatch(buf, next);
         }
         let state_before = self.has_state();
         if let Some(error) = self.crossed(start, end, state_before) {
@@ -1153,29 +1314,27 @@ impl Decoder {
         } else if line[0] == b':' {
             if self.config.comments {
                 let value = start + 1 + usize::from(line.get(1) == Some(&b' '));
+                let text = &buf[value..end];
+                if !valid_utf8(text) && replaced_len(text) > self.config.max_line_len {
+                    // Its replaced copy would exceed the line limit.
+                    let limit = self.config.max_line_len;
+                    return Err(self.overflow(buf, next, true, DecodeError::LineTooLong { limit }));
+                }
                 if !self.has_state() {
                     // The line is all there is in the buffer's front: hand it
                     // out without copying.
-                    buf.advance(value);
-                    let text = buf.take(end - value);
-                    buf.advance(next - end);
+                    let line = buf.take(next);
+                    let text = buf.text(B::sub(&line, value, end), false, &mut self.scratch);
                     self.pos = 0;
                     self.scan = 0;
-                    return Ok(Some(Frame::Comment(Text::from_utf8_lossy(text))));
+                    return Ok(Some(B::comment(text)));
                 }
-                let text = Bytes::copy_from_slice(&buf[value..end]);
-                frame = Some(Frame::Comment(Text::from_utf8_lossy(text)));
+                let text = buf.copied(Span { start: value, end }, &mut self.scratch);
+                frame = Some(B::comment(text));
             }
         } else {
-            // Field names are a few bytes long: a plain loop finds the colon
-            // sooner than a `memchr` call is set up.
-            let (name_end, value) = match line.iter().position(|&b| b == b':') {
-                Some(c) => (
-                    start + c,
-                    start + c + 1 + usize::from(line.get(c + 1) == Some(&b' ')),
-                ),
-                None => (end, end),
-            };
+            let (name_end, value) = split_field(line);
+            let (name_end, value) = (start + name_end, start + value);
             let span = Span { start: value, end };
             match &buf[start..name_end] {
                 b"data" => self.record(Field::Data, span),
@@ -1183,7 +1342,7 @@ impl Decoder {
                 b"id" if valid_id(&buf[value..end]) => self.record(Field::Id, span),
                 b"retry" => {
                     if let Some(ms) = parse_retry(&buf[value..end]) {
-                        frame = Some(Frame::Retry(Duration::from_millis(ms)));
+                        frame = Some(B::retry(Duration::from_millis(ms)));
                     }
                 }
                 _ => {}
@@ -1203,45 +1362,182 @@ impl Decoder {
         if end - start >= LONG_LINE {
             self.long_line = end - start;
         }
-        self.data.push(Span { start, end });
+        if self.data_lines == 0 {
+            self.first_data = Span { start, end };
+        }
+        self.data_lines += 1;
         self.data_len += end - start;
     }
 
     /// A blank line at `buf[pos]` ends the block: commit the id, dispatch the
     /// event if there is data.
+    ///
+    /// An event whose data or type holds invalid UTF-8 is first counted
+    /// against `max_event_len` as its raw bytes plus those values after
+    /// U+FFFD replacement (the replaced copy is memory too): over the limit,
+    /// it is dropped with [`DecodeError::EventTooLong`] and decoding goes on
+    /// after this blank line (or stops, with [`Overflow::Stop`]).
     #[inline]
-    fn dispatch<B: Source>(&mut self, buf: &mut B, next: usize) -> Option<Frame> {
+    fn dispatch<B: Source>(
+        &mut self,
+        buf: &mut B,
+        next: usize,
+    ) -> Result<Option<B::Frame>, DecodeError> {
         if !self.has_state() {
             buf.advance(next);
             self.pos = 0;
             self.scan = 0;
-            return None;
+            return Ok(None);
         }
-        let frame = if let ([span], None, None) = (&self.data[..], self.event_type, self.id) {
+        let was_valid = self.input_valid;
+        if !was_valid {
+            match self.check_replacement(buf) {
+                Ok(valid) => self.input_valid = valid,
+                Err(error) => {
+                    let error = self.overflow(buf, next, true, error);
+                    if let Mode::Discard { .. } = self.mode {
+                        // The blank line that ends the block was consumed.
+                        self.mode = Mode::Normal;
+                    }
+                    return Err(error);
+                }
+            }
+        }
+        let frame = if let (1, None, None) = (self.data_lines, self.event_type, self.id) {
             // The commonest event: one data line, nothing else. What
             // `shared_event` would do, without its checks (measured: 8% of
             // the time on `heartbeat`, whose events come this way).
-            let data = self.cut_data(buf, *span, next);
-            Some(self.event(Text::ABSENT, data))
-        } else if self.data.len() > 1 {
-            let [event_type, data] = self.join(buf, self.event_type, self.id);
-            buf.advance(next);
-            Some(self.event(event_type, data))
+            let data = self.cut_data(buf, self.first_data, next);
+            Some(B::event(B::absent(), data, &self.last_event_id))
+        } else if self.data_lines > 1 {
+            let [event_type, data] = self.join_block(buf, next);
+            Some(B::event(event_type, data, &self.last_event_id))
         } else {
             // No data (an id-only block), or one data line shared without
             // copying.
-            let data = self.data.first().copied();
+            let data = (self.data_lines == 1).then_some(self.first_data);
             self.shared_event(buf, next, data, self.event_type, self.id)
         };
+        self.input_valid = was_valid;
         self.clear_block();
         self.pos = 0;
         self.scan = 0;
-        frame
+        Ok(frame)
+    }
+
+    /// For the block `buf[..self.pos]` about to be dispatched: whether its
+    /// data, event type and id are valid UTF-8 (`Ok(true)`), or, when not,
+    /// the error if the block exceeds `max_event_len` once the replaced
+    /// copies are counted: the whole data's (joined) when any of it is
+    /// invalid, the event type's when it is.
+    fn check_replacement(&self, buf: &[u8]) -> Result<bool, DecodeError> {
+        let value = |s: Span| &buf[s.start..s.end];
+        let id_valid = self.id.is_none_or(|s| valid_utf8(value(s)));
+        let mut replaced = 0usize;
+        let type_valid = self.event_type.is_none_or(|s| valid_utf8(value(s)));
+        if !type_valid {
+            replaced = self.event_type.map_or(0, |s| replaced_len(value(s)));
+        }
+        let data_valid = match self.data_lines {
+            0 => true,
+            1 => valid_utf8(value(self.first_data)),
+            _ => {
+                let mut valid = true;
+                for_each_data_value(&buf[..self.pos], |s| valid &= valid_utf8(value(s)));
+                valid
+            }
+        };
+        if !data_valid {
+            let mut len = self.data_lines - 1;
+            if self.data_lines == 1 {
+                len += replaced_len(value(self.first_data));
+            } else {
+                for_each_data_value(&buf[..self.pos], |s| len += replaced_len(value(s)));
+            }
+            replaced = replaced.saturating_add(len);
+        }
+        if !(type_valid && data_valid)
+            && self.pos.saturating_add(replaced) > self.config.max_event_len
+        {
+            return Err(DecodeError::EventTooLong {
+                limit: self.config.max_event_len,
+            });
+        }
+        Ok(id_valid && type_valid && data_valid)
+    }
+
+    /// Commits the block's id, then returns the event type and data of the
+    /// block `buf[..self.pos]`, which has several `data` lines, and consumes
+    /// `buf[..next]`.
+    ///
+    /// The data lines are found again here (the decoder keeps no record per
+    /// line, so its bookkeeping does not grow with the block). In a
+    /// `BytesMut` they are joined in place, at the front of the block, and
+    /// cut out: joining needs no memory beyond the block's own. From a
+    /// shared chunk they are copied into the join buffer (at most the
+    /// chunk's size); a large join is then left to the event alone.
+    fn join_block<B: Source>(&mut self, buf: &mut B, next: usize) -> [B::Value; 2] {
+        let end = self.pos;
+        if let Some(id) = self.id {
+            self.commit_id(buf, id);
+        }
+        let len = self.data_len + self.data_lines - 1;
+        let event_type = self.event_type.filter(|s| s.start < s.end);
+        // Joining in place overwrites the block: a borrowed event type must
+        // move with the data.
+        let long_type = event_type.filter(|s| !B::OWNED || s.len() > INLINE_CAP);
+        let short_type = match event_type {
+            Some(s) if long_type.is_none() => buf.short(s, &mut self.scratch),
+            _ => B::absent(),
+        };
+        let valid = self.input_valid;
+        if let Some(bytes) = buf.writable() {
+            let written = join_in_place(&mut bytes[..end], long_type);
+            debug_assert_eq!(written, len + long_type.map_or(0, Span::len));
+            let joined = buf.take(written);
+            buf.advance(next - written);
+            if long_type.is_some() {
+                let [data, event_type] = buf.text2(joined, len, &mut self.scratch);
+                return [event_type, data];
+            }
+            return [short_type, buf.text(joined, valid, &mut self.scratch)];
+        }
+        let type_len = long_type.map_or(0, Span::len);
+        let joined = &mut self.joined;
+        reserve_in_steps(joined, len + type_len, JOIN_STEP);
+        let mut first = true;
+        for_each_data_value(&buf[..end], |v| {
+            if !first {
+                joined.extend_from_slice(b"\n");
+            }
+            first = false;
+            joined.extend_from_slice(&buf[v.start..v.end]);
+        });
+        if let Some(t) = long_type {
+            joined.extend_from_slice(&buf[t.start..t.end]);
+        }
+        let [data, long] = B::joined(joined, len, type_len, valid, &mut self.scratch);
+        if !B::OWNED {
+            self.joined_used = true;
+        } else if len + type_len > FAST_JOIN_MAX {
+            // Keep no handle on a large allocation: it is freed with the
+            // event.
+            self.joined = BytesMut::new();
+        }
+        buf.advance(next);
+        [
+            if long_type.is_some() {
+                long
+            } else {
+                short_type
+            },
+            data,
+        ]
     }
 
     /// Takes the block `buf[..next]` and builds its event from slices of it,
-    /// without copying: the data (if any), the event type, and the id, which
-    /// it commits. Returns `None` for a block without data.
+    /// without copying: the data (if any) and the event type; it commits the
+    /// id (a copy). Returns `None` for a block without data.
     #[inline]
     fn shared_event<B: Source>(
         &mut self,
@@ -1250,45 +1546,40 @@ impl Decoder {
         data: Option<Span>,
         event_type: Option<Span>,
         id: Option<Span>,
-    ) -> Option<Frame> {
+    ) -> Option<B::Frame> {
         let event_type = event_type.filter(|s| s.start < s.end);
-        let short = |s: Option<Span>| s.is_none_or(|s| s.len() <= INLINE_CAP);
-        if short(event_type) && short(id) {
-            // The common case: short fields are copied inline (cheaper than
+        if let Some(id) = id {
+            self.commit_id(buf, id);
+        }
+        if event_type.is_none_or(|s| s.len() <= INLINE_CAP) {
+            // The common case: a short type is copied inline (cheaper than
             // a shared handle), and the data is cut out.
-            let event_type = event_type.map_or(Text::ABSENT, |s| s.copy_text(buf));
-            if let Some(id) = id {
-                self.commit_id(buf, id);
-            }
+            let event_type = event_type.map_or(B::absent(), |s| buf.short(s, &mut self.scratch));
             let Some(span) = data else {
                 buf.advance(next);
                 return None;
             };
             let data = self.cut_data(buf, span, next);
-            return Some(self.event(event_type, data));
+            return Some(B::event(event_type, data, &self.last_event_id));
         }
         let block = buf.take(next);
-        let ascii = self.input_ascii;
-        let text =
-            |span: Span| Text::from_utf8_lossy_or_ascii(block.slice(span.start..span.end), ascii);
-        if let Some(id) = id {
-            self.last_event_id = text(id);
-        }
-        data.map(|span| {
-            let event_type = event_type.map_or(Text::ABSENT, &text);
-            self.event(event_type, text(span))
-        })
+        let span = data?;
+        let valid = self.input_valid;
+        let scratch = &mut self.scratch;
+        let event_type = event_type.map_or(B::absent(), |s| {
+            buf.text(B::sub(&block, s.start, s.end), valid, scratch)
+        });
+        let data = buf.text(B::sub(&block, span.start, span.end), valid, scratch);
+        Some(B::event(event_type, data, &self.last_event_id))
     }
 
     /// Takes the block `buf[..next]` and returns the `span` of it as a
-    /// [`Text`]: `advance` + `take` cut it out with a single reference count
-    /// update.
+    /// text: `advance` + `take` cut it out with a single reference count
+    /// update (none for borrowed frames).
     #[inline(always)]
-    fn cut_data<B: Source>(&self, buf: &mut B, span: Span, next: usize) -> Text {
-        buf.advance(span.start);
-        let data = buf.take(span.len());
-        buf.advance(next - span.end);
-        Text::from_utf8_lossy_or_ascii(data, self.input_ascii)
+    fn cut_data<B: Source>(&mut self, buf: &mut B, span: Span, next: usize) -> B::Value {
+        let data = buf.cut(span.start, span.end, next);
+        buf.text(data, self.input_valid, &mut self.scratch)
     }
 
     /// Makes `buf[id]` the last event ID. A short ID is written inline, in
@@ -1322,11 +1613,16 @@ impl Decoder {
     /// memory is reused once the events are dropped). A short event type is
     /// copied inline; a long one is joined after the data and cut out of the
     /// same buffer (one shared handle for the two).
+    ///
+    /// `None` (with nothing committed) when the data is not valid UTF-8,
+    /// which the general path handles.
     #[inline(always)]
-    fn join(&mut self, buf: &[u8], event_type: Option<Span>, id: Option<Span>) -> [Text; 2] {
-        if let Some(id) = id {
-            self.commit_id(buf, id);
-        }
+    fn join<B: Source>(
+        &mut self,
+        buf: &B,
+        event_type: Option<Span>,
+        id: Option<Span>,
+    ) -> Option<[B::Value; 2]> {
         let len = self.data_len + self.data.len() - 1;
         let event_type = event_type.filter(|s| s.start < s.end);
         let long_type = event_type.filter(|s| s.len() > INLINE_CAP);
@@ -1340,17 +1636,25 @@ impl Decoder {
             }
             joined.extend_from_slice(&buf[line.start..line.end]);
         }
-        match (long_type, event_type) {
-            (Some(span), _) => {
-                joined.extend_from_slice(&buf[span.start..span.end]);
-                let [data, event_type] = Text::split2_lossy(joined.split().freeze(), len);
-                [event_type, data]
-            }
-            (None, short) => {
-                let event_type = short.map_or(Text::ABSENT, |s| s.copy_text(buf));
-                [event_type, Text::from_utf8_lossy(joined.split().freeze())]
-            }
+        if let Some(span) = long_type {
+            joined.extend_from_slice(&buf[span.start..span.end]);
         }
+        // Checked here, once over the joined data, while it is in L1.
+        let from = joined.len() - len - type_len;
+        if !self.input_valid && !valid_utf8(&joined[from..from + len]) {
+            joined.truncate(from);
+            return None;
+        }
+        if let Some(id) = id {
+            self.commit_id(buf, id);
+        }
+        let [data, long] = B::joined(&mut self.joined, len, type_len, true, &mut self.scratch);
+        self.joined_used |= !B::OWNED;
+        let event_type = match (long_type, event_type) {
+            (Some(_), _) => long,
+            (None, short) => short.map_or(B::absent(), |s| buf.short(s, &mut self.scratch)),
+        };
+        Some([event_type, data])
     }
 
     /// No line end in the buffer: enforce the limits on the partial line.
@@ -1466,6 +1770,48 @@ impl Decoder {
     }
 }
 
+/// A chunk the decoder reads without copying, and how it decodes from its
+/// carry when a block spans chunks.
+trait Chunk: Source {
+    /// Decodes from the carry (at the end of the stream when `eof`).
+    fn on_carry(dec: &mut Decoder, eof: bool) -> Result<Option<Self::Frame>, DecodeError>;
+}
+
+impl Chunk for Bytes {
+    #[inline]
+    fn on_carry(dec: &mut Decoder, eof: bool) -> Result<Option<Frame>, DecodeError> {
+        if eof {
+            dec.with_carry(Decoder::decode_eof)
+        } else {
+            dec.with_carry(Decoder::decode)
+        }
+    }
+}
+
+impl Chunk for Cursor<'_> {
+    /// As for `Bytes`, but what is consumed stays in the carry until the
+    /// frame is let go, and the frame's positions are in the carry.
+    #[inline]
+    fn on_carry(dec: &mut Decoder, eof: bool) -> Result<Option<RawFrame>, DecodeError> {
+        let mut carry = core::mem::take(&mut dec.carry);
+        dec.input_valid = dec.carry_ascii;
+        let mut cursor = CarryCursor {
+            bytes: &mut carry[..],
+            at: 0,
+        };
+        let result = if eof {
+            dec.decode_eof_from(&mut cursor)
+        } else {
+            dec.decode_from(&mut cursor)
+        };
+        dec.carry_used = cursor.at;
+        dec.input_valid = false;
+        dec.carry = carry;
+        dec.from_carry = true;
+        result
+    }
+}
+
 /// Makes room for `n` more bytes in a buffer the decoder hands out pieces of,
 /// in steps of at least `step` bytes, so that reclaiming its memory (once
 /// the pieces are dropped) happens once per many events rather than on each.
@@ -1474,6 +1820,136 @@ fn reserve_in_steps(buf: &mut BytesMut, n: usize, step: usize) {
     if buf.capacity() - buf.len() < n {
         buf.reserve(n.max(step));
     }
+}
+
+/// Makes room for `n` more bytes in `buf` without `BytesMut::reserve`'s
+/// doubling past `cap`: reclaims the buffer's own memory when nothing else
+/// shares it, else grows it (in place when the allocator can) to exactly
+/// `len + n` bytes for a buffer that was empty, or up to twice its capacity
+/// (at most `cap`) for one that is growing. This keeps the buffers the
+/// decoder grows within its documented bound.
+#[inline]
+pub(crate) fn grow_exact(buf: &mut BytesMut, n: usize, cap: usize) {
+    if buf.capacity() - buf.len() >= n || buf.try_reclaim(n) {
+        return;
+    }
+    grow_exact_slow(buf, n, cap);
+}
+
+#[cold]
+fn grow_exact_slow(buf: &mut BytesMut, n: usize, cap: usize) {
+    let want = buf.len().saturating_add(n);
+    let new_cap = if buf.is_empty() {
+        want
+    } else {
+        want.max(buf.capacity().saturating_mul(2).min(cap))
+    };
+    // Unshared, the conversions move no memory; `reserve_exact` reallocates
+    // to exactly the capacity asked for (in place when the allocator can,
+    // so the old and the new allocation need not both be live).
+    let mut vec = Vec::from(core::mem::take(buf));
+    vec.reserve_exact(new_cap - vec.len());
+    *buf = BytesMut::from(Bytes::from(vec));
+}
+
+/// Where the name of the field on `line` (not blank, not a comment) ends and
+/// its value starts: up to the first colon, then one space skipped; the
+/// whole line with an empty value when there is no colon.
+#[inline]
+fn split_field(line: &[u8]) -> (usize, usize) {
+    // Field names are a few bytes long: a plain loop finds the colon sooner
+    // than a `memchr` call is set up.
+    match line.iter().position(|&b| b == b':') {
+        Some(c) => (c, c + 1 + usize::from(line.get(c + 1) == Some(&b' '))),
+        None => (line.len(), line.len()),
+    }
+}
+
+/// The line of `block` (which ends with a line terminator, or is empty)
+/// starting at `at`: where its content ends and where the next line starts.
+#[inline]
+fn line_at(block: &[u8], at: usize) -> (usize, usize) {
+    let end = memchr2(b'\n', b'\r', &block[at..]).map_or(block.len(), |i| at + i);
+    let next = match block.get(end) {
+        Some(b'\r') if block.get(end + 1) == Some(&b'\n') => end + 2,
+        Some(_) => end + 1,
+        None => end,
+    };
+    (end, next)
+}
+
+/// Calls `f` with the value of every `data` line of `block` (whole lines,
+/// none blank), in order.
+fn for_each_data_value(block: &[u8], mut f: impl FnMut(Span)) {
+    let mut at = 0;
+    while at < block.len() {
+        let (end, next) = line_at(block, at);
+        let line = &block[at..end];
+        if line.first() != Some(&b':') {
+            let (name_end, value) = split_field(line);
+            if &line[..name_end] == b"data" {
+                f(Span {
+                    start: at + value,
+                    end,
+                });
+            }
+        }
+        at = next;
+    }
+}
+
+/// Joins the values of the `data` lines of `block` (whole lines, none
+/// blank) with LF at its front, followed by the value of `long_type` (the
+/// block's event type), and returns how many bytes that took. Every value
+/// moves towards the front: each line gives up at least its field name, so
+/// nothing is overwritten before it is moved (the event type, moved in line
+/// order too, is rotated to the end).
+fn join_in_place(block: &mut [u8], long_type: Option<Span>) -> usize {
+    let (mut w, mut at, mut first, mut type_at) = (0, 0, true, None);
+    while at < block.len() {
+        let (end, next) = line_at(block, at);
+        let line = &block[at..end];
+        if line.first() != Some(&b':') {
+            let (name_end, value) = split_field(line);
+            let value = Span {
+                start: at + value,
+                end,
+            };
+            let is_data = &line[..name_end] == b"data";
+            if is_data && !first {
+                block[w] = b'\n';
+                w += 1;
+            }
+            if is_data || long_type.is_some_and(|t| t.start == value.start) {
+                if !is_data {
+                    type_at = Some(w);
+                }
+                first &= !is_data;
+                block.copy_within(value.start..value.end, w);
+                w += value.len();
+            }
+        }
+        at = next;
+    }
+    if let (Some(t), Some(from)) = (long_type, type_at) {
+        block[from..w].rotate_left(t.len());
+    }
+    w
+}
+
+/// Whether `bytes` are valid UTF-8 (ASCII checked first, much faster).
+#[inline]
+pub(crate) fn valid_utf8(bytes: &[u8]) -> bool {
+    text::is_ascii(bytes) || core::str::from_utf8(bytes).is_ok()
+}
+
+/// The length of `bytes` once each invalid UTF-8 sequence is replaced with
+/// U+FFFD (3 bytes), as [`Text::from_utf8_lossy`] does.
+fn replaced_len(bytes: &[u8]) -> usize {
+    bytes
+        .utf8_chunks()
+        .map(|c| c.valid().len() + if c.invalid().is_empty() { 0 } else { 3 })
+        .sum()
 }
 
 /// The field a line the fast paths handle starts with, and the length of
@@ -1493,6 +1969,12 @@ fn field_name(line: &[u8], comments: bool) -> Option<(Field, usize)> {
 /// Whether an `id` value counts: one containing NUL is ignored (spec).
 #[inline]
 fn valid_id(value: &[u8]) -> bool {
+    if value.len() <= 32 {
+        // Ids are short: a branch-free pass beats `memchr`, whose short-input
+        // loop mispredicts on every id length change (measured: 0.8 per
+        // `multiline` event).
+        return !value.iter().fold(false, |nul, &b| nul | (b == 0));
+    }
     !value.contains(&0)
 }
 
@@ -1540,8 +2022,16 @@ impl BufferedDecoder {
         }
     }
 
-    /// Appends bytes received from the stream.
+    /// Appends bytes received from the stream. The buffer grows within the
+    /// decoder's memory bound (see [`DecoderConfig`]).
     pub fn feed(&mut self, bytes: &[u8]) {
+        let config = self.decoder.config();
+        let limit = config.max_line_len.max(config.max_event_len);
+        grow_exact(
+            &mut self.buf,
+            bytes.len(),
+            limit.saturating_add(2 + CARRY_ROOM),
+        );
         self.buf.extend_from_slice(bytes);
     }
 

@@ -15,7 +15,10 @@
 //!    asked for them, a [`Frame::Comment`].
 //!    If your HTTP client hands out body chunks as [`Bytes`](bytes::Bytes)
 //!    (hyper, reqwest), use [`Decoder::decode_bytes`] instead: events that
-//!    lie within a chunk are then sliced from it without any copy.
+//!    lie within a chunk are then sliced from it without any copy. If you
+//!    use each event before reading the next (a parser of LLM responses, a
+//!    CLI), [`Decoder::decode_slice`] hands out [`FrameRef`]s whose texts
+//!    borrow from your `&[u8]` chunk: no reference count, no allocation.
 //! 3. At the end of the stream call [`Decoder::decode_eof`] (or
 //!    [`Decoder::decode_bytes_eof`]) until `Ok(None)`;
 //!    [`Decoder::incomplete_at_eof`] then says whether an unterminated event
@@ -56,7 +59,8 @@
 //! # Limits and untrusted input
 //!
 //! See [`DecoderConfig`]: a maximum line length and a maximum event size
-//! (16 MiB each by default) bound memory; exceeding one yields a
+//! (16 MiB each by default) bound memory (to the larger limit plus one chunk
+//! plus [`MEMORY_SLACK`], on every input shape); exceeding one yields a
 //! [`DecodeError`] once, and the decoder either resynchronises at the next
 //! blank line or stops ([`Overflow`]). No input makes the decoder panic;
 //! fuzzing checks this.
@@ -75,16 +79,20 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod borrowed;
 mod chunks;
 mod decoder;
 mod encoder;
 mod error;
 mod event;
+mod source;
 mod text;
 
+pub use borrowed::{EventRef, FrameRef};
 pub use chunks::ChunkDecoder;
 pub use decoder::{
-    BufferedDecoder, DEFAULT_MAX_EVENT_LEN, DEFAULT_MAX_LINE_LEN, Decoder, DecoderConfig, Overflow,
+    BufferedDecoder, DEFAULT_MAX_EVENT_LEN, DEFAULT_MAX_LINE_LEN, Decoder, DecoderConfig,
+    MEMORY_SLACK, Overflow,
 };
 pub use encoder::Encoder;
 pub use error::{DecodeError, EncodeError};

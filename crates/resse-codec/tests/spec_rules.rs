@@ -882,6 +882,138 @@ fn event_of_exactly_max_event_len_passes_one_less_fails() {
     check_limits("event -1 stop", &stop, input, &[event_too_long(18)], true);
 }
 
+/// An event whose data holds invalid UTF-8 also counts its data after
+/// U+FFFD replacement (3 bytes each) against `max_event_len`: that copy is
+/// memory too. "data: a\n" + "data: \xFF\xFF\n" is 17 raw bytes before the
+/// blank line; the replaced data "a\n\u{FFFD}\u{FFFD}" 8 more.
+#[test]
+fn replaced_data_counts_against_max_event_len() {
+    let input = b"data: a\ndata: \xFF\xFF\n\ndata: ok\n\n";
+    let replaced = ev("a\n\u{FFFD}\u{FFFD}");
+    let exact = DecoderConfig::default().max_event_len(25);
+    check_limits(
+        "replaced exact",
+        &exact,
+        input,
+        &[f(replaced), f(ev("ok"))],
+        false,
+    );
+    let under = DecoderConfig::default().max_event_len(24);
+    let want = [event_too_long(24), f(ev("ok"))];
+    check_limits("replaced -1", &under, input, &want, false);
+    let stop = under.clone().on_overflow(Overflow::Stop);
+    check_limits(
+        "replaced -1 stop",
+        &stop,
+        input,
+        &[event_too_long(24)],
+        true,
+    );
+
+    // One line: "data: \xFF\n" is 8 bytes, its replaced data 3.
+    let input = b"data: \xFF\n\ndata: ok\n\n";
+    let exact = DecoderConfig::default().max_event_len(11);
+    check_limits(
+        "one line exact",
+        &exact,
+        input,
+        &[f(ev("\u{FFFD}")), f(ev("ok"))],
+        false,
+    );
+    let under = DecoderConfig::default().max_event_len(10);
+    let want = [event_too_long(10), f(ev("ok"))];
+    check_limits("one line -1", &under, input, &want, false);
+
+    // Valid UTF-8 is not copied, so it counts once.
+    let input = "data: \u{e9}\u{e9}\n\n".as_bytes();
+    let exact = DecoderConfig::default().max_event_len(10);
+    check_limits("valid", &exact, input, &[f(ev("\u{e9}\u{e9}"))], false);
+}
+
+/// A reported comment whose replaced text exceeds `max_line_len` is a line
+/// too long.
+#[test]
+fn replaced_comment_counts_against_max_line_len() {
+    let input = b": \xFF\xFF\n\ndata:k\n\n";
+    let exact = DecoderConfig::default().max_line_len(6).comments(true);
+    let comment = Frame::Comment("\u{FFFD}\u{FFFD}".into());
+    check_limits(
+        "comment exact",
+        &exact,
+        input,
+        &[f(comment), f(ev("k"))],
+        false,
+    );
+    let under = DecoderConfig::default().max_line_len(5).comments(true);
+    let input = b": \xFF\xFF\n\ndata\n\n";
+    let want = [line_too_long(5), f(ev(""))];
+    check_limits("comment -1", &under, input, &want, false);
+}
+
+/// Multi-line data read across chunks is joined in place in the buffer; a
+/// long event type (kept out of line) may come before, between or after the
+/// data lines, and other lines may sit among them.
+#[test]
+fn joined_in_place_with_a_long_event_type_anywhere() {
+    let long = "an-event-type-longer-than-23-bytes";
+    let cases = [
+        format!("event: {long}\ndata: a\ndata:b\n\n"),
+        format!("data: a\nevent: {long}\n: c\ndata:b\n\n"),
+        format!("data: a\r\ndata:b\rretry: 5\nevent: {long}\n\n"),
+        format!("event: x\ndata: a\nevent: {long}\nid: 7\ndata\ndata:b\n\n"),
+    ];
+    let config = DecoderConfig::default();
+    for input in &cases {
+        let oracle = oracle::decode(input.as_bytes());
+        let want: Vec<Out> = oracle.frames.into_iter().map(f).collect();
+        check_limits(input, &config, input.as_bytes(), &want, false);
+    }
+}
+
+/// Keep-alive comment lines in any shape (with or without a blank line
+/// after each, between or inside blocks, up to and past 8 bytes) are skipped
+/// exactly as the spec says, however the input is chunked.
+#[test]
+fn comment_line_runs_in_any_shape() {
+    let cases: [&[u8]; 5] = [
+        b": ping\n: ping\n: ping\ndata: a\n\n: ping\n\n: ping\n\ndata: b\n\n",
+        b"data: a\n: ping\n: ping\ndata: b\n: x\n: x\n\n:\n:\n\n",
+        b":1234567\n:1234567\n:12345678\n:\r\n:\rdata: c\n\n",
+        b"id: 1\n: ping\n: ping\n\n: ping\n: ping\n",
+        b": ping\n: ping\n: pong\n\n\n\n: ping\n\ndata\n\n",
+    ];
+    let config = DecoderConfig::default();
+    for input in cases {
+        let oracle = oracle::decode(input);
+        let want: Vec<Out> = oracle.frames.into_iter().map(f).collect();
+        check_limits(&support::show(input), &config, input, &want, false);
+    }
+    // Comments inside a block count against the event limit; before its
+    // first field they do not. "data: a\n: ping\n: ping" is 21 bytes.
+    let input = b": ping\n: ping\ndata: a\n: ping\n: ping\n\ndata: b\n\n";
+    let exact = DecoderConfig::default().max_event_len(21);
+    check_limits(
+        "comments exact",
+        &exact,
+        input,
+        &[f(ev("a")), f(ev("b"))],
+        false,
+    );
+    let under = DecoderConfig::default().max_event_len(20);
+    let want = [event_too_long(20), f(ev("b"))];
+    check_limits("comments -1", &under, input, &want, false);
+    // And against the line limit, each: ": ping" is 6 bytes.
+    let short = DecoderConfig::default().max_line_len(5);
+    let input = b": ping\n: ping\n\ndata\n\n";
+    check_limits(
+        "comment line",
+        &short,
+        input,
+        &[line_too_long(5), f(ev(""))],
+        false,
+    );
+}
+
 /// A one-line event with an `N`-byte payload needs `N + 6` bytes (the
 /// decoder's single-line fast path and its general path agree).
 #[test]

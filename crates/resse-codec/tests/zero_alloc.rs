@@ -8,7 +8,7 @@
 #![allow(unsafe_code)]
 
 use bytes::BytesMut;
-use resse_codec::{Decoder, Frame};
+use resse_codec::{Decoder, Frame, FrameRef};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -121,6 +121,41 @@ fn measure(input: &[u8]) -> Measured {
     }
 }
 
+/// `measure` for the borrowing entry point: each chunk a plain slice, each
+/// event read and let go before the next.
+fn measure_borrowed(input: &[u8]) -> Measured {
+    let mut decoder = Decoder::new();
+    let mut chunks = input.chunks(CHUNK);
+    let mut warm = 0;
+    while warm < WARM_UP {
+        let mut chunk = chunks.next().expect("input longer than the warm-up");
+        while let Some(frame) = decoder.decode_slice(&mut chunk).expect("no limit hit") {
+            assert!(matches!(frame, FrameRef::Event(_)));
+            warm += 1;
+        }
+    }
+    let ((events, chunks), allocations) = count_allocations(|| {
+        let mut events = 0;
+        let mut n = 0;
+        for mut chunk in chunks {
+            n += 1;
+            while let Some(frame) = decoder.decode_slice(&mut chunk).expect("no limit hit") {
+                if let FrameRef::Event(e) = frame {
+                    assert!(!e.data().is_empty());
+                    events += 1;
+                }
+            }
+        }
+        (events, n)
+    });
+    assert_eq!(warm + events, EVENTS, "every event decoded");
+    Measured {
+        events,
+        chunks,
+        allocations,
+    }
+}
+
 #[test]
 fn steady_state_allocations_per_event() {
     // 1. Single-line data, the common case: zero-copy, so allocations can
@@ -160,4 +195,14 @@ fn steady_state_allocations_per_event() {
         m.events,
         m.chunks
     );
+
+    // 3. The borrowing entry point: no allocation at all in steady state,
+    //    single-line or multi-line (joins reuse the decoder's buffer, events
+    //    that span chunks its carry).
+    for (name, input) in [("single-line", &single), ("multi-line", &multi)] {
+        let m = measure_borrowed(input);
+        println!("borrowed {name}: {m:?}");
+        assert!(m.events > EVENTS / 2, "{m:?}");
+        assert_eq!(m.allocations, 0, "borrowed {name}: {m:?}");
+    }
 }

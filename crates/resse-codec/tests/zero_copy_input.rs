@@ -1,11 +1,12 @@
-//! `Decoder::decode_bytes` (chunks read as `Bytes`, zero-copy) must give
-//! exactly what `Decoder::decode` gives on the whole input: frames, errors,
-//! last event ID, incomplete flag and stopped state, for any chunking, any
-//! limits and both overflow modes.
+//! `Decoder::decode_bytes` (chunks read as `Bytes`, zero-copy) and
+//! `Decoder::decode_slice` (borrowed frames) must give exactly what
+//! `Decoder::decode` gives on the whole input: frames, errors, last event ID,
+//! incomplete flag and stopped state, for any chunking, any limits and both
+//! overflow modes.
 
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
-use resse_codec::{DecodeError, Decoder, DecoderConfig, Frame, Overflow};
+use resse_codec::{DecodeError, Decoder, DecoderConfig, Frame, FrameRef, Overflow};
 
 type Outcome = (Vec<Result<Frame, DecodeError>>, String, bool, bool);
 
@@ -62,6 +63,49 @@ fn zero_copy(config: &DecoderConfig, input: &[u8], cuts: &[usize]) -> Outcome {
     )
 }
 
+/// The chunk boundaries `cuts` make in `len` bytes, in order.
+fn bounds(len: usize, cuts: &[usize]) -> Vec<usize> {
+    let mut bounds: Vec<usize> = cuts.iter().map(|&c| c % (len + 1)).collect();
+    bounds.push(0);
+    bounds.push(len);
+    bounds.sort_unstable();
+    bounds
+}
+
+/// `decode_slice` over the chunks, each borrowed frame turned into an owned
+/// one while it is valid (and the borrowed event's accessors checked
+/// against it).
+fn borrowed(config: &DecoderConfig, input: &[u8], cuts: &[usize]) -> Outcome {
+    let mut d = Decoder::with_config(config.clone());
+    let mut out = Vec::new();
+    let budget = input.len() + 2;
+    let owned = |r: Result<Option<FrameRef<'_>>, DecodeError>| {
+        r.map(|f| {
+            f.map(|f| {
+                let frame = f.to_frame();
+                if let (FrameRef::Event(e), Frame::Event(o)) = (f, &frame) {
+                    assert_eq!(e.event_type(), o.event_type());
+                    assert_eq!(e.event_type_str(), o.event_type_text().map(|t| t.as_str()));
+                    assert_eq!((e.data(), e.last_event_id()), (o.data(), o.last_event_id()));
+                }
+                frame
+            })
+        })
+    };
+    for w in bounds(input.len(), cuts).windows(2) {
+        let mut chunk = &input[w[0]..w[1]];
+        drain(&mut out, budget, || owned(d.decode_slice(&mut chunk)));
+        assert!(chunk.is_empty(), "Ok(None) before the chunk was used up");
+    }
+    drain(&mut out, budget, || owned(d.decode_slice_eof()));
+    (
+        out,
+        d.last_event_id().to_string(),
+        d.incomplete_at_eof(),
+        d.is_stopped(),
+    )
+}
+
 /// Inputs biased towards event stream syntax, including the shapes the
 /// decoder's fast paths handle.
 fn input() -> impl Strategy<Value = Vec<u8>> {
@@ -98,7 +142,9 @@ proptest! {
         comments in any::<bool>(),
     ) {
         let config = DecoderConfig::default().comments(comments);
-        prop_assert_eq!(zero_copy(&config, &input, &cuts), whole(&config, &input));
+        let whole = whole(&config, &input);
+        prop_assert_eq!(&zero_copy(&config, &input, &cuts), &whole);
+        prop_assert_eq!(&borrowed(&config, &input, &cuts), &whole);
     }
 
     #[test]
@@ -113,7 +159,9 @@ proptest! {
             .max_line_len(max_line)
             .max_event_len(max_event)
             .on_overflow(if stop { Overflow::Stop } else { Overflow::Skip });
-        prop_assert_eq!(zero_copy(&config, &input, &cuts), whole(&config, &input));
+        let whole = whole(&config, &input);
+        prop_assert_eq!(&zero_copy(&config, &input, &cuts), &whole);
+        prop_assert_eq!(&borrowed(&config, &input, &cuts), &whole);
     }
 }
 
@@ -207,6 +255,11 @@ fn non_ascii_in_a_block_that_spans_chunks_is_checked_at_every_split() {
                 let cuts = [cut, second];
                 let got = zero_copy(&DecoderConfig::default(), &input, &cuts);
                 assert_eq!(
+                    borrowed(&DecoderConfig::default(), &input, &cuts),
+                    got,
+                    "cuts {cuts:?}"
+                );
+                assert_eq!(
                     got,
                     whole(&DecoderConfig::default(), &input),
                     "cuts {cuts:?}"
@@ -223,4 +276,31 @@ fn non_ascii_in_a_block_that_spans_chunks_is_checked_at_every_split() {
             }
         }
     }
+}
+
+#[test]
+fn borrowed_events_inside_a_chunk_point_into_it() {
+    let chunk: &[u8] = b"id: 1\ndata: hello\n\nevent: t\ndata: a\ndata: b\n\ndata: world\n\n";
+    let range = chunk.as_ptr() as usize..chunk.as_ptr() as usize + chunk.len();
+    let mut input = chunk;
+    let mut d = Decoder::new();
+    let Some(FrameRef::Event(e)) = d.decode_slice(&mut input).expect("valid") else {
+        panic!("expected an event")
+    };
+    assert_eq!((e.data(), e.last_event_id()), ("hello", "1"));
+    assert!(range.contains(&(e.data().as_ptr() as usize)));
+    let Some(FrameRef::Event(e)) = d.decode_slice(&mut input).expect("valid") else {
+        panic!("expected an event")
+    };
+    // Joined lines live in the decoder; the type is still the chunk's.
+    assert_eq!((e.event_type(), e.data()), ("t", "a\nb"));
+    assert!(!range.contains(&(e.data().as_ptr() as usize)));
+    assert!(range.contains(&(e.event_type().as_ptr() as usize)));
+    let Some(FrameRef::Event(e)) = d.decode_slice(&mut input).expect("valid") else {
+        panic!("expected an event")
+    };
+    assert_eq!(e.data(), "world");
+    assert!(range.contains(&(e.data().as_ptr() as usize)));
+    assert_eq!(d.decode_slice(&mut input).expect("valid"), None);
+    assert!(input.is_empty());
 }

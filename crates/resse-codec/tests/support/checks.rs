@@ -25,7 +25,7 @@ use bytes::{Bytes, BytesMut};
 use core::time::Duration;
 use resse_codec::{
     BufferedDecoder, DEFAULT_MAX_EVENT_LEN, DEFAULT_MAX_LINE_LEN, DecodeError, Decoder,
-    DecoderConfig, EncodeError, Encoder, Event, Frame, Overflow, Text,
+    DecoderConfig, EncodeError, Encoder, Event, Frame, FrameRef, Overflow, Text,
 };
 
 /// One output of `Decoder::decode` / `decode_eof` (errors are outputs too:
@@ -422,6 +422,46 @@ pub(crate) fn check_decode_chunked(data: &[u8]) {
         whole, zero_copy,
         "Decoder::decode_bytes differs from Decoder::decode; chunks: {chunks:?}"
     );
+    let borrowed = run_slice(&input.config, &chunks);
+    assert_eq!(
+        whole, borrowed,
+        "Decoder::decode_slice differs from Decoder::decode; chunks: {chunks:?}"
+    );
+}
+
+/// Runs a fresh decoder over `chunks` with [`Decoder::decode_slice`] (each
+/// frame borrowed, copied to an owned one while it is valid), then
+/// [`Decoder::decode_slice_eof`].
+pub(crate) fn run_slice(config: &DecoderConfig, chunks: &[&[u8]]) -> Run {
+    let mut decoder = Decoder::with_config(config.clone());
+    let mut outputs = Vec::new();
+    let budget = chunks.iter().map(|c| c.len()).sum::<usize>() + 2;
+    let owned = |r: Result<Option<FrameRef<'_>>, DecodeError>| match r {
+        Ok(None) => None,
+        Ok(Some(frame)) => Some(Ok(frame.to_frame())),
+        Err(e) => Some(Err(e)),
+    };
+    for chunk in chunks {
+        let mut chunk = *chunk;
+        while let Some(out) = owned(decoder.decode_slice(&mut chunk)) {
+            outputs.push(out);
+            assert!(outputs.len() <= budget, "decode_slice is looping");
+        }
+        assert!(
+            chunk.is_empty(),
+            "decode_slice returned Ok(None) before using its input"
+        );
+    }
+    while let Some(out) = owned(decoder.decode_slice_eof()) {
+        outputs.push(out);
+        assert!(outputs.len() <= budget, "decode_slice_eof is looping");
+    }
+    Run {
+        outputs,
+        last_event_id: decoder.last_event_id().clone(),
+        incomplete_at_eof: decoder.incomplete_at_eof(),
+        stopped: decoder.is_stopped(),
+    }
 }
 
 /// Runs a fresh decoder over `chunks` with [`Decoder::decode_bytes`] (each
@@ -631,9 +671,10 @@ pub(crate) fn check_roundtrip(data: &[u8]) {
     );
 }
 
-/// Target `differential`: the real decoder (default limits) and the naive
-/// reference decoder of `oracle.rs` agree on frames, last event id and
-/// `incomplete_at_eof`, with comments on and off.
+/// Target `differential`: the real decoder (default limits), through its
+/// owned and its borrowing entry point, and the naive reference decoder of
+/// `oracle.rs` agree on frames, last event id and `incomplete_at_eof`, with
+/// comments on and off.
 pub(crate) fn check_differential(data: &[u8]) {
     for comments in [true, false] {
         let config = DecoderConfig::default().comments(comments);
@@ -642,6 +683,11 @@ pub(crate) fn check_differential(data: &[u8]) {
         assert_eq!(
             got, want,
             "decoder differs from the reference decoder (comments {comments})"
+        );
+        let borrowed = run_slice(&config, &[data]);
+        assert_eq!(
+            borrowed, want,
+            "decode_slice differs from the reference decoder (comments {comments})"
         );
     }
 }

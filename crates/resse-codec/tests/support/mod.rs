@@ -114,9 +114,66 @@ pub(crate) fn run_decoder<'a>(
     }
 }
 
-/// [`run_decoder`] with a fresh decoder built from `config`.
+/// [`run_decoder`] with a fresh decoder built from `config`; checks on the
+/// way that the borrowing entry point (`decode_slice`) gives the same frames,
+/// errors and state on the same chunks, so that every conformance case
+/// covers it too.
 pub(crate) fn run<'a>(config: &DecoderConfig, chunks: impl IntoIterator<Item = &'a [u8]>) -> Run {
-    run_decoder(&mut Decoder::with_config(config.clone()), chunks)
+    let chunks: Vec<&[u8]> = chunks.into_iter().collect();
+    let run = run_decoder(
+        &mut Decoder::with_config(config.clone()),
+        chunks.iter().copied(),
+    );
+    let borrowed = run_borrowed(&mut Decoder::with_config(config.clone()), &chunks);
+    assert_eq!(
+        (
+            &borrowed.outs,
+            &borrowed.last_event_id,
+            borrowed.incomplete,
+            borrowed.stopped
+        ),
+        (&run.outs, &run.last_event_id, run.incomplete, run.stopped),
+        "decode_slice differs from decode on {chunks:?}"
+    );
+    run
+}
+
+/// Feeds `chunks` to `dec.decode_slice`, each frame copied to an owned one
+/// while it is borrowed, then `decode_slice_eof` until `Ok(None)`.
+pub(crate) fn run_borrowed(dec: &mut Decoder, chunks: &[&[u8]]) -> Run {
+    let mut outs = Vec::new();
+    let mut push = |r: Result<Option<resse_codec::FrameRef<'_>>, DecodeError>| match r {
+        Ok(Some(f)) => {
+            outs.push(Out::Frame(f.to_frame()));
+            true
+        }
+        Ok(None) => false,
+        Err(e) => {
+            outs.push(Out::from_error(&e));
+            true
+        }
+    };
+    for chunk in chunks {
+        let mut rest = *chunk;
+        let mut budget = MAX_OUTPUTS_PER_CALL_SITE;
+        while push(dec.decode_slice(&mut rest)) {
+            budget -= 1;
+            assert!(budget > 0, "decode_slice never returned Ok(None)");
+        }
+        assert!(rest.is_empty(), "Ok(None) before the chunk was used up");
+    }
+    let mut budget = MAX_OUTPUTS_PER_CALL_SITE;
+    while push(dec.decode_slice_eof()) {
+        budget -= 1;
+        assert!(budget > 0, "decode_slice_eof never returned Ok(None)");
+    }
+    Run {
+        outs,
+        last_event_id: dec.last_event_id().as_str().to_owned(),
+        incomplete: dec.incomplete_at_eof(),
+        stopped: dec.is_stopped(),
+        max_buffered: 0,
+    }
 }
 
 /// Decodes `input` cut at the given (sorted, in-range) offsets.
