@@ -488,3 +488,129 @@ async fn redis_down_keeps_live_streams_makes_publish_fail_clearly_and_shows_in_h
     // The live stream survived and continues.
     assert_eq!(live.next_within(10).await.unwrap().data(), "2");
 }
+
+/// Redis's CPU seconds so far (`INFO cpu`: user + sys).
+fn redis_cpu(server: &RedisServer) -> f64 {
+    match server.cmd(redis::cmd("INFO").arg("cpu")) {
+        redis::Value::BulkString(bytes) => cpu_of(&String::from_utf8_lossy(&bytes)),
+        redis::Value::VerbatimString { text, .. } | redis::Value::SimpleString(text) => {
+            cpu_of(&text)
+        }
+        _ => f64::NAN,
+    }
+}
+
+fn cpu_of(text: &str) -> f64 {
+    text.lines()
+        .filter(|l| l.starts_with("used_cpu_sys:") || l.starts_with("used_cpu_user:"))
+        .filter_map(|l| l.split(':').nth(1)?.trim().parse::<f64>().ok())
+        .sum()
+}
+
+/// Publishes `n` events (data = send time in µs since `t0`) with `publish`
+/// while `reader` reads them; returns (events/s, p99 latency in µs).
+async fn measure<F, Fut>(n: usize, mut reader: Reader, publish: F) -> (f64, u64)
+where
+    F: Fn(Event) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let t0 = std::time::Instant::now();
+    let publisher = tokio::spawn(async move {
+        for _ in 0..n {
+            publish(Event::new(t0.elapsed().as_micros().to_string())).await;
+        }
+    });
+    let mut latencies = Vec::with_capacity(n);
+    while latencies.len() < n {
+        let e = reader.next_within(30).await.expect("stream ended");
+        let sent: u64 = e.data().parse().unwrap();
+        latencies.push(u64::try_from(t0.elapsed().as_micros()).unwrap() - sent);
+    }
+    let rate = n as f64 / t0.elapsed().as_secs_f64();
+    publisher.await.unwrap();
+    latencies.sort_unstable();
+    (rate, latencies[n * 99 / 100])
+}
+
+/// Bench: publish→receive across 2 nodes through Redis against one node
+/// alone (a plain `Broadcaster`). Prints ratios; run with
+/// `cargo test -p resse-redis --release --test node -- --ignored --nocapture bench`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a benchmark: prints figures"]
+async fn bench_two_nodes_through_redis_against_one_node_alone() {
+    const N: usize = 5_000;
+    // One node alone.
+    let local = resse_tokio::server::Broadcaster::new(
+        BroadcastConfig::default()
+            .replay(ReplayConfig::default().max_events(N))
+            .capacity(N),
+    );
+    let reader = local.subscribe(None);
+    let t0 = std::time::Instant::now();
+    let publisher = {
+        let local = local.clone();
+        tokio::spawn(async move {
+            for i in 0..N {
+                local
+                    .publish(Event::new(t0.elapsed().as_micros().to_string()))
+                    .unwrap();
+                if i % 64 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+        })
+    };
+    let mut decoder = ChunkDecoder::with_config(DecoderConfig::default());
+    let mut reader = reader;
+    let mut lat = Vec::with_capacity(N);
+    while lat.len() < N {
+        let chunk = reader.next().await.expect("local stream ended");
+        decoder.push(chunk);
+        while let Some(Ok(frame)) = decoder.next_frame() {
+            if let Frame::Event(e) = frame {
+                let sent: u64 = e.data().parse().unwrap();
+                lat.push(u64::try_from(t0.elapsed().as_micros()).unwrap() - sent);
+            }
+        }
+    }
+    let local_rate = N as f64 / t0.elapsed().as_secs_f64();
+    publisher.await.unwrap();
+    lat.sort_unstable();
+    let local_p99 = lat[N * 99 / 100];
+
+    // Two nodes through Redis: publish on a, receive on b.
+    let server = RedisServer::start();
+    let config = redis_config(&server).max_len(100_000);
+    let a = Node::start(
+        RedisLog::connect(config.clone()).await.unwrap(),
+        NodeConfig::default(),
+    )
+    .await
+    .unwrap();
+    let b = Node::start(
+        RedisLog::connect(config).await.unwrap(),
+        NodeConfig::default(),
+    )
+    .await
+    .unwrap();
+    let reader = Reader::new(b.subscribe(None, None).await);
+    let cpu0 = redis_cpu(&server);
+    let a = Arc::new(a);
+    let (redis_rate, redis_p99) = measure(N, reader, move |e| {
+        let a = Arc::clone(&a);
+        async move {
+            a.publish(&e).await.unwrap();
+        }
+    })
+    .await;
+    let cpu = redis_cpu(&server) - cpu0;
+    println!(
+        "one node alone: {local_rate:.0} events/s, p99 {local_p99} µs\n\
+         two nodes through Redis (sequential publisher): {redis_rate:.0} events/s, p99 {redis_p99} µs, \
+         Redis CPU {cpu:.2} s for {N} events ({:.1} µs/event)\n\
+         ratios (Redis / alone): rate {:.3}, p99 {:.1}",
+        cpu * 1e6 / N as f64,
+        redis_rate / local_rate,
+        redis_p99 as f64 / local_p99.max(1) as f64,
+    );
+}
