@@ -28,6 +28,8 @@ pub(crate) enum CliError {
     Tls(String),
     /// `demo` could not get going (its clients did not connect).
     Demo(String),
+    /// The shared log (Redis) cannot be used at start.
+    Redis(String),
     /// `serve` could not listen on its address.
     Bind {
         /// The address asked for.
@@ -56,6 +58,7 @@ impl fmt::Display for CliError {
             Self::Usage(message) => f.write_str(message),
             Self::Tls(message) => write!(f, "TLS: {message}"),
             Self::Demo(message) => write!(f, "demo: {message}"),
+            Self::Redis(message) => write!(f, "Redis: {message}"),
             Self::Runtime(source) => write!(f, "starting the async runtime: {source}"),
             Self::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
         }
@@ -69,7 +72,7 @@ impl std::error::Error for CliError {
             | Self::Output(source)
             | Self::Runtime(source)
             | Self::Bind { source, .. } => Some(source),
-            Self::Usage(_) | Self::Tls(_) | Self::Demo(_) => None,
+            Self::Usage(_) | Self::Tls(_) | Self::Demo(_) | Self::Redis(_) => None,
         }
     }
 }

@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use clap::Args;
-use futures_util::Stream;
+use futures_util::{Stream, StreamExt};
 use http::header::{ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use http::{HeaderName, Method, Request, Response, StatusCode};
 use http_body_util::{Either, Full};
@@ -33,6 +33,7 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use resse_codec::{Encoder, Event, Text};
+use resse_redis::{Node, NodeConfig, NodeHealth, NodeSubscription, RedisConfig, RedisLog};
 use resse_tokio::server::{
     BroadcastConfig, Broadcaster, ConnConfig, ConnError, EndReason, KeepAliveConfig, PublishError,
     ReplayConfig, ReplayOutcome, SseBody, Subscription, last_event_id, serve_connection,
@@ -162,6 +163,23 @@ pub(crate) struct ServeArgs {
     #[arg(short, long)]
     quiet: bool,
 
+    /// Run as one node of a service sharing its event log in Redis (e.g.
+    /// redis://127.0.0.1:6379/): events are published to Redis, and every
+    /// node serves them all, resuming a client on any node; a lost position
+    /// gets an `event: reset`. Redis unreachable at start: exit status 1.
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
+
+    /// The stream's name in Redis (with --redis): nodes with the same name
+    /// serve the same events.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "events",
+        requires = "redis"
+    )]
+    stream: String,
+
     /// Serve HTTPS (HTTP/2 or HTTP/1.1) with this certificate chain (PEM, leaf first).
     #[arg(
         long,
@@ -204,6 +222,9 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 /// What every connection shares.
 pub(crate) struct Server {
     pub(crate) broadcaster: Broadcaster,
+    /// With a shared log: the node that publishes to it and serves the
+    /// streams (then `broadcaster` is unused).
+    pub(crate) node: Option<Arc<SharedNode>>,
     /// The id of the newest published event. Held across publishing and
     /// subscribing, so that a subscriber's replay and this id agree.
     newest: Mutex<Option<Text>>,
@@ -229,6 +250,48 @@ pub(crate) struct ServerOptions {
     pub(crate) keep_alive: Option<Duration>,
     pub(crate) quiet: bool,
     pub(crate) conn: ConnConfig,
+    pub(crate) node: Option<Arc<SharedNode>>,
+}
+
+/// A node over a shared log (`serve --redis`).
+pub(crate) enum SharedNode {
+    /// Over Redis.
+    Redis(Node<RedisLog>),
+}
+
+impl SharedNode {
+    /// Publishes to the shared log; the event's id is its position.
+    pub(crate) async fn publish(&self, event: &Event) -> Result<String, String> {
+        let published = match self {
+            Self::Redis(node) => node.publish(event).await,
+        };
+        published.map(|p| p.to_string()).map_err(|e| e.to_string())
+    }
+
+    /// A stream resumed after `last`, as `identity`.
+    pub(crate) async fn subscribe(
+        &self,
+        last: Option<&str>,
+        identity: Option<&str>,
+    ) -> NodeSubscription {
+        match self {
+            Self::Redis(node) => node.subscribe(last, identity).await,
+        }
+    }
+
+    /// The node's links.
+    pub(crate) fn health(&self) -> NodeHealth {
+        match self {
+            Self::Redis(node) => node.health(),
+        }
+    }
+
+    /// Ends every stream.
+    pub(crate) fn close(&self) {
+        match self {
+            Self::Redis(node) => node.close(),
+        }
+    }
 }
 
 /// The response body: an event stream or a small fixed body.
@@ -239,6 +302,7 @@ impl Server {
     pub(crate) fn new(options: ServerOptions) -> Self {
         Self {
             broadcaster: Broadcaster::new(options.broadcast),
+            node: options.node,
             newest: Mutex::new(None),
             types: Mutex::new(BTreeSet::new()),
             path: options.path,
@@ -271,6 +335,35 @@ impl Server {
             }
         }
         Ok(id)
+    }
+
+    /// Ends every stream (the node's too) for a graceful stop.
+    pub(crate) fn close(&self) {
+        self.broadcaster.close();
+        if let Some(node) = &self.node {
+            node.close();
+        }
+    }
+
+    /// Publishes `event` to the node's shared log when there is one, else
+    /// here; the error as text.
+    pub(crate) async fn publish_any(&self, event: Event) -> Result<Text, String> {
+        let Some(node) = &self.node else {
+            return self.publish(event).map_err(|e| match e {
+                PublishError::Encode(e) => e.to_string(),
+                PublishError::Replay(e) => e.to_string(),
+                e => e.to_string(),
+            });
+        };
+        let event_type = event.event_type_text().map(|t| t.as_str().to_owned());
+        let id = node.publish(&event).await?;
+        if let Some(event_type) = event_type.filter(|t| !t.is_empty() && t != "message") {
+            let mut types = lock(&self.types);
+            if types.len() < MAX_TYPES {
+                types.insert(event_type);
+            }
+        }
+        Ok(Text::from(id))
     }
 
     /// Subscribes from `last` (as `identity`, when given: one connection
@@ -347,12 +440,15 @@ impl Server {
         }
         let last = last_event_id(request.headers());
         let identity = client_identity(request.uri().query());
+        if let Some(node) = &self.node {
+            return self.respond_node(node, last, identity, ended, opened, close_log);
+        }
         let (subscription, newest) = self.subscribe(last, identity);
         let outcome = subscription.replay();
         let prefix = self.prefix(outcome, last, newest.as_deref());
         let stream = EventStream {
             prefix: (!prefix.is_empty()).then_some(prefix),
-            subscription,
+            subscription: Source::Local(subscription),
             ended: Arc::clone(ended),
             close_log: close_log.filter(|_| !self.quiet),
             restarting: Arc::clone(&self.restarting),
@@ -376,6 +472,52 @@ impl Server {
                 format!("Last-Event-ID {id:?} is unknown: sent `reload`, live from now")
             }
             _ => "new".to_owned(),
+        };
+        let how = match identity {
+            Some(identity) => format!("{how}; client {identity:?}"),
+            None => how,
+        };
+        (
+            body.into_response().map(Either::Left),
+            format!("stream opened ({how})"),
+        )
+    }
+
+    /// A stream served by the node: resumed from its ring or the shared log
+    /// (a lost position gets `event: reset` from the node).
+    fn respond_node(
+        &self,
+        node: &Arc<SharedNode>,
+        last: Option<&str>,
+        identity: Option<&str>,
+        ended: &Arc<Mutex<Option<EndReason>>>,
+        opened: &mut bool,
+        close_log: Option<String>,
+    ) -> (Response<Reply>, String) {
+        let prefix = self.prefix(ReplayOutcome::New, None, None);
+        let node = Arc::clone(node);
+        let (owned_last, owned_identity) = (last.map(str::to_owned), identity.map(str::to_owned));
+        let source = futures_util::stream::once(async move {
+            node.subscribe(owned_last.as_deref(), owned_identity.as_deref())
+                .await
+        })
+        .flatten();
+        let stream = EventStream {
+            prefix: (!prefix.is_empty()).then_some(prefix),
+            subscription: Source::Node(Box::pin(source)),
+            ended: Arc::clone(ended),
+            close_log: close_log.filter(|_| !self.quiet),
+            restarting: Arc::clone(&self.restarting),
+        };
+        let body = SseBody::new(stream);
+        let body = match self.keep_alive {
+            Some(interval) => body.keep_alive(KeepAliveConfig::new(interval)),
+            None => body.without_keep_alive(),
+        };
+        *opened = true;
+        let how = match last {
+            Some(id) => format!("resuming after {id:?} from the node's ring or the shared log"),
+            None => "new".to_owned(),
         };
         let how = match identity {
             Some(identity) => format!("{how}; client {identity:?}"),
@@ -472,10 +614,18 @@ fn escape_html(s: &str) -> String {
     out
 }
 
+/// Where a stream's events come from.
+enum Source {
+    /// This process's broadcaster.
+    Local(Subscription),
+    /// A node over a shared log.
+    Node(Pin<Box<dyn Stream<Item = Bytes> + Send>>),
+}
+
 /// A subscription with what the stream starts with, noting why it ended.
 struct EventStream {
     prefix: Option<Bytes>,
-    subscription: Subscription,
+    subscription: Source,
     ended: Arc<Mutex<Option<EndReason>>>,
     /// The peer, when this stream logs its end itself.
     close_log: Option<String>,
@@ -521,11 +671,16 @@ impl Stream for EventStream {
         if let Some(prefix) = this.prefix.take() {
             return Poll::Ready(Some(prefix));
         }
-        let next = Pin::new(&mut this.subscription).poll_next(cx);
-        if let Poll::Ready(None) = next {
-            *lock(&this.ended) = this.subscription.end_reason();
+        match &mut this.subscription {
+            Source::Local(subscription) => {
+                let next = Pin::new(&mut *subscription).poll_next(cx);
+                if let Poll::Ready(None) = next {
+                    *lock(&this.ended) = subscription.end_reason();
+                }
+                next
+            }
+            Source::Node(stream) => stream.as_mut().poll_next(cx),
         }
-        next
     }
 }
 
@@ -857,13 +1012,10 @@ async fn publish_stdin(server: Arc<Server>) {
             }
         };
         n += 1;
-        let published = parse_line(&line).and_then(|event| {
-            server.publish(event).map_err(|e| match e {
-                PublishError::Encode(e) => e.to_string(),
-                PublishError::Replay(e) => e.to_string(),
-                e => e.to_string(),
-            })
-        });
+        let published = match parse_line(&line) {
+            Ok(event) => server.publish_any(event).await,
+            Err(e) => Err(e),
+        };
         match published {
             Ok(_) => {}
             Err(_) if server.broadcaster.is_closed() => return,
@@ -883,8 +1035,33 @@ pub(crate) async fn publish_ticks(server: Arc<Server>, period: Duration) {
     for n in 1u64.. {
         ticks.tick().await;
         let event = Event::new(n.to_string()).with_event_type("tick");
-        if server.publish(event).is_err() {
-            return;
+        if let Err(e) = server.publish_any(event).await {
+            if server.node.is_none() {
+                return;
+            }
+            // The shared log is down: say so, go on ticking.
+            note(&format!("tick {n} not published: {e}"));
+        }
+    }
+}
+
+/// Notes each change of the node's health (Redis links) on stderr.
+pub(crate) async fn report_health(node: Arc<SharedNode>) {
+    let mut healthy = true;
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        every.tick().await;
+        let health = node.health();
+        if health.is_healthy() != healthy {
+            healthy = health.is_healthy();
+            if healthy {
+                note("shared log: connected again; delivery across nodes resumed");
+            } else {
+                note(&format!(
+                    "shared log: link down (log {:?}, tail {:?}); local streams stay open, publishing fails until it is back",
+                    health.log, health.tail
+                ));
+            }
         }
     }
 }
@@ -916,7 +1093,23 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     // shorter, before they are cut off; a client that was cut off is then
     // replayed exactly when it reconnects soon enough.
     let config = BroadcastConfig::default().replay(ReplayConfig::default().max_events(args.replay));
+    let node = match &args.redis {
+        Some(url) => {
+            let log = RedisLog::connect(RedisConfig::new(url.clone()).stream(args.stream.clone()))
+                .await
+                .map_err(|e| CliError::Redis(e.to_string()))?;
+            let node = Node::start(log, NodeConfig::default().broadcast(config.clone()))
+                .await
+                .map_err(|e| CliError::Redis(e.to_string()))?;
+            Some(Arc::new(SharedNode::Redis(node)))
+        }
+        None => None,
+    };
+    if let Some(node) = &node {
+        tokio::spawn(report_health(Arc::clone(node)));
+    }
     let server = Arc::new(Server::new(ServerOptions {
+        node,
         broadcast: config,
         path: args.path,
         retry: args.retry.map(Duration::from_millis),
@@ -1011,7 +1204,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         tokio::select! {
             why = stop.recv() => {
                 note(&format!("{why}: stopping"));
-                server.broadcaster.close();
+                server.close();
                 return Ok(ExitCode::SUCCESS);
             }
             () = tokio::time::sleep(pause) => {}
@@ -1026,7 +1219,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
     };
     drop(listener);
     note(&format!("{why}: stopping"));
-    server.broadcaster.close();
+    server.close();
     phase_tx.send_replace(Phase::Stopping);
     let finished = tokio::time::timeout(SHUTDOWN_GRACE, async {
         while tasks.join_next().await.is_some() {}

@@ -13,6 +13,11 @@
 //! - [`RedisLog::identities`] gives one connection per identity across nodes
 //!   ([`Identities::claim`], [`Notice::Superseded`]) and sends to one
 //!   identity wherever it is connected ([`Identities::send_to`]).
+//! - [`Node`] puts it all under one process's fan-out ([`resse_tokio`]'s
+//!   `Broadcaster`): publish to the log, deliver from the tail, resume any
+//!   client exactly once from the ring or the log, say `reset` when a
+//!   position is lost. It runs over any [`SharedLog`]: [`RedisLog`], or
+//!   [`MemoryLog`] for several nodes in one process without Redis.
 //! - [`LinkState`] of each link is observable for health checks; an
 //!   unreachable Redis at start is an [`Error`] naming the URL with the
 //!   password elided.
@@ -26,8 +31,11 @@ mod entry;
 mod error;
 mod identity;
 mod log;
+mod memory;
+mod node;
 mod position;
 mod scripts;
+mod shared;
 mod state;
 mod tail;
 
@@ -35,7 +43,10 @@ pub use config::{MAX_BATCH, RedisConfig};
 pub use error::{Error, ErrorKind, elide_password};
 pub use identity::{Claim, ClaimToken, Identities, MAX_IDENTITY_LEN, Notice, Notices, Targeted};
 pub use log::{LostReason, ReadAfter, RedisLog};
+pub use memory::{MemoryConfig, MemoryLog};
+pub use node::{Node, NodeConfig, NodeHealth, NodeSubscription, Resume};
 pub use position::{Epoch, MAX_EPOCH_LEN, ParsePositionError, Position};
+pub use shared::SharedLog;
 pub use state::LinkState;
 pub use tail::{Tail, TailFrom, TailItem};
 

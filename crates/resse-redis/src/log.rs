@@ -320,6 +320,15 @@ impl RedisLog {
     }
 }
 
+/// Where a reader whose position is lost for `reason` goes on: the start of
+/// a new epoch (so that none of its events is skipped), else `head`.
+pub(crate) fn resume_after_loss(reason: &LostReason, head: Position) -> Position {
+    match reason {
+        LostReason::EpochChanged => Position::new(head.epoch().clone(), 0),
+        _ => head,
+    }
+}
+
 /// Reads the log's epoch and head (creating the epoch if the log has none).
 pub(crate) async fn read_head<C: redis::aio::ConnectionLike + Send>(
     inner: &Inner,

@@ -70,6 +70,15 @@ pub struct Tail {
 }
 
 impl Tail {
+    /// A tail over an item channel fed by `task` (the in-memory log's).
+    pub(crate) fn from_parts(
+        rx: mpsc::Receiver<TailItem>,
+        state: watch::Receiver<LinkState>,
+        task: JoinHandle<()>,
+    ) -> Self {
+        Self { rx, state, task }
+    }
+
     pub(crate) fn spawn(log: &RedisLog, from: TailFrom) -> Self {
         let (tx, rx) = mpsc::channel(log.inner.config.get_tail_buffer());
         let (state_tx, state) = watch::channel(LinkState::Connecting);
@@ -218,22 +227,20 @@ async fn check_head(
     head: Position,
     tx: &mpsc::Sender<TailItem>,
 ) -> Result<(), Closed> {
-    let reason = if head.epoch() != cursor.last.epoch() {
-        LostReason::EpochChanged
+    let (reason, resume) = if head.epoch() != cursor.last.epoch() {
+        // A new log: read it from its start, so that none of its events is
+        // skipped (a trimmed start is found by the next read).
+        (
+            LostReason::EpochChanged,
+            Position::new(head.epoch().clone(), 0),
+        )
     } else if head.offset() < cursor.last.offset() {
-        LostReason::AheadOfLog
+        (LostReason::AheadOfLog, head)
     } else {
         return Ok(());
     };
-    *cursor = Cursor::at(head.clone());
-    send(
-        tx,
-        TailItem::Lost {
-            reason,
-            resume: head,
-        },
-    )
-    .await
+    *cursor = Cursor::at(resume.clone());
+    send(tx, TailItem::Lost { reason, resume }).await
 }
 
 async fn deliver(

@@ -531,6 +531,7 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
         keep_alive: Some(KEEP_ALIVE),
         quiet: true,
         conn: ConnConfig::default().write_timeout(Some(Duration::from_secs(5))),
+        node: None,
     }));
     let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
     let listener = listen(loopback).map_err(|source| CliError::Bind {
