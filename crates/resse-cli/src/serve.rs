@@ -33,10 +33,13 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use resse_codec::{Encoder, Event, Text};
-use resse_redis::{Node, NodeConfig, NodeHealth, NodeSubscription, RedisConfig, RedisLog};
+use resse_redis::{
+    MemoryLog, Node, NodeConfig, NodeHealth, NodeSubscription, RedisConfig, RedisLog,
+};
 use resse_tokio::server::{
-    BroadcastConfig, Broadcaster, ConnConfig, ConnError, EndReason, KeepAliveConfig, PublishError,
-    ReplayConfig, ReplayOutcome, SseBody, Subscription, last_event_id, serve_connection,
+    BroadcastConfig, BroadcastStats, Broadcaster, ConnConfig, ConnError, EndReason,
+    KeepAliveConfig, PublishError, ReplayConfig, ReplayOutcome, SseBody, Subscription,
+    last_event_id, serve_connection,
 };
 use serde_json::{Map, Value};
 use tokio::net::{TcpListener, TcpStream};
@@ -253,10 +256,12 @@ pub(crate) struct ServerOptions {
     pub(crate) node: Option<Arc<SharedNode>>,
 }
 
-/// A node over a shared log (`serve --redis`).
+/// A node over a shared log (`serve --redis`; `demo --nodes`).
 pub(crate) enum SharedNode {
     /// Over Redis.
     Redis(Node<RedisLog>),
+    /// Over an in-process log (`resse demo --nodes N` without `--redis`).
+    Memory(Node<MemoryLog>),
 }
 
 impl SharedNode {
@@ -264,6 +269,7 @@ impl SharedNode {
     pub(crate) async fn publish(&self, event: &Event) -> Result<String, String> {
         let published = match self {
             Self::Redis(node) => node.publish(event).await,
+            Self::Memory(node) => node.publish(event).await,
         };
         published.map(|p| p.to_string()).map_err(|e| e.to_string())
     }
@@ -276,6 +282,7 @@ impl SharedNode {
     ) -> NodeSubscription {
         match self {
             Self::Redis(node) => node.subscribe(last, identity).await,
+            Self::Memory(node) => node.subscribe(last, identity).await,
         }
     }
 
@@ -283,6 +290,15 @@ impl SharedNode {
     pub(crate) fn health(&self) -> NodeHealth {
         match self {
             Self::Redis(node) => node.health(),
+            Self::Memory(node) => node.health(),
+        }
+    }
+
+    /// The node's local broadcaster counters.
+    pub(crate) fn stats(&self) -> BroadcastStats {
+        match self {
+            Self::Redis(node) => node.stats(),
+            Self::Memory(node) => node.stats(),
         }
     }
 
@@ -290,6 +306,7 @@ impl SharedNode {
     pub(crate) fn close(&self) {
         match self {
             Self::Redis(node) => node.close(),
+            Self::Memory(node) => node.close(),
         }
     }
 }
@@ -335,6 +352,15 @@ impl Server {
             }
         }
         Ok(id)
+    }
+
+    /// The counters of whichever broadcaster serves the streams (the node's,
+    /// with a shared log).
+    pub(crate) fn stats(&self) -> BroadcastStats {
+        match &self.node {
+            Some(node) => node.stats(),
+            None => self.broadcaster.stats(),
+        }
     }
 
     /// Ends every stream (the node's too) for a graceful stop.

@@ -160,3 +160,134 @@ fn help_explains_the_run() {
         );
     }
 }
+
+/// A `redis-server` of this test's own (free port on 127.0.0.1, a temporary
+/// directory), stopped by pid when dropped.
+struct Redis {
+    child: std::process::Child,
+    port: u16,
+    dir: std::path::PathBuf,
+}
+
+impl Redis {
+    fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dir =
+            std::env::temp_dir().join(format!("resse-demo-redis-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let binary = std::env::var("RESSE_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let child = Command::new(binary)
+            .args([
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+            ])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server (Debian's package redis-server) must be installed");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "redis-server did not start"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+        Self { child, port, dir }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Checks a multi-node run: passed, nothing lost, every kind injected.
+fn assert_clean_multi_node_run(code: i32, summary: &Value, err: &str, shared_log: &str) {
+    assert_eq!(code, 0, "{summary:#}\n{err}");
+    assert_eq!(summary["passed"], true);
+    assert_eq!(summary["nodes"], 3);
+    assert_eq!(summary["shared_log"], shared_log);
+    let events = &summary["events"];
+    assert!(
+        events["published"].as_u64().unwrap() >= 1_000,
+        "{summary:#}"
+    );
+    assert_eq!(events["lost"], 0);
+    assert_eq!(events["duplicated"], 0);
+    assert_eq!(events["out_of_order"], 0);
+    assert_eq!(events["reloads"], 0, "no position may be lost: {summary:#}");
+    assert_eq!(
+        summary["kinds_not_injected"],
+        Value::Array(Vec::new()),
+        "{summary:#}"
+    );
+    // The crashed node was replaced by a fresh one, which resumed its
+    // clients from the shared log.
+    assert!(
+        summary["faults"]["server_crash"]["injected"]
+            .as_u64()
+            .unwrap()
+            >= 1
+    );
+}
+
+#[test]
+fn three_nodes_over_an_in_process_log_lose_nothing() {
+    let (code, summary, err) = demo(
+        &[
+            "--nodes",
+            "3",
+            "--duration",
+            "8",
+            "--clients",
+            "12",
+            "--faults",
+            "12",
+            "--seed",
+            "11",
+        ],
+        Duration::from_secs(60),
+    );
+    assert_clean_multi_node_run(code, &summary, &err, "memory");
+}
+
+#[test]
+fn three_nodes_over_redis_lose_nothing_through_node_and_redis_faults() {
+    let redis = Redis::start();
+    let url = format!("redis://127.0.0.1:{}", redis.port);
+    let (code, summary, err) = demo(
+        &[
+            "--nodes",
+            "3",
+            "--redis",
+            &url,
+            "--duration",
+            "8",
+            "--clients",
+            "12",
+            "--faults",
+            "12",
+            "--seed",
+            "5",
+        ],
+        Duration::from_secs(60),
+    );
+    assert_clean_multi_node_run(code, &summary, &err, "redis");
+    assert_eq!(
+        summary["faults"]["redis_outage"]["injected"], 1,
+        "{summary:#}"
+    );
+}

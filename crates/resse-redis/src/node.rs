@@ -17,7 +17,9 @@ use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use futures_util::StreamExt;
 use resse_codec::{Encoder, Event, Text};
-use resse_tokio::server::{BroadcastConfig, Broadcaster, SubscriberKey, Subscription};
+use resse_tokio::server::{
+    BroadcastConfig, BroadcastStats, Broadcaster, SubscriberKey, Subscription,
+};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -433,6 +435,12 @@ impl<L: SharedLog> Node<L> {
             fed: ring.fed.clone(),
             subscribers: ring.broadcaster.subscriber_count(),
         }
+    }
+
+    /// The local broadcaster's counters (subscribers, lag drops,
+    /// supersessions on this node, replays by outcome).
+    pub fn stats(&self) -> BroadcastStats {
+        lock(&self.shared.ring).broadcaster.stats()
     }
 
     /// Ends every live subscription (each writes what it has queued) and

@@ -66,6 +66,8 @@ pub(crate) struct Holds {
 /// One proxied connection, as the fault injector sees it.
 struct Conn {
     serial: u64,
+    /// Which upstream (node) it goes to.
+    node: usize,
     /// Set once the server's response has started.
     streaming: Arc<AtomicBool>,
     faults: mpsc::UnboundedSender<ConnFault>,
@@ -74,7 +76,10 @@ struct Conn {
 /// What the proxy counts and shares with the demo.
 pub(crate) struct Proxy {
     pub(crate) addr: SocketAddr,
-    upstream: SocketAddr,
+    /// The nodes; each connection goes to a random one.
+    upstreams: Vec<SocketAddr>,
+    /// Picks the node of each connection.
+    pick: Mutex<super::Rng>,
     conns: Mutex<HashMap<String, Conn>>,
     serial: AtomicU64,
     /// Bytes from the server to the clients.
@@ -95,14 +100,16 @@ pub(crate) struct Proxy {
 impl Proxy {
     /// Starts a proxy on an ephemeral loopback port in front of `upstream`.
     pub(crate) async fn start(
-        upstream: SocketAddr,
+        upstreams: Vec<SocketAddr>,
         holds: Holds,
         strip_last_event_id: bool,
+        seed: u64,
     ) -> std::io::Result<Arc<Self>> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
         let proxy = Arc::new(Self {
             addr: listener.local_addr()?,
-            upstream,
+            upstreams,
+            pick: Mutex::new(super::Rng(seed ^ 0x9e37)),
             conns: Mutex::new(HashMap::new()),
             serial: AtomicU64::new(0),
             down_bytes: AtomicU64::new(0),
@@ -129,9 +136,16 @@ impl Proxy {
 
     /// The clients whose response is under way, sorted.
     pub(crate) fn streaming_clients(&self) -> Vec<String> {
+        self.streaming_clients_on(None)
+    }
+
+    /// The clients whose response is under way from `node` (any with
+    /// `None`), sorted.
+    pub(crate) fn streaming_clients_on(&self, node: Option<usize>) -> Vec<String> {
         let mut clients: Vec<String> = lock(&self.conns)
             .iter()
             .filter(|(_, c)| c.streaming.load(Ordering::Relaxed))
+            .filter(|(_, c)| node.is_none_or(|n| n == c.node))
             .map(|(id, _)| id.clone())
             .collect();
         clients.sort();
@@ -155,7 +169,8 @@ impl Proxy {
         if self.strip_last_event_id {
             head = strip_header(&head, b"last-event-id");
         }
-        let Ok(mut upstream) = self.connect_upstream().await else {
+        let node = lock(&self.pick).below(self.upstreams.len() as u64) as usize;
+        let Ok(mut upstream) = self.connect_upstream(self.upstreams[node]).await else {
             // No server (it is down): the client sees its connection reset.
             reset(client);
             return;
@@ -174,6 +189,7 @@ impl Proxy {
                 id.clone(),
                 Conn {
                     serial,
+                    node,
                     streaming: Arc::clone(&streaming),
                     faults: tx,
                 },
@@ -275,10 +291,10 @@ impl Proxy {
     /// A connection to the server whose receive buffer is small, so that a
     /// reader that stops is noticed by the server within a second rather
     /// than after megabytes of kernel buffers.
-    async fn connect_upstream(&self) -> std::io::Result<TcpStream> {
+    async fn connect_upstream(&self, upstream: SocketAddr) -> std::io::Result<TcpStream> {
         let socket = TcpSocket::new_v4()?;
         socket.set_recv_buffer_size(8 * 1024)?;
-        let stream = socket.connect(self.upstream).await?;
+        let stream = socket.connect(upstream).await?;
         stream.set_nodelay(true)?;
         Ok(stream)
     }
@@ -299,7 +315,7 @@ fn strip_header(head: &[u8], name: &[u8]) -> Vec<u8> {
 }
 
 /// Closes `stream` with a reset (RST) rather than a FIN.
-fn reset(stream: TcpStream) {
+pub(crate) fn reset(stream: TcpStream) {
     let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
     drop(stream);
 }

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use super::proxy::Proxy;
 use super::{CONNECTING, ClientLog, Demo, FaultKind, IDLE_TIMEOUT, OPEN, RECONNECTING};
-use crate::serve::Server;
 use crate::serve::lock;
+use resse_tokio::server::BroadcastStats;
 
 /// The progress display on stderr (drawn only when stderr is a terminal).
 pub(super) struct Progress {
@@ -93,7 +93,10 @@ fn thousands(n: u64) -> String {
 pub(super) struct Inputs<'a> {
     pub(super) demo: &'a Demo,
     pub(super) proxy: &'a Proxy,
-    pub(super) server: &'a Server,
+    /// The counters of every node that served.
+    pub(super) stats: BroadcastStats,
+    pub(super) nodes: usize,
+    pub(super) redis: bool,
     pub(super) herd_at: Option<Instant>,
     pub(super) seed: u64,
     pub(super) rate: u32,
@@ -250,7 +253,7 @@ pub(super) fn summarize(inputs: &Inputs<'_>) -> Summary {
     let mut recovery = lock(&demo.recovery).clone();
     let mut half_open = lock(&demo.half_open).clone();
     let causes = lock(&demo.causes).clone();
-    let stats = inputs.server.broadcaster.stats();
+    let stats = inputs.stats;
     let herd = inputs
         .herd_at
         .map(|at| busiest_window(&lock(&inputs.proxy.accepted), at));
@@ -261,7 +264,7 @@ pub(super) fn summarize(inputs: &Inputs<'_>) -> Summary {
 
     let mut fault_rows = Vec::new();
     let mut fault_json = serde_json::Map::new();
-    for kind in FaultKind::all() {
+    for kind in FaultKind::all(inputs.redis) {
         let injected = faults.get(&kind).copied().unwrap_or(0);
         let clients = hit.get(&kind).copied().unwrap_or(0);
         let times = recovery.entry(kind).or_default();
@@ -286,6 +289,9 @@ pub(super) fn summarize(inputs: &Inputs<'_>) -> Summary {
         "duration_ms": inputs.duration.as_millis() as u64,
         "elapsed_ms": inputs.elapsed.as_millis() as u64,
         "replay": inputs.replay,
+        "nodes": inputs.nodes,
+        "shared_log": if inputs.redis { "redis" } else if inputs.nodes > 1 { "memory" } else { "none" },
+        "publish_retries": demo.publish_retries.load(Ordering::Relaxed),
         "events": {
             "published": last,
             "expected": total.expected,
@@ -325,8 +331,13 @@ pub(super) fn summarize(inputs: &Inputs<'_>) -> Summary {
     let mut t = String::new();
     let _ = writeln!(
         t,
-        "resse demo: {} clients, {} s at {} events/s through a fault-injecting proxy (seed {}; run again with --seed {})",
+        "resse demo: {} clients, {}{} s at {} events/s through a fault-injecting proxy (seed {}; run again with --seed {})",
         demo.clients.len(),
+        match (inputs.nodes, inputs.redis) {
+            (n, true) => format!("{n} node(s) sharing a Redis stream, "),
+            (1, false) => String::new(),
+            (n, false) => format!("{n} nodes sharing an in-process log, "),
+        },
         inputs.duration.as_secs_f64(),
         inputs.rate,
         inputs.seed,
@@ -426,6 +437,15 @@ pub(super) fn summarize(inputs: &Inputs<'_>) -> Summary {
         "  {:<34}{}",
         "slow subscribers dropped (server)", stats.lagged
     );
+    let retries = demo.publish_retries.load(Ordering::Relaxed);
+    if retries > 0 {
+        let _ = writeln!(
+            t,
+            "  {:<34}{} (a node or the shared log was down; each published later)",
+            "publications retried",
+            thousands(retries)
+        );
+    }
     let _ = writeln!(
         t,
         "  {:<34}{:.1} MiB to the clients, {:.1} KiB to the server",
