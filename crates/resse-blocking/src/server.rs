@@ -141,6 +141,8 @@ impl Broadcaster {
         identity: &str,
         query: Option<&str>,
     ) -> Result<SubscriberKey, ProbeError> {
+        // A bad request is refused as such whoever it names.
+        answer.parse(query)?;
         let mut state = self.lock();
         let key = state
             .core
