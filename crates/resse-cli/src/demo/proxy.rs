@@ -329,8 +329,11 @@ async fn read_head(client: &mut TcpStream) -> Option<(Vec<u8>, Option<String>)> 
     let line_end = memchr::memchr(b'\n', &head).unwrap_or(head.len());
     let line = std::str::from_utf8(&head[..line_end]).ok()?;
     let target = line.split(' ').nth(1)?;
+    // A liveness probe's side request names its client too, but it is not
+    // that client's stream: faults are aimed at streams only.
     let id = target
         .split_once('?')
+        .filter(|(path, _)| !path.ends_with("/probe"))
         .and_then(|(_, query)| query.split('&').find_map(|p| p.strip_prefix("client=")))
         .map(str::to_owned);
     Some((head, id))
