@@ -212,7 +212,9 @@ impl ClientBuilder {
     /// Runs `hook` on every request before it is sent, reconnections and
     /// redirects included: put a fresh auth token in, move to another URL.
     /// The `Last-Event-ID` header is already set. Clones of this builder
-    /// share the hook.
+    /// share the hook. It runs on the liveness probe's side requests too
+    /// (so that a fresh token follows them): tell them apart by their URL
+    /// if the hook rewrites URLs.
     ///
     /// ```
     /// use resse_blocking::ClientBuilder;
@@ -280,6 +282,16 @@ impl ClientBuilder {
 /// [`handle_timeout`](ClientSession::handle_timeout)" — that is how a
 /// silent connection is detected and dropped. Between connections the
 /// thread sleeps until the reconnection deadline (or until closed).
+///
+/// The liveness probe's side request ([`ClientBuilder::probe`], see
+/// [`resse_session::probe`]) is sent inline, between two reads of the
+/// stream, through the same [`Connect`], and waits for its response head
+/// no longer than the probe's deadline: a [`Connect`] takes `&mut self`
+/// and need not be `Send` or `Clone`, so a second thread would need a
+/// second connector; the stream's bytes meanwhile wait in the socket
+/// buffer, and the answer is read right after. A [`CloseHandle::close`]
+/// during that request takes effect when it returns (within the probe
+/// timeout).
 ///
 /// [`next_event`](Self::next_event) returns the events alone (`Ok(None)`
 /// at a requested end, `Err` for a failure); as an [`Iterator`], or with
@@ -458,6 +470,7 @@ impl<C: Connect> Client<C> {
                     }
                 }
             }
+            Action::Probe(probe) => self.probe(probe),
             Action::Disconnect => self.drop_conn(),
             Action::Stop => {
                 self.drop_conn();
@@ -466,6 +479,35 @@ impl<C: Connect> Client<C> {
             // A later kind of action this adapter does not know: nothing
             // to do.
             _ => {}
+        }
+    }
+
+    /// Sends the liveness probe's side request, waiting for its response
+    /// head until the probe's deadline at most, and reports a failure.
+    fn probe(&mut self, probe: resse_session::Probe) {
+        let mut request = probe.request;
+        if let Some(hook) = &self.hook {
+            (hook.lock().unwrap_or_else(PoisonError::into_inner))(&mut request);
+        }
+        let left = probe
+            .deadline
+            .saturating_duration_since(now())
+            .max(MIN_TIMEOUT);
+        let timeouts = Timeouts {
+            connect: left.min(self.connect_timeout),
+            response: Some(left),
+        };
+        // Its own handle: the stream's keeps interrupting the stream.
+        let failed = match self
+            .connector
+            .connect(&request, timeouts, &CloseHandle::new())
+        {
+            // The answer comes on the stream; the body is dropped.
+            Ok(response) => !response.status.is_success(),
+            Err(_) => true,
+        };
+        if failed {
+            self.session.handle_probe_error(now(), &probe.nonce);
         }
     }
 

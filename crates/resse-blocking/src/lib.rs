@@ -186,8 +186,8 @@ pub use resse_reconnect::{
     StopReason, VerdictTable,
 };
 pub use resse_session::{
-    ClientSession, CloseReason, ConfigError, ConnectionState, InvalidUrl, Metrics, Request,
-    SessionConfig, SessionEvent,
+    ClientSession, CloseReason, ConfigError, ConnectionState, InvalidUrl, Metrics, Probe,
+    ProbeAnswer, ProbeConfig, ProbeError, Request, SessionConfig, SessionEvent,
 };
 
 /// The README's examples, compiled and run as doctests (not part of the API).

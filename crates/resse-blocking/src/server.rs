@@ -16,8 +16,8 @@ use resse_session::{Fanout, Subscribe, SubscriberKey, Transmit};
 /// The core's configuration and answers, so that server authors need no
 /// dependency on the sans-IO crates.
 pub use resse_session::{
-    EndReason, FanoutConfig, FanoutStats, PublishError, ReplayConfig, ReplayOutcome, SendError,
-    SupersededEvent,
+    EndReason, FanoutConfig, FanoutStats, ProbeAnswer, ProbeError, PublishError, ReplayConfig,
+    ReplayOutcome, SendError, SupersededEvent,
 };
 
 /// Publishes events to the subscribers of a blocking server: a mutex around
@@ -106,6 +106,51 @@ impl Broadcaster {
         state.core.send_to_identity(identity, event)?;
         state.wake();
         Ok(())
+    }
+
+    /// Answers a liveness probe request (see [`resse_session::probe`]):
+    /// parses its query (`nonce=N`, and `client=ID`, the identity the
+    /// stream subscribed with) and sends the `pong` answer to that one
+    /// subscriber, in order with the published events. [`Server`] routes
+    /// `GET`/`POST` on its path + `/probe` here (with its
+    /// [`identity`](ServerConfig::identity) function when set).
+    ///
+    /// # Errors
+    /// [`ProbeError`]: a bad nonce or identity (400), no such subscriber
+    /// (404), a full queue (503).
+    pub fn answer_probe(
+        &self,
+        answer: &ProbeAnswer,
+        query: Option<&str>,
+    ) -> Result<SubscriberKey, ProbeError> {
+        let mut state = self.lock();
+        let key = resse_session::answer_probe(&mut state.core, answer, query)?;
+        state.wake();
+        Ok(key)
+    }
+
+    /// [`answer_probe`](Self::answer_probe) to the live subscriber with
+    /// `identity` (chosen by the server, e.g. from its
+    /// [`identity`](ServerConfig::identity) function), not the query's.
+    ///
+    /// # Errors
+    /// As [`answer_probe`](Self::answer_probe).
+    pub fn answer_probe_as(
+        &self,
+        answer: &ProbeAnswer,
+        identity: &str,
+        query: Option<&str>,
+    ) -> Result<SubscriberKey, ProbeError> {
+        // A bad request is refused as such whoever it names.
+        answer.parse(query)?;
+        let mut state = self.lock();
+        let key = state
+            .core
+            .identity_key(identity)
+            .ok_or(ProbeError::NoSubscriber)?;
+        resse_session::answer_probe_to(&mut state.core, answer, key, query)?;
+        state.wake();
+        Ok(key)
     }
 
     /// Counters and ring sizes.
@@ -223,6 +268,7 @@ pub struct ServerConfig {
     max_head_len: usize,
     send_buffer_size: Option<usize>,
     identity: Option<Arc<IdentityFn>>,
+    probe: Option<ProbeAnswer>,
 }
 
 impl fmt::Debug for ServerConfig {
@@ -234,6 +280,7 @@ impl fmt::Debug for ServerConfig {
             .field("max_head_len", &self.max_head_len)
             .field("send_buffer_size", &self.send_buffer_size)
             .field("identity", &self.identity.is_some())
+            .field("probe", &self.probe)
             .finish()
     }
 }
@@ -247,6 +294,7 @@ impl Default for ServerConfig {
             max_head_len: Self::DEFAULT_MAX_HEAD_LEN,
             send_buffer_size: Some(Self::DEFAULT_SEND_BUFFER_SIZE),
             identity: None,
+            probe: None,
         }
     }
 }
@@ -300,6 +348,17 @@ impl ServerConfig {
     /// several MiB with autotuning).
     pub fn send_buffer_size(mut self, size: Option<usize>) -> Self {
         self.send_buffer_size = size;
+        self
+    }
+
+    /// Answers liveness probes (see [`resse_session::probe`]) at the
+    /// stream's path + `/probe` (`GET` or `POST`, `?client=ID&nonce=N`, or
+    /// the [`identity`](Self::identity) function's identity when set): the
+    /// `pong` answer goes to that subscriber's stream and the request gets
+    /// `204`; a bad nonce gets `400`, an unknown identity `404`, with a
+    /// message. Default `None`: that path is `404` like any other.
+    pub fn probe(mut self, answer: Option<ProbeAnswer>) -> Self {
+        self.probe = answer;
         self
     }
 
@@ -494,6 +553,14 @@ fn serve(mut stream: TcpStream, broadcaster: &Broadcaster, config: &ServerConfig
             return;
         }
     };
+    if let Some(probe) = config
+        .probe
+        .as_ref()
+        .filter(|_| is_probe_path(parts.uri.path(), &config.path))
+    {
+        let _ = answer_probe(&mut stream, broadcaster, config, probe, &parts);
+        return;
+    }
     if parts.uri.path() != config.path {
         let _ = respond(&mut stream, "404 Not Found");
         return;
@@ -633,6 +700,48 @@ fn parts(request: &httparse::Request<'_, '_>) -> Option<Option<http::request::Pa
         builder = builder.header(header.name, header.value);
     }
     Some(Some(builder.body(()).ok()?.into_parts().0))
+}
+
+/// Whether `path` is the probe path of the stream at `stream_path`: the
+/// stream's path + `/probe` (what clients derive by default).
+fn is_probe_path(path: &str, stream_path: &str) -> bool {
+    path.strip_prefix(stream_path.trim_end_matches('/')) == Some("/probe")
+}
+
+/// Answers a probe request: `204`, or the refusal's status and message.
+fn answer_probe(
+    stream: &mut TcpStream,
+    broadcaster: &Broadcaster,
+    config: &ServerConfig,
+    probe: &ProbeAnswer,
+    parts: &http::request::Parts,
+) -> io::Result<()> {
+    if parts.method != http::Method::GET && parts.method != http::Method::POST {
+        return respond(stream, "405 Method Not Allowed");
+    }
+    let query = parts.uri.query();
+    let result = match config.identity.as_ref().and_then(|f| f(parts)) {
+        Some(identity) => broadcaster.answer_probe_as(probe, &identity, query),
+        None => broadcaster.answer_probe(probe, query),
+    };
+    match result {
+        Ok(_) => respond(stream, "204 No Content"),
+        Err(e) => {
+            let status = e.status();
+            let body = format!("{e}\n");
+            stream.write_all(
+                format!(
+                    "HTTP/1.1 {} {}\r\ncontent-type: text/plain; charset=utf-8\r\n\
+                     content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    status.as_u16(),
+                    status.canonical_reason().unwrap_or_default(),
+                    body.len()
+                )
+                .as_bytes(),
+            )?;
+            stream.shutdown(Shutdown::Write)
+        }
+    }
 }
 
 fn respond(stream: &mut TcpStream, status: &str) -> io::Result<()> {

@@ -38,7 +38,7 @@ use resse_redis::{
 };
 use resse_tokio::server::{
     BroadcastConfig, BroadcastStats, Broadcaster, ConnConfig, ConnError, EndReason,
-    KeepAliveConfig, PublishError, ReplayConfig, ReplayOutcome, SseBody, Subscription,
+    KeepAliveConfig, ProbeAnswer, PublishError, ReplayConfig, ReplayOutcome, SseBody, Subscription,
     last_event_id, serve_connection,
 };
 use serde_json::{Map, Value};
@@ -107,7 +107,12 @@ id is older than the replay log (evicted) or unknown (never published here, e.g.
 restart), no exact replay exists: the client gets live events only, preceded by one event of \
 type `reload` whose data is {\"last_event_id\":ID,\"reason\":\"too-old\"|\"unknown\"} and whose \
 id is the newest published id (empty if none yet), so that it can reload its state and resume \
-exactly from there. A stream request with a `client=ID` query parameter (for example \
+exactly from there; a `lastEventId=ID` query parameter counts as Last-Event-ID when the \
+header is absent (for pages that reopen their EventSource themselves). Liveness probes: GET or \
+POST PATH/probe?client=ID&nonce=N sends the event `pong` with data N to that client's stream \
+and answers 204 (400 for a bad nonce, 404 for no such client), so that `resse tail \
+--probe-interval` and the page can tell a stream that delivers from one that only keeps \
+alive. A stream request with a `client=ID` query parameter (for example \
 /events?client=alice; ID as sent, 1 to 128 bytes) is that client's one connection: a newer \
 connection of the same client ends the older one. A client that falls more than 512 events (or \
 the --replay count, if smaller) behind (it reads too slowly) is disconnected rather than \
@@ -243,6 +248,11 @@ pub(crate) struct Server {
     /// While set, requests for the stream are answered `503` with this
     /// `Retry-After` (`resse demo`'s outage).
     unavailable: Mutex<Option<Duration>>,
+    /// While set, probe requests are accepted but not answered (`resse
+    /// demo`'s wedged server: keep-alives go on, events and answers stop).
+    wedged: AtomicBool,
+    /// How probes are answered.
+    probe: ProbeAnswer,
 }
 
 /// What a [`Server`] is built from.
@@ -294,6 +304,16 @@ impl SharedNode {
         }
     }
 
+    /// Sends `event` to the stream of `identity`, on whichever node holds it
+    /// (this one only, over an in-process log); failures are dropped (a
+    /// probe that gets no answer times out on the client).
+    pub(crate) async fn send_to(&self, identity: &str, event: &Event) {
+        let _ = match self {
+            Self::Redis(node) => node.send_to(identity, event).await,
+            Self::Memory(node) => node.send_to(identity, event).await,
+        };
+    }
+
     /// The node's local broadcaster counters.
     pub(crate) fn stats(&self) -> BroadcastStats {
         match self {
@@ -329,6 +349,100 @@ impl Server {
             conn: options.conn,
             restarting: Arc::new(AtomicBool::new(false)),
             unavailable: Mutex::new(None),
+            wedged: AtomicBool::new(false),
+            probe: ProbeAnswer::default(),
+        }
+    }
+
+    /// Wedges the event path (see `wedged`), or unwedges it.
+    pub(crate) fn set_wedged(&self, yes: bool) {
+        self.wedged.store(yes, Ordering::SeqCst);
+    }
+
+    /// Whether the event path is wedged.
+    pub(crate) fn is_wedged(&self) -> bool {
+        self.wedged.load(Ordering::SeqCst)
+    }
+
+    /// Answers a liveness probe (`GET` or `POST` on PATH/probe, with
+    /// `client=ID&nonce=N`): the `pong` event goes to that client's stream.
+    fn answer_probe(&self, request: &Request<()>) -> (Response<Reply>, String) {
+        let (method, path) = (request.method(), request.uri().path());
+        if method != Method::GET && method != Method::POST {
+            let mut response = fixed(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "text/plain; charset=utf-8",
+                Bytes::from_static(b"only GET and POST\n"),
+            );
+            response
+                .headers_mut()
+                .insert(ALLOW, HeaderValue::from_static("GET, POST"));
+            return (response, format!("{method} {path}: 405"));
+        }
+        if self.is_wedged() {
+            let response = fixed(
+                StatusCode::NO_CONTENT,
+                "text/plain; charset=utf-8",
+                Bytes::new(),
+            );
+            return (
+                response,
+                format!("{method} {path}: 204 (wedged: not answered)"),
+            );
+        }
+        if let Some(node) = &self.node {
+            // The answer goes to wherever the client's stream is (another
+            // node, with Redis): sent in the background, accepted now.
+            return match self.probe.parse(request.uri().query()) {
+                Ok(query) if query.identity.is_some() => {
+                    let identity = query.identity.unwrap_or_default().to_owned();
+                    let event = self.probe.event(query.nonce);
+                    let node = Arc::clone(node);
+                    tokio::spawn(async move { node.send_to(&identity, &event).await });
+                    let response = fixed(
+                        StatusCode::ACCEPTED,
+                        "text/plain; charset=utf-8",
+                        Bytes::new(),
+                    );
+                    (
+                        response,
+                        format!("{method} {path}: 202 (probe answer sent)"),
+                    )
+                }
+                Ok(_) => {
+                    let body = "a probe of a node needs the client's identity (client=ID)\n";
+                    let response = fixed(
+                        StatusCode::BAD_REQUEST,
+                        "text/plain; charset=utf-8",
+                        body.into(),
+                    );
+                    (response, format!("{method} {path}: 400"))
+                }
+                Err(e) => {
+                    let status = e.status();
+                    let response =
+                        fixed(status, "text/plain; charset=utf-8", format!("{e}\n").into());
+                    (response, format!("{method} {path}: {}", status.as_u16()))
+                }
+            };
+        }
+        match self
+            .broadcaster
+            .answer_probe(&self.probe, request.uri().query())
+        {
+            Ok(_) => {
+                let response = fixed(
+                    StatusCode::NO_CONTENT,
+                    "text/plain; charset=utf-8",
+                    Bytes::new(),
+                );
+                (response, format!("{method} {path}: 204 (probe answered)"))
+            }
+            Err(e) => {
+                let status = e.status();
+                let response = fixed(status, "text/plain; charset=utf-8", format!("{e}\n").into());
+                (response, format!("{method} {path}: {}", status.as_u16()))
+            }
         }
     }
 
@@ -419,6 +533,9 @@ impl Server {
     ) -> (Response<Reply>, String) {
         let method = request.method();
         let path = request.uri().path();
+        if path.strip_prefix(self.path.trim_end_matches('/')) == Some("/probe") {
+            return self.answer_probe(request);
+        }
         if method != Method::GET && method != Method::HEAD {
             let mut response = fixed(
                 StatusCode::METHOD_NOT_ALLOWED,
@@ -464,7 +581,11 @@ impl Server {
             *response.headers_mut() = resse_tokio::server::headers();
             return (response, format!("{method} {path}: 200"));
         }
-        let last = last_event_id(request.headers());
+        // A page that reopens its EventSource itself (after a probe timeout)
+        // passes its last id as `lastEventId=`: EventSource sends the header
+        // only on its own reconnections. The header wins.
+        let last =
+            last_event_id(request.headers()).or_else(|| query_last_event_id(request.uri().query()));
         let identity = client_identity(request.uri().query());
         if let Some(node) = &self.node {
             return self.respond_node(node, last, identity, ended, opened, close_log);
@@ -599,6 +720,16 @@ fn client_identity(query: Option<&str>) -> Option<&str> {
         .split('&')
         .find_map(|pair| pair.strip_prefix("client="))
         .filter(|id| (1..=128).contains(&id.len()))
+}
+
+/// The `lastEventId` query parameter of a stream request, as sent (not
+/// percent-decoded; the page sends ids of letters and digits), when
+/// non-empty.
+fn query_last_event_id(query: Option<&str>) -> Option<&str> {
+    query?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("lastEventId="))
+        .filter(|id| !id.is_empty())
 }
 
 /// A response with a fixed body.

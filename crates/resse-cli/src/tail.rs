@@ -20,8 +20,8 @@ use futures_util::StreamExt;
 use http::{HeaderName, HeaderValue, Method, Version};
 use resse_codec::DecoderConfig;
 use resse_tokio::client::{
-    BoxError, ClientBuilder, CloseReason, Connect, HyperConnector, HyperConnectorBuilder, Request,
-    SessionEvent,
+    BoxError, ClientBuilder, CloseReason, Connect, HyperConnector, HyperConnectorBuilder,
+    ProbeConfig, Request, SessionEvent,
 };
 use resse_tokio::client::{Cause, DelayReason, ReconnectConfig, VerdictTable};
 
@@ -106,6 +106,24 @@ pub(crate) struct TailArgs {
     #[arg(long, value_name = "SECS", value_parser = parse_secs)]
     max_delay: Option<Duration>,
 
+    /// Probe the stream end to end every SECS seconds: a POST to the stream's
+    /// path + `/probe` (query kept, `nonce=N` added; `resse serve` answers it)
+    /// whose answer, a `pong` event carrying N, must arrive on the stream in
+    /// time, or the stream is reopened with Last-Event-ID. Catches a server
+    /// whose keep-alives flow while its events do not. Off by default.
+    #[arg(long, value_name = "SECS", value_parser = parse_secs)]
+    probe_interval: Option<Duration>,
+
+    /// How long a probe's answer may take, in seconds (default 5; with
+    /// --probe-interval).
+    #[arg(long, value_name = "SECS", value_parser = parse_secs, requires = "probe_interval")]
+    probe_timeout: Option<Duration>,
+
+    /// The probe URL, absolute or relative to the stream URL (default: the
+    /// stream's path + `/probe`, its query kept; with --probe-interval).
+    #[arg(long, value_name = "URL", requires = "probe_interval")]
+    probe_url: Option<String>,
+
     /// Follow the WHATWG rules exactly: every status but 200 fails, 204 stops.
     #[arg(long)]
     strict: bool,
@@ -115,6 +133,9 @@ pub(crate) struct TailArgs {
     #[arg(long)]
     insecure: bool,
 }
+
+/// The probe timeout without `--probe-timeout`.
+const DEFAULT_PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Parses `-H 'Name: value'`.
 pub(crate) fn parse_header(s: &str) -> Result<(HeaderName, HeaderValue), String> {
@@ -317,6 +338,14 @@ fn builder(url: String, args: &TailArgs) -> ClientBuilder {
         reconnect = reconnect.verdicts(VerdictTable::strict());
     }
     builder = builder.reconnect(reconnect);
+    if let Some(interval) = args.probe_interval {
+        let timeout = args.probe_timeout.unwrap_or(DEFAULT_PROBE_TIMEOUT);
+        let mut probe = ProbeConfig::new(interval, timeout);
+        if let Some(url) = &args.probe_url {
+            probe = probe.url(url.as_str());
+        }
+        builder = builder.probe(Some(probe));
+    }
     if args.comments {
         builder = builder.decoder(DecoderConfig::default().comments(true));
     }

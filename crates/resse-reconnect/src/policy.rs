@@ -48,6 +48,11 @@ pub enum Cause {
     /// The idle watchdog declared the connection dead: no byte for the idle
     /// timeout (half-open TCP, a NAT that forgot the flow, a stuck proxy).
     IdleTimeout,
+    /// The end-to-end liveness probe went unanswered: the session's side
+    /// request (a ping) got no answer event on the stream within the probe
+    /// timeout, although bytes (keep-alive comments) may still be flowing.
+    /// The server looks alive but its event path is wedged.
+    ProbeTimeout,
     /// No response: DNS, TCP connect, TLS handshake or request write failed,
     /// or the connection closed before a response head arrived.
     ConnectFailed,
@@ -66,6 +71,9 @@ impl fmt::Display for Cause {
             Self::EndOfBodyMidEvent => f.write_str("stream ended in the middle of an event"),
             Self::Io => f.write_str("connection error while streaming"),
             Self::IdleTimeout => f.write_str("no data within the idle timeout"),
+            Self::ProbeTimeout => {
+                f.write_str("the liveness probe got no answer on the stream within its timeout")
+            }
             Self::ConnectFailed => f.write_str("could not connect"),
             Self::Status(s) => write!(f, "server answered {s}"),
         }

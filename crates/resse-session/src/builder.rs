@@ -3,7 +3,8 @@
 /// Writes, inside an adapter's `impl ClientBuilder { … }` whose `config`
 /// field is a [`SessionConfig`](crate::SessionConfig), the setters that
 /// forward to it: `method`, `stop_on_clean_end`, `stop_on_event`, `header`, `headers`,
-/// `body`, `last_event_id`, `reconnect`, `seed`, `idle_timeout`, `decoder`.
+/// `body`, `last_event_id`, `reconnect`, `seed`, `idle_timeout`, `probe`,
+/// `decoder`.
 /// One implementation and one text for both adapters, so that the same
 /// setter means the same thing in each.
 ///
@@ -107,6 +108,21 @@ macro_rules! client_builder_session_setters {
         /// [`SessionConfig::idle_timeout`](resse_session::SessionConfig::idle_timeout).
         pub fn idle_timeout(mut self, timeout: Option<::core::time::Duration>) -> Self {
             self.config = self.config.idle_timeout(timeout);
+            self
+        }
+
+        /// The end-to-end liveness probe (default off): every interval of
+        /// an open stream, a side request with a fresh nonce (by default a
+        /// `POST` to the stream's path + `/probe`, its query kept) whose
+        /// answer, a `pong` event carrying the nonce, must come on the
+        /// stream within the timeout, or the stream is reopened
+        /// (`Cause::ProbeTimeout`). See
+        /// [`SessionConfig::probe`](resse_session::SessionConfig::probe).
+        pub fn probe(
+            mut self,
+            probe: ::core::option::Option<$crate::__private::ProbeConfig>,
+        ) -> Self {
+            self.config = self.config.probe(probe);
             self
         }
 

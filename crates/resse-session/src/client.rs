@@ -12,8 +12,9 @@ use resse_reconnect::{
     Cause, Decision, DelayReason, Reconnect, ReconnectPolicy, StopReason, Verdict,
 };
 
+use crate::probe::{Answer, Prober};
 use crate::request::{Request, Template};
-use crate::{ConfigError, Metrics, SessionConfig};
+use crate::{ConfigError, Metrics, Probe, SessionConfig};
 
 /// What the adapter must do next: the output of
 /// [`ClientSession::poll_action`].
@@ -39,6 +40,15 @@ pub enum Action {
     /// not a stream, [`restart_now`](ClientSession::restart_now)). Do not
     /// feed anything more from it.
     Disconnect,
+    /// Send the liveness probe's side request ([`SessionConfig::probe`]):
+    /// beside the stream, without holding up its reads, with the client
+    /// you already have. Report a failure (no response, a status other
+    /// than 2xx) with
+    /// [`handle_probe_error`](ClientSession::handle_probe_error); the
+    /// answer comes on the stream. Issued only while a stream is open, at
+    /// most one outstanding at a time; a probe still in flight when its
+    /// stream ends can be dropped.
+    Probe(Probe),
     /// The session is closed: drop the connection in flight, if any, and
     /// stop driving the session. Reported once, after
     /// [`SessionEvent::Closed`].
@@ -265,6 +275,11 @@ pub struct ClientSession {
     chunks: ChunkDecoder,
     /// The event type that stops the session.
     stop_on_event: Option<Text>,
+    /// The liveness probe, if configured.
+    prober: Option<Prober>,
+    probes_sent: u64,
+    probes_answered: u64,
+    probes_failed: u64,
     state: State,
     actions: VecDeque<Action>,
     events: VecDeque<SessionEvent>,
@@ -290,6 +305,13 @@ impl ClientSession {
         let policy =
             ReconnectPolicy::new(config.effective_reconnect()).map_err(ConfigError::Reconnect)?;
         let template = Template::from_config(&config, url);
+        let prober = match config.probe.clone() {
+            Some(probe) => Some(
+                Prober::new(probe, &template, config.reconnect.get_seed())
+                    .map_err(ConfigError::Probe)?,
+            ),
+            None => None,
+        };
         let mut chunks = ChunkDecoder::with_config(config.decoder.clone());
         chunks
             .decoder_mut()
@@ -303,6 +325,10 @@ impl ClientSession {
             idle: None,
             chunks,
             stop_on_event: config.stop_on_event.clone(),
+            prober,
+            probes_sent: 0,
+            probes_answered: 0,
+            probes_failed: 0,
             state: State::Closed,
             actions: VecDeque::new(),
             events: VecDeque::new(),
@@ -395,6 +421,9 @@ impl ClientSession {
             bytes_received: self.conn_bytes,
             total_events: self.total_events,
             total_bytes: self.total_bytes,
+            probes_sent: self.probes_sent,
+            probes_answered: self.probes_answered,
+            probes_failed: self.probes_failed,
         }
     }
 
@@ -506,7 +535,10 @@ impl ClientSession {
     /// [`Action::Connect`]; past the idle deadline, issues
     /// [`Action::Disconnect`] and treats the connection as ended by
     /// [`Cause::IdleTimeout`] ([`Cause::ConnectFailed`] if no response head
-    /// came). Before a deadline it does nothing.
+    /// came). With the liveness probe, while the stream is open: when a
+    /// probe is due, issues [`Action::Probe`]; past an unanswered probe's
+    /// deadline, issues [`Action::Disconnect`] and treats the stream as
+    /// ended by [`Cause::ProbeTimeout`]. Before a deadline it does nothing.
     pub fn handle_timeout(&mut self, now: Instant) {
         let now = self.tick(now);
         match self.state {
@@ -528,9 +560,31 @@ impl ClientSession {
                     };
                     self.actions.push_back(Action::Disconnect);
                     self.ended(now, cause);
+                    return;
+                }
+                if matches!(self.state, State::Open) {
+                    self.probe_timeout(now);
                 }
             }
             State::Closed => {}
+        }
+    }
+
+    /// The side request of the probe with this `nonce`
+    /// ([`Action::Probe`]) failed at `now`: no response, or a status other
+    /// than 2xx. It is counted ([`Metrics::probes_failed`]) but ends nothing
+    /// by itself: only a missing answer at the probe's deadline does (the
+    /// answer may still come, e.g. when a proxy failed the response after
+    /// the server had sent it). A stale nonce is ignored.
+    pub fn handle_probe_error(&mut self, now: Instant, nonce: &str) {
+        self.tick(now);
+        let current = self
+            .prober
+            .as_ref()
+            .and_then(Prober::outstanding_nonce)
+            .is_some_and(|n| n == nonce);
+        if current {
+            self.probes_failed = self.probes_failed.saturating_add(1);
         }
     }
 
@@ -573,8 +627,10 @@ impl ClientSession {
     }
 
     /// When to call [`handle_timeout`](Self::handle_timeout): the earliest of
-    /// the reconnection deadline (while waiting) and the idle deadline (while
-    /// connecting or streaming, if the watchdog is enabled). `None` when
+    /// the reconnection deadline (while waiting), the idle deadline (while
+    /// connecting or streaming, if the watchdog is enabled) and, while a
+    /// stream is open with the liveness probe, when the next probe is due or
+    /// the outstanding one's deadline. `None` when
     /// closed, or connected without a watchdog. A deadline an input sets is
     /// always later than that input's `now`.
     #[must_use]
@@ -586,13 +642,30 @@ impl ClientSession {
             _ => None,
         };
         let idle = self.idle.as_ref().and_then(IdleWatchdog::poll_timeout);
-        match (reconnect, idle) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let probe = match self.state {
+            State::Open => self.prober.as_ref().and_then(Prober::poll_timeout),
+            _ => None,
+        };
+        [reconnect, idle, probe].into_iter().flatten().min()
     }
 
     // ---- internals ----
+
+    /// The probe's timers, while the stream is open.
+    fn probe_timeout(&mut self, now: Instant) {
+        let Some(prober) = &mut self.prober else {
+            return;
+        };
+        if prober.expired(now) {
+            self.actions.push_back(Action::Disconnect);
+            self.ended(now, Cause::ProbeTimeout);
+            return;
+        }
+        if let Some(probe) = prober.due(now) {
+            self.probes_sent = self.probes_sent.saturating_add(1);
+            self.actions.push_back(Action::Probe(probe));
+        }
+    }
 
     /// Time never goes backwards.
     fn tick(&mut self, now: Instant) -> Instant {
@@ -610,6 +683,9 @@ impl ClientSession {
             .unwrap_or_else(|| self.template.clone());
         self.chunks.reset();
         self.idle = self.idle_config.map(|c| IdleWatchdog::new(now, c));
+        if let Some(prober) = &mut self.prober {
+            prober.stop();
+        }
         self.connections = self.connections.saturating_add(1);
         self.conn_events = 0;
         self.conn_bytes = 0;
@@ -630,6 +706,9 @@ impl ClientSession {
                 self.state = State::Open;
                 if let Some(idle) = &mut self.idle {
                     idle.on_bytes_received(now);
+                }
+                if let Some(prober) = &mut self.prober {
+                    prober.open(now);
                 }
                 self.events.push_back(SessionEvent::Open);
             }
@@ -671,6 +750,24 @@ impl ClientSession {
 
     /// Handles one decoder result.
     fn frame(&mut self, result: Result<Frame, DecodeError>) {
+        let now = self.now;
+        let probe = match (&result, &mut self.prober) {
+            (Ok(Frame::Event(event)), Some(prober)) => match prober.on_event(now, event) {
+                Answer::NotProbe => None,
+                Answer::Probe { answered } => Some((answered, prober.deliver())),
+            },
+            _ => None,
+        };
+        if let Some((answered, deliver)) = probe {
+            if answered {
+                self.probes_answered = self.probes_answered.saturating_add(1);
+                // The whole path delivered: the stream works.
+                self.policy.on_progress();
+            }
+            if !deliver {
+                return;
+            }
+        }
         match result {
             Ok(Frame::Event(event))
                 if self
@@ -705,6 +802,9 @@ impl ClientSession {
     fn ended(&mut self, now: Instant, cause: Cause) {
         self.chunks.reset();
         self.idle = None;
+        if let Some(prober) = &mut self.prober {
+            prober.stop();
+        }
         self.last_cause = Some(cause);
         match self.policy.on_error(now, cause) {
             Decision::ReconnectAt(r) => self.wait(r),
@@ -716,6 +816,9 @@ impl ClientSession {
 
     fn wait(&mut self, r: Reconnect) {
         self.idle = None;
+        if let Some(prober) = &mut self.prober {
+            prober.stop();
+        }
         self.state = State::Waiting(r);
         self.events.push_back(SessionEvent::Reconnecting {
             cause: r.cause,
@@ -728,6 +831,9 @@ impl ClientSession {
     fn finish(&mut self, reason: CloseReason) {
         self.chunks.reset();
         self.idle = None;
+        if let Some(prober) = &mut self.prober {
+            prober.stop();
+        }
         self.redirect = None;
         self.state = State::Closed;
         self.events.push_back(SessionEvent::Closed { reason });

@@ -43,6 +43,7 @@ pub struct SessionConfig {
     pub(crate) stop_on_clean_end: Option<bool>,
     pub(crate) stop_on_event: Option<Text>,
     pub(crate) idle: Option<IdleConfig>,
+    pub(crate) probe: Option<crate::ProbeConfig>,
     pub(crate) decoder: DecoderConfig,
 }
 
@@ -67,6 +68,7 @@ impl SessionConfig {
             stop_on_clean_end: None,
             stop_on_event: Some(Text::from(crate::SupersededEvent::DEFAULT_EVENT_TYPE)),
             idle: Some(IdleConfig::default()),
+            probe: None,
             decoder: DecoderConfig::default(),
         }
     }
@@ -222,6 +224,25 @@ impl SessionConfig {
         self
     }
 
+    /// The end-to-end liveness probe (default `None`: off). While a stream
+    /// is open, every probe interval the session asks for a side request
+    /// ([`Action::Probe`](crate::Action::Probe)) and expects its answer, an
+    /// event of type `pong` carrying the probe's nonce, on the stream within
+    /// the probe timeout; otherwise it drops the stream with
+    /// [`Cause::ProbeTimeout`](resse_reconnect::Cause::ProbeTimeout) and
+    /// reconnects. For servers whose keep-alives can flow while their
+    /// events do not; see [`probe`](crate::probe) for when to use it, what it
+    /// costs and the wire protocol.
+    pub fn probe(mut self, probe: Option<crate::ProbeConfig>) -> Self {
+        self.probe = probe;
+        self
+    }
+
+    /// The liveness probe's configuration, if enabled.
+    pub fn get_probe(&self) -> Option<&crate::ProbeConfig> {
+        self.probe.as_ref()
+    }
+
     /// The decoder's limits and options (default [`DecoderConfig::default()`]).
     /// With [`Overflow::Stop`](resse_codec::Overflow::Stop) an oversized
     /// event closes the session; with `Skip` (default) it is reported and
@@ -313,6 +334,10 @@ pub enum ConfigError {
     Url(crate::InvalidUrl),
     /// The reconnection policy's configuration is invalid.
     Reconnect(resse_reconnect::ConfigError),
+    /// The liveness probe's configuration is invalid (a zero interval or
+    /// timeout, a probe URL that is not `http://` or `https://`); the text
+    /// says what and what is accepted.
+    Probe(String),
 }
 
 impl fmt::Display for ConfigError {
@@ -320,6 +345,7 @@ impl fmt::Display for ConfigError {
         match self {
             Self::Url(e) => fmt::Display::fmt(e, f),
             Self::Reconnect(e) => write!(f, "invalid reconnection policy: {e}"),
+            Self::Probe(e) => write!(f, "invalid liveness probe: {e}"),
         }
     }
 }
@@ -331,6 +357,7 @@ impl std::error::Error for ConfigError {
         match self {
             Self::Url(e) => std::error::Error::source(e),
             Self::Reconnect(e) => std::error::Error::source(e),
+            Self::Probe(_) => None,
         }
     }
 }

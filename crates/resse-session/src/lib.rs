@@ -32,6 +32,8 @@
 //! 2. Drain [`poll_action()`](ClientSession::poll_action) and perform each
 //!    [`Action`]: [`Connect`](Action::Connect) opens the [`Request`];
 //!    [`Disconnect`](Action::Disconnect) drops the connection;
+//!    [`Probe`](Action::Probe) sends the liveness probe's side request
+//!    (only with [`SessionConfig::probe`]; see [`probe`]);
 //!    [`Stop`](Action::Stop) ends the loop.
 //! 3. Drain [`poll_event()`](ClientSession::poll_event): decoded events and
 //!    state changes ([`SessionEvent`]).
@@ -148,6 +150,7 @@ mod config;
 mod connect_error;
 mod fanout;
 mod metrics;
+pub mod probe;
 mod proxy;
 mod replay;
 mod request;
@@ -164,6 +167,9 @@ pub use fanout::{
     encode_keep_alive, last_event_id, response_headers,
 };
 pub use metrics::Metrics;
+pub use probe::{
+    Probe, ProbeAnswer, ProbeConfig, ProbeError, ProbeQuery, answer_probe, answer_probe_to,
+};
 pub use proxy::{InvalidProxy, NoProxy, Proxy, ProxyConfig};
 pub use replay::{Events, PushError, Replay, ReplayConfig, ReplayEntry, ReplayLog};
 pub use request::{LAST_EVENT_ID, Request};
@@ -179,6 +185,7 @@ pub use resse_reconnect::{Cause, DelayReason, ReconnectConfig, StopReason};
 /// use it. Not a public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::ProbeConfig;
     pub use bytes::Bytes;
     pub use http::{HeaderMap, HeaderName, HeaderValue, Method};
     pub use resse_codec::{DecoderConfig, Text};

@@ -48,4 +48,12 @@ pub struct Metrics {
     pub total_events: u64,
     /// Body bytes received since the session was created.
     pub total_bytes: u64,
+    /// Liveness probes sent since the session was created
+    /// ([`SessionConfig::probe`](crate::SessionConfig::probe)).
+    pub probes_sent: u64,
+    /// Probes answered on the stream in time.
+    pub probes_answered: u64,
+    /// Probe side requests that failed (reported by the adapter; each counts
+    /// only if its answer also misses the deadline).
+    pub probes_failed: u64,
 }

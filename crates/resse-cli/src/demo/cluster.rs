@@ -131,6 +131,19 @@ impl Cluster {
         Arc::clone(&lock(&self.slots[index % self.slots.len()]))
     }
 
+    /// Wedges (or unwedges) every node's event path: no events, no probe
+    /// answers, keep-alives as usual.
+    pub(super) fn set_wedged(&self, yes: bool) {
+        for slot in &self.slots {
+            lock(slot).set_wedged(yes);
+        }
+    }
+
+    /// Whether the nodes are wedged.
+    pub(super) fn is_wedged(&self) -> bool {
+        self.server(0).is_wedged()
+    }
+
     /// How many nodes there are.
     pub(super) fn len(&self) -> usize {
         self.slots.len()
@@ -239,11 +252,17 @@ pub(super) async fn publish(
     let mut ticks = tokio::time::interval(Duration::from_secs(1) / rate);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut turn = 0usize;
-    for n in 1u64.. {
+    let mut n = 0u64;
+    loop {
         tokio::select! {
             _ = ticks.tick() => {}
             _ = stop.changed() => return,
         }
+        // A wedged server publishes nothing (its publisher is stuck).
+        if cluster.is_wedged() {
+            continue;
+        }
+        n += 1;
         let data = format!("{{\"n\":{n},\"text\":\"{TEXT}\"}}");
         let event = Event::new(data).with_event_type("chat");
         loop {

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use resse_redis::MemoryLog;
-use resse_tokio::client::{Cause, ClientBuilder, CloseHandle, SessionEvent};
+use resse_tokio::client::{Cause, ClientBuilder, CloseHandle, ProbeConfig, SessionEvent};
 use resse_tokio::server::{BroadcastConfig, ReplayConfig};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -37,6 +37,12 @@ use crate::tail::parse_secs;
 const KEEP_ALIVE: Duration = Duration::from_secs(1);
 /// The clients' idle timeout: what detects a half-open connection.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(4);
+/// The clients' liveness probe: what detects a wedged server.
+const PROBE_INTERVAL: Duration = Duration::from_secs(2);
+const PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long the wedged server delivers nothing (keep-alives only): a bit
+/// longer than interval + timeout.
+const WEDGE: Duration = Duration::from_millis(3500);
 /// The `retry:` the server announces.
 const RETRY: Duration = Duration::from_millis(500);
 /// Events a subscriber may fall behind before the server drops it.
@@ -61,7 +67,8 @@ const TEXT: &str = "The quick brown fox jumps over the lazy dog; pack my box wit
 #[derive(Debug, Args)]
 #[command(after_help = "\
 What runs: a resse server (the code of `resse serve`: replay log, keep-alive comments every \
-1 s, `retry: 500`), CLIENTS resse clients (idle timeout 4 s) that each follow the stream as \
+1 s, `retry: 500`), CLIENTS resse clients (idle timeout 4 s, liveness probe every 2 s \
+answered within 1 s) that each follow the stream as \
 `/events?client=ID`, and a TCP proxy between them that injects faults on a seeded schedule. \
 The server publishes RATE events per second (about 220 bytes each) for the whole run.
 
@@ -70,7 +77,9 @@ cut in the middle of an event; a stall with both sockets left open (a half-open 
 only the client's idle timeout can see it); a duplicate connection (the client loses its \
 connection while the server still holds it: the client's new connection supersedes the old \
 one); a subscriber that stops reading (the server drops it instead of buffering for it); a \
-server crash (listener and every connection dropped; connections refused for 0.5 s, then \
+wedged server (for 3.5 s the server publishes nothing and answers no probe while its \
+keep-alive comments go on: only the clients' liveness probe, every 2 s with a 1 s timeout, \
+can see it); a server crash (listener and every connection dropped; connections refused for 0.5 s, then \
 `503` with `Retry-After: 1` for 1.5 s; the publisher and its replay log live on, as a shared \
 store would); and a restart that drops every client at once (the thundering herd). \
 Connection faults hit a random client whose stream is under way; --faults spreads them over \
@@ -80,7 +89,8 @@ The check: every client must receive every event published after its first one, 
 once and in order, through every fault; the run waits up to 10 s at the end for clients to \
 catch up. The summary gives events published, received, lost, duplicated and out of order, \
 faults by kind with the time from the fault to the first byte of the client's next \
-connection (p50/p99), reconnects by cause, half-open detection time, the herd's busiest \
+connection (p50/p99), reconnects by cause, half-open detection time, wedged-server \
+detection time (p50/max against the probe's interval + timeout), the herd's busiest \
 100 ms window, supersessions, slow subscribers dropped, and bytes on the wire.
 
 --strip-last-event-id makes the proxy remove `Last-Event-ID` from every request (as some \
@@ -145,6 +155,9 @@ pub(crate) enum FaultKind {
     Crash,
     /// The server restarts, dropping every client at once.
     Herd,
+    /// The server's event path wedges: no events, no probe answers, while
+    /// keep-alives flow.
+    Wedge,
     /// Every connection of the nodes to Redis is cut, and Redis refuses
     /// new ones for a second (`--redis` only).
     RedisOutage,
@@ -156,7 +169,7 @@ impl FaultKind {
         ConnFault::ALL
             .into_iter()
             .map(Self::Conn)
-            .chain([Self::Crash, Self::Herd])
+            .chain([Self::Crash, Self::Herd, Self::Wedge])
             .chain(redis.then_some(Self::RedisOutage))
     }
 
@@ -171,6 +184,7 @@ impl FaultKind {
             Self::Conn(ConnFault::SlowReader) => "slow_reader",
             Self::Crash => "server_crash",
             Self::Herd => "herd_restart",
+            Self::Wedge => "wedged_server",
             Self::RedisOutage => "redis_outage",
         }
     }
@@ -186,6 +200,7 @@ impl FaultKind {
             Self::Conn(ConnFault::SlowReader) => "subscriber stops reading",
             Self::Crash => "server (node) crash, then 503",
             Self::Herd => "restart dropping everyone",
+            Self::Wedge => "wedged server (keep-alives only)",
             Self::RedisOutage => "Redis outage (1 s)",
         }
     }
@@ -222,13 +237,17 @@ struct Demo {
     hit: Mutex<BTreeMap<FaultKind, u64>>,
     /// Fault to first byte of the next connection, by kind.
     recovery: Mutex<BTreeMap<FaultKind, Vec<Duration>>>,
-    /// Stall start to the client's idle timeout.
+    /// Stall start to the client's idle or probe timeout.
     half_open: Mutex<Vec<Duration>>,
     causes: Mutex<BTreeMap<&'static str, u64>>,
     /// When the herd restart happened.
     herd_at: Mutex<Option<Instant>>,
     /// Publications a node could not make at once (tried again).
     publish_retries: AtomicU64,
+    /// When the server wedged, while it is.
+    wedged_at: Mutex<Option<Instant>>,
+    /// Wedge start to each client's probe timeout (its first only).
+    wedge_detect: Mutex<BTreeMap<String, Duration>>,
 }
 
 impl Demo {
@@ -248,6 +267,7 @@ fn cause_key(cause: &Cause) -> &'static str {
         Cause::EndOfBodyMidEvent => "stream ended mid-event",
         Cause::Io => "connection error",
         Cause::IdleTimeout => "idle timeout",
+        Cause::ProbeTimeout => "probe timeout",
         Cause::ConnectFailed => "could not connect",
         Cause::Status(s) if s.as_u16() == 503 => "503 Service Unavailable",
         Cause::Status(_) => "other status",
@@ -273,15 +293,20 @@ impl Rng {
     }
 }
 
-/// The fault schedule: when (from the start) and what. The crash comes at
-/// 35% of the run, a Redis outage (with `redis`) at 50% and the herd
-/// restart at 70%; connection faults, in turn by
-/// kind, at random times in the rest, kept 1.5 s away from both.
+/// The fault schedule: when (from the start) and what. The wedge comes at
+/// 5% of the run (it lasts a few seconds, and is over before the crash), the crash at 35%, a Redis outage (with `redis`) at 50%
+/// and the herd restart at 70%; connection faults, in turn by kind, at
+/// random times in the rest, kept 1.5 s away from the server faults.
 fn schedule(seed: u64, duration: Duration, faults: u32, redis: bool) -> Vec<(Duration, FaultKind)> {
     let mut rng = Rng(seed);
     let crash = duration.mul_f64(0.35);
     let herd = duration.mul_f64(0.70);
-    let mut plan = vec![(crash, FaultKind::Crash), (herd, FaultKind::Herd)];
+    let wedge = duration.mul_f64(0.05);
+    let mut plan = vec![
+        (wedge, FaultKind::Wedge),
+        (crash, FaultKind::Crash),
+        (herd, FaultKind::Herd),
+    ];
     if redis {
         plan.push((duration.mul_f64(0.5), FaultKind::RedisOutage));
     }
@@ -290,7 +315,7 @@ fn schedule(seed: u64, duration: Duration, faults: u32, redis: bool) -> Vec<(Dur
         .saturating_sub(1_500)
         .max(lo + 1);
     let clear = |t: Duration| {
-        [crash, herd]
+        [wedge, crash, herd]
             .iter()
             .all(|&s| t.abs_diff(s) >= Duration::from_millis(1_500))
     };
@@ -339,7 +364,15 @@ async fn follow(demo: Arc<Demo>, log: Arc<ClientLog>, mut client: resse_tokio::c
             SessionEvent::Reconnecting { cause, .. } => {
                 log.state.store(RECONNECTING, Ordering::Relaxed);
                 *lock(&demo.causes).entry(cause_key(&cause)).or_default() += 1;
-                if cause == Cause::IdleTimeout {
+                if cause == Cause::ProbeTimeout {
+                    if let Some(at) = *lock(&demo.wedged_at) {
+                        lock(&demo.wedge_detect)
+                            .entry(log.id.clone())
+                            .or_insert_with(|| at.elapsed());
+                    }
+                }
+                // A stall is seen by the idle timeout, or sooner by the probe.
+                if matches!(cause, Cause::IdleTimeout | Cause::ProbeTimeout) {
                     if let Some(at) = lock(&log.stalled_at).take() {
                         lock(&demo.half_open).push(at.elapsed());
                     }
@@ -360,6 +393,8 @@ struct Targets {
     replace: bool,
     /// The Redis link, with `--redis`.
     link: Option<Arc<RedisLink>>,
+    /// The nodes (a wedge stops them all).
+    cluster: Arc<Cluster>,
 }
 
 /// Injects the planned faults, from `start` on (a connection fault waits
@@ -376,6 +411,7 @@ async fn inject(
         nodes,
         replace,
         link,
+        cluster,
     } = targets;
     let mut rng = Rng(seed ^ 0x5eed);
     let by_id: BTreeMap<&str, &Arc<ClientLog>> =
@@ -419,6 +455,29 @@ async fn inject(
                     tokio::spawn(async move { link.outage(REDIS_OUTAGE).await });
                     demo.count_fault(kind);
                 }
+            }
+            FaultKind::Wedge => {
+                let now = Instant::now();
+                let mut hit = 0;
+                for id in proxy.streaming_clients() {
+                    if let Some(log) = by_id.get(id.as_str()) {
+                        let mut pending = lock(&log.pending);
+                        if pending.is_none() {
+                            *pending = Some((kind, now));
+                            hit += 1;
+                        }
+                    }
+                }
+                *lock(&demo.hit).entry(kind).or_default() += hit;
+                *lock(&demo.wedged_at) = Some(now);
+                demo.count_fault(kind);
+                let (cluster, demo) = (Arc::clone(&cluster), Arc::clone(&demo));
+                cluster.set_wedged(true);
+                tokio::spawn(async move {
+                    tokio::time::sleep(WEDGE).await;
+                    cluster.set_wedged(false);
+                    *lock(&demo.wedged_at) = None;
+                });
             }
             FaultKind::Crash | FaultKind::Herd => {
                 // A crash takes one node (a random one), the herd restart
@@ -520,6 +579,7 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
         None => Store::Local,
     };
     let replace = !matches!(store, Store::Local);
+    let sticky_probes = matches!(store, Store::Memory(_));
     let (cluster, node_faults) = Cluster::start(store, args.nodes as usize, broadcast, seed)
         .await
         .map_err(|e| match &args.redis {
@@ -533,7 +593,7 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
     };
     let strip = args.strip_last_event_id;
     let loopback = loopback_any();
-    let proxy = Proxy::start(cluster.addrs.clone(), holds, strip, seed)
+    let proxy = Proxy::start(cluster.addrs.clone(), holds, strip, sticky_probes, seed)
         .await
         .map_err(|source| CliError::Bind {
             addr: loopback,
@@ -563,6 +623,8 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
         causes: Mutex::new(BTreeMap::new()),
         herd_at: Mutex::new(None),
         publish_retries: AtomicU64::new(0),
+        wedged_at: Mutex::new(None),
+        wedge_detect: Mutex::new(BTreeMap::new()),
     });
 
     let mut closers: Vec<CloseHandle> = Vec::new();
@@ -571,6 +633,7 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
         let url = format!("http://{}/events?client={}", proxy.addr, log.id);
         let client = ClientBuilder::new(url)
             .idle_timeout(Some(IDLE_TIMEOUT))
+            .probe(Some(ProbeConfig::new(PROBE_INTERVAL, PROBE_TIMEOUT)))
             .seed(seed.wrapping_add(i as u64 + 1))
             .build()
             .map_err(|e| CliError::Usage(e.to_string()))?;
@@ -611,6 +674,7 @@ async fn demo(args: DemoArgs) -> Result<ExitCode, CliError> {
             nodes: node_faults.clone(),
             replace,
             link: link.clone(),
+            cluster: Arc::clone(&cluster),
         },
         plan,
         start,
@@ -697,7 +761,7 @@ mod tests {
     fn the_schedule_has_every_kind_clear_of_the_server_faults() {
         for seed in 0..50 {
             let plan = schedule(seed, Duration::from_secs(16), 36, false);
-            assert_eq!(plan.len(), 38);
+            assert_eq!(plan.len(), 39);
             for kind in FaultKind::all(false) {
                 assert!(plan.iter().any(|&(_, k)| k == kind), "{kind:?} missing");
             }

@@ -86,7 +86,8 @@ pub(crate) struct Proxy {
     pub(crate) down_bytes: AtomicU64,
     /// Bytes from the clients to the server.
     pub(crate) up_bytes: AtomicU64,
-    /// When each connection was accepted (for the herd's busiest window).
+    /// When each stream connection was accepted (for the herd's busiest
+    /// window; probes are not counted).
     pub(crate) accepted: Mutex<Vec<Instant>>,
     /// Orphaned server sides ended by the server (superseded), and those
     /// still open when the proxy gave up waiting.
@@ -95,6 +96,8 @@ pub(crate) struct Proxy {
     holds: Holds,
     /// Remove `Last-Event-ID` from requests (a misbehaving intermediary).
     strip_last_event_id: bool,
+    /// Send a probe to the node of its client's stream.
+    sticky_probes: bool,
 }
 
 impl Proxy {
@@ -103,6 +106,7 @@ impl Proxy {
         upstreams: Vec<SocketAddr>,
         holds: Holds,
         strip_last_event_id: bool,
+        sticky_probes: bool,
         seed: u64,
     ) -> std::io::Result<Arc<Self>> {
         let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -119,6 +123,7 @@ impl Proxy {
             orphans_kept: AtomicU64::new(0),
             holds,
             strip_last_event_id,
+            sticky_probes,
         });
         let accepting = Arc::clone(&proxy);
         tokio::spawn(async move {
@@ -127,7 +132,6 @@ impl Proxy {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };
-                lock(&accepting.accepted).push(Instant::now());
                 tokio::spawn(Arc::clone(&accepting).forward(stream));
             }
         });
@@ -162,14 +166,29 @@ impl Proxy {
 
     /// Forwards one connection until it ends or a fault ends it.
     async fn forward(self: Arc<Self>, mut client: TcpStream) {
+        let accepted_at = Instant::now();
         let _ = client.set_nodelay(true);
-        let Some((mut head, client_id)) = read_head(&mut client).await else {
+        let Some((mut head, what)) = read_head(&mut client).await else {
             return;
         };
         if self.strip_last_event_id {
             head = strip_header(&head, b"last-event-id");
         }
-        let node = lock(&self.pick).below(self.upstreams.len() as u64) as usize;
+        let random = lock(&self.pick).below(self.upstreams.len() as u64) as usize;
+        let (client_id, node) = match what {
+            Head::Stream(id) => {
+                lock(&self.accepted).push(accepted_at);
+                (id, random)
+            }
+            // Over an in-process log, nodes cannot pass a probe's answer to
+            // one another: the probe goes where its client's stream is (as a
+            // load balancer's session affinity would send it).
+            Head::Probe(Some(id)) if self.sticky_probes => {
+                let node = lock(&self.conns).get(&id).map_or(random, |c| c.node);
+                (None, node)
+            }
+            Head::Probe(_) => (None, random),
+        };
         let Ok(mut upstream) = self.connect_upstream(self.upstreams[node]).await else {
             // No server (it is down): the client sees its connection reset.
             reset(client);
@@ -320,9 +339,17 @@ pub(crate) fn reset(stream: TcpStream) {
     drop(stream);
 }
 
+/// What a request is, by its request line.
+enum Head {
+    /// A stream request (or anything else), of this client.
+    Stream(Option<String>),
+    /// A liveness probe of this client's stream.
+    Probe(Option<String>),
+}
+
 /// Reads a request head (up to its blank line, at most 16 KiB, within 5 s)
-/// and the client identity of its request line.
-async fn read_head(client: &mut TcpStream) -> Option<(Vec<u8>, Option<String>)> {
+/// and what it is.
+async fn read_head(client: &mut TcpStream) -> Option<(Vec<u8>, Head)> {
     let mut head = Vec::with_capacity(512);
     let mut buf = [0u8; 1024];
     let read = tokio::time::timeout(Duration::from_secs(5), async {
@@ -345,11 +372,18 @@ async fn read_head(client: &mut TcpStream) -> Option<(Vec<u8>, Option<String>)> 
     let line_end = memchr::memchr(b'\n', &head).unwrap_or(head.len());
     let line = std::str::from_utf8(&head[..line_end]).ok()?;
     let target = line.split(' ').nth(1)?;
-    let id = target
-        .split_once('?')
-        .and_then(|(_, query)| query.split('&').find_map(|p| p.strip_prefix("client=")))
+    // A liveness probe's side request names its client too, but it is not
+    // that client's stream: faults are aimed at streams only.
+    let (path, query) = target.split_once('?')?;
+    let client = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("client="))
         .map(str::to_owned);
-    Some((head, id))
+    Some(if path.ends_with("/probe") {
+        (head, Head::Probe(client))
+    } else {
+        (head, Head::Stream(client))
+    })
 }
 
 #[cfg(test)]

@@ -10,7 +10,10 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
 
 use super::proxy::Proxy;
-use super::{CONNECTING, ClientLog, Demo, FaultKind, IDLE_TIMEOUT, OPEN, RECONNECTING};
+use super::{
+    CONNECTING, ClientLog, Demo, FaultKind, IDLE_TIMEOUT, OPEN, PROBE_INTERVAL, PROBE_TIMEOUT,
+    RECONNECTING,
+};
 use crate::serve::lock;
 use resse_tokio::server::BroadcastStats;
 
@@ -280,6 +283,11 @@ pub(super) fn summarize(inputs: &Inputs<'_>) -> Summary {
     let injected: u64 = faults.values().sum();
     let half_p50 = quantile(&mut half_open, 0.5);
     let half_max = half_open.last().copied();
+    let mut wedge: Vec<Duration> = lock(&demo.wedge_detect).values().copied().collect();
+    let wedge_p50 = quantile(&mut wedge, 0.5);
+    let wedge_max = wedge.last().copied();
+    let wedge_hit = hit.get(&FaultKind::Wedge).copied().unwrap_or(0);
+    let probe_bound = PROBE_INTERVAL + PROBE_TIMEOUT;
 
     let json = json!({
         "passed": passed,
@@ -310,6 +318,13 @@ pub(super) fn summarize(inputs: &Inputs<'_>) -> Summary {
             "p50": ms(half_p50),
             "max": ms(half_max),
             "idle_timeout": IDLE_TIMEOUT.as_millis() as u64,
+        },
+        "wedged_server_detection_ms": {
+            "detected": wedge.len(),
+            "clients_hit": wedge_hit,
+            "p50": ms(wedge_p50),
+            "max": ms(wedge_max),
+            "probe_interval_plus_timeout": probe_bound.as_millis() as u64,
         },
         "herd": herd.map(|(busiest, reconnects)| json!({
             "reconnects": reconnects,
@@ -404,7 +419,7 @@ pub(super) fn summarize(inputs: &Inputs<'_>) -> Summary {
     let _ = writeln!(t, "Detection and recovery");
     let _ = writeln!(
         t,
-        "  {:<34}{} of {} stalls; p50 {}, max {} (idle timeout {} ms)",
+        "  {:<34}{} of {} stalls; p50 {}, max {} (idle timeout {} ms, probe {} ms)",
         "half-open connections detected",
         half_open.len(),
         faults
@@ -413,7 +428,18 @@ pub(super) fn summarize(inputs: &Inputs<'_>) -> Summary {
             .unwrap_or(0),
         show(half_p50),
         show(half_max),
-        IDLE_TIMEOUT.as_millis()
+        IDLE_TIMEOUT.as_millis(),
+        (PROBE_INTERVAL + PROBE_TIMEOUT).as_millis()
+    );
+    let _ = writeln!(
+        t,
+        "  {:<34}{} of {} clients; p50 {}, max {} (probe interval + timeout {} ms)",
+        "wedged server detected (probe)",
+        wedge.len(),
+        wedge_hit,
+        show(wedge_p50),
+        show(wedge_max),
+        probe_bound.as_millis()
     );
     if let Some((busiest, reconnects)) = herd {
         let share = if reconnects == 0 {

@@ -11,7 +11,12 @@
 //!
 //! It spawns nothing: all of it runs inside `poll_next`, so dropping the
 //! client (or [`close`](Client::close)) drops the connection at once.
-//! (hyper's own connection tasks end with their connection.)
+//! (hyper's own connection tasks end with their connection.) The liveness
+//! probe's side request ([`ClientBuilder::probe`], see
+//! [`resse_session::probe`]) is sent through the same [`Connect`] and
+//! polled beside the stream in `poll_next` too, rather than spawned: it
+//! needs no runtime handle, cannot outlive the client, and is dropped
+//! with the stream it probes.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -66,8 +71,8 @@ pub use resse_reconnect::{
     StopReason, VerdictTable,
 };
 pub use resse_session::{
-    ClientSession, CloseReason, ConfigError, ConnectionState, InvalidUrl, Metrics, Request,
-    SessionConfig, SessionEvent,
+    ClientSession, CloseReason, ConfigError, ConnectionState, InvalidUrl, Metrics, Probe,
+    ProbeConfig, Request, SessionConfig, SessionEvent,
 };
 
 pub use connect::{BoxError, Connect, HyperConnector, HyperConnectorBuilder};
@@ -174,7 +179,9 @@ impl ClientBuilder {
 
     /// Runs `hook` on every request before it is sent, reconnections and
     /// redirects included: put a fresh auth token in, move to another URL.
-    /// The `Last-Event-ID` header is already set.
+    /// The `Last-Event-ID` header is already set. It runs on the liveness
+    /// probe's side requests too (so that a fresh token follows them): tell
+    /// them apart by their URL if the hook rewrites URLs.
     ///
     /// ```
     /// use http::{HeaderValue, header::AUTHORIZATION};
@@ -225,6 +232,7 @@ impl ClientBuilder {
             connector,
             hook: self.hook,
             conn: Conn::None,
+            probe: None,
             sleep: None,
             armed: None,
             close: CloseHandle::default(),
@@ -305,6 +313,8 @@ pub struct Client<C: Connect = HyperConnector> {
     connector: C,
     hook: Option<Hook>,
     conn: Conn<C::Body>,
+    /// The liveness probe's side request in flight, with its nonce.
+    probe: Option<(resse_codec::Text, ResponseFuture<C::Body>)>,
     /// The one timer, made on first use (so that building a client needs no
     /// runtime).
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
@@ -402,9 +412,21 @@ impl<C: Connect> Client<C> {
                 }
                 self.conn = Conn::Connecting(Box::pin(self.connector.connect(request)));
             }
-            Action::Disconnect => self.conn = Conn::None,
+            Action::Probe(probe) => {
+                let mut request = probe.request;
+                if let Some(hook) = &mut self.hook {
+                    hook(&mut request);
+                }
+                let future = Box::pin(self.connector.connect(request));
+                self.probe = Some((probe.nonce, future));
+            }
+            Action::Disconnect => {
+                self.conn = Conn::None;
+                self.probe = None;
+            }
             Action::Stop => {
                 self.conn = Conn::None;
+                self.probe = None;
                 self.stopped = true;
             }
             // A later kind of action this adapter does not know.
@@ -468,6 +490,35 @@ impl<C: Connect> Client<C> {
         }
     }
 
+    /// Polls the probe's side request; `true` when the session got an input
+    /// (its failure). A 2xx response is all it needs: the answer comes on
+    /// the stream, and the response body is dropped.
+    fn poll_probe(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some((nonce, future)) = &mut self.probe else {
+            return false;
+        };
+        let Poll::Ready(result) = future.as_mut().poll(cx) else {
+            return false;
+        };
+        let failed = match result {
+            Ok(response) if response.status().is_success() => false,
+            Ok(response) => {
+                tracing::debug!(status = %response.status(), "liveness probe refused");
+                true
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "liveness probe failed");
+                true
+            }
+        };
+        let nonce = nonce.clone();
+        self.probe = None;
+        if failed {
+            self.session.handle_probe_error(now(), &nonce);
+        }
+        failed
+    }
+
     /// Arms the timer for the session's deadline and polls it; `true` when
     /// it fired and the session got it.
     fn poll_timer(&mut self, cx: &mut Context<'_>) -> bool {
@@ -517,7 +568,7 @@ impl<C: Connect> Stream for Client<C> {
             if this.close.is_closed() {
                 continue;
             }
-            if this.poll_conn(cx) || this.poll_timer(cx) {
+            if this.poll_conn(cx) || this.poll_probe(cx) || this.poll_timer(cx) {
                 continue;
             }
             return Poll::Pending;

@@ -11,8 +11,8 @@ use bytes::Bytes;
 use futures_core::{FusedStream, Stream};
 use resse_codec::{Event, Text};
 use resse_session::{
-    Fanout, FanoutConfig, ReplayConfig, SendError, Subscribe, SubscriberKey, SupersededEvent,
-    Transmit,
+    Fanout, FanoutConfig, ProbeAnswer, ProbeError, ReplayConfig, SendError, Subscribe,
+    SubscriberKey, SupersededEvent, Transmit,
 };
 
 pub use resse_session::{EndReason, FanoutStats as BroadcastStats, PublishError, ReplayOutcome};
@@ -378,6 +378,46 @@ impl Broadcaster {
     pub fn send_to(&self, key: SubscriberKey, event: &Event) -> Result<(), SendError> {
         let mut state = self.shared.lock();
         state.core.send_to(key, event)?;
+        self.wake(state);
+        Ok(())
+    }
+
+    /// Answers a liveness probe request (see [`resse_session::probe`]):
+    /// parses its query (`nonce=N`, and `client=ID`, the identity the
+    /// stream subscribed with) and sends the `pong` answer to that one
+    /// subscription, in order with the published events. Route the probe
+    /// URL to it (by default clients probe the stream path + `/probe`) and
+    /// answer `204` on success, else the error's
+    /// [`status`](ProbeError::status) with its message.
+    ///
+    /// # Errors
+    /// [`ProbeError`]: a bad nonce or identity (400), no such subscription
+    /// (404), a full queue (503).
+    pub fn answer_probe(
+        &self,
+        answer: &ProbeAnswer,
+        query: Option<&str>,
+    ) -> Result<SubscriberKey, ProbeError> {
+        let mut state = self.shared.lock();
+        let key = resse_session::answer_probe(&mut state.core, answer, query)?;
+        self.wake(state);
+        Ok(key)
+    }
+
+    /// [`answer_probe`](Self::answer_probe) to the subscription `key`
+    /// (its [`Subscription::key`], for a server that maps its own
+    /// subscriber ids to keys).
+    ///
+    /// # Errors
+    /// As [`answer_probe`](Self::answer_probe).
+    pub fn answer_probe_to(
+        &self,
+        answer: &ProbeAnswer,
+        key: SubscriberKey,
+        query: Option<&str>,
+    ) -> Result<(), ProbeError> {
+        let mut state = self.shared.lock();
+        resse_session::answer_probe_to(&mut state.core, answer, key, query)?;
         self.wake(state);
         Ok(())
     }

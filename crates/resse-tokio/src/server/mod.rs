@@ -184,6 +184,11 @@ pub use resse_session::{
     SupersededEvent, Transmit,
 };
 
+/// The server side of the liveness probe (see [`resse_session::probe`]):
+/// how probe requests are parsed and answered
+/// ([`Broadcaster::answer_probe`]).
+pub use resse_session::{ProbeAnswer, ProbeError, ProbeQuery};
+
 /// The response headers of an event stream:
 ///
 /// * `Content-Type: text/event-stream`
