@@ -47,7 +47,10 @@ async fn serve_routes_replays_and_shuts_down() {
     // Nothing sent and closed: closed quietly, nothing answered.
     let started = std::time::Instant::now();
     assert_eq!(exchange(addr, "").await, "");
-    assert!(started.elapsed() < Duration::from_secs(2), "not held until a timeout");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "not held until a timeout"
+    );
 
     // A stream replayed after 1, then ended by the shutdown.
     let mut stream = TcpStream::connect(addr).await.expect("connect");
