@@ -38,11 +38,21 @@ struct Sub {
     /// The superseded event is still to be written.
     final_event: bool,
     /// Targeted events, each with the ring sequence it goes before.
-    targeted: VecDeque<(u64, Bytes)>,
-    targeted_len: usize,
-    keep_alive: Option<KeepAlive>,
-    /// In the wake list, or to be put there on the next publish.
-    waiting: bool,
+    /// Targeted events, boxed: most subscribers never get one, and a small
+    /// `Sub` keeps the hot fields of many subscribers in few cache lines.
+    targeted: Option<Box<Targeted>>,
+    keep_alive: Option<Box<KeepAlive>>,
+    /// The publish epoch in whose waiting list it is (see
+    /// `Fanout::epoch`): it waits for the next publish.
+    waiting: u64,
+}
+
+/// A subscriber's targeted events, each with the ring sequence it goes
+/// before, and their bytes.
+#[derive(Default)]
+struct Targeted {
+    queue: VecDeque<(u64, Bytes)>,
+    len: usize,
 }
 
 struct Slot {
@@ -118,8 +128,14 @@ pub struct Fanout {
     slots: Vec<Slot>,
     free: Vec<u32>,
     identities: HashMap<Box<str>, SubscriberKey>,
-    /// Subscribers waiting for bytes.
+    /// Subscribers waiting for the next publish (with their slot's
+    /// `waiting` equal to `epoch`); possibly stale keys, filtered by the
+    /// driver (generations) and compacted now and then.
     waiting: Vec<SubscriberKey>,
+    /// Publishes so far, plus one: a subscriber is in the waiting list when
+    /// its `waiting` equals it (0: never), so a publish empties the list by
+    /// moving it, without touching each subscriber.
+    epoch: u64,
     /// Subscribers to wake (drained by the adapter).
     wakeups: Vec<SubscriberKey>,
     closed: bool,
@@ -154,6 +170,7 @@ impl Fanout {
             free: Vec::new(),
             identities: HashMap::new(),
             waiting: Vec::new(),
+            epoch: 1,
             wakeups: Vec::new(),
             closed: false,
             since_sweep_events: 0,
@@ -256,15 +273,13 @@ impl Fanout {
             self.ring_len -= usize::try_from(next - first).unwrap_or(0);
         }
         self.stats.published += 1;
-        let mut waiting = std::mem::take(&mut self.waiting);
-        for key in waiting.drain(..) {
-            if let Some(sub) = self.sub_mut(key) {
-                if std::mem::take(&mut sub.waiting) {
-                    self.wakeups.push(key);
-                }
-            }
+        // Everyone waiting is woken: the list moves as it is.
+        self.epoch += 1;
+        if self.wakeups.is_empty() {
+            std::mem::swap(&mut self.wakeups, &mut self.waiting);
+        } else {
+            self.wakeups.append(&mut self.waiting);
         }
-        self.waiting = waiting; // keeps its capacity
         self.since_sweep_events += 1;
         self.since_sweep_len += len;
         if self.since_sweep_events >= (self.max_lag_events / 4).max(1)
@@ -331,10 +346,9 @@ impl Fanout {
         sub.final_event = final_event;
         if reason != EndReason::Closed {
             // It ends at once: its targeted events are dropped.
-            sub.targeted = VecDeque::new();
-            sub.targeted_len = 0;
+            sub.targeted = None;
         }
-        sub.waiting = false;
+        sub.waiting = 0;
         let identity = sub.identity.take();
         self.stats.subscribers -= 1;
         if let Some(identity) = identity {
@@ -403,14 +417,13 @@ impl Fanout {
             end: closed.then_some(EndReason::Closed),
             preamble: self.config.retry.is_some() && !closed,
             final_event: false,
-            targeted: VecDeque::new(),
-            targeted_len: 0,
+            targeted: None,
             keep_alive: self
                 .config
                 .keep_alive
                 .clone()
-                .map(|config| KeepAlive::new(now, config)),
-            waiting: false,
+                .map(|config| Box::new(KeepAlive::new(now, config))),
+            waiting: 0,
         };
         let key = self.insert(sub);
         if !closed {
@@ -435,7 +448,8 @@ impl Fanout {
     /// published).
     fn compact_waiting(&mut self) {
         let mut waiting = std::mem::take(&mut self.waiting);
-        waiting.retain(|&key| self.sub(key).is_some_and(|sub| sub.waiting));
+        let epoch = self.epoch;
+        waiting.retain(|&key| self.sub(key).is_some_and(|sub| sub.waiting == epoch));
         self.waiting = waiting;
     }
 
@@ -488,9 +502,58 @@ impl Fanout {
     /// Returning [`Transmit::Wait`] lists it to be woken on the next
     /// publish.
     pub fn poll_transmit(&mut self, now: Instant, key: SubscriberKey) -> Transmit {
+        self.transmit(now, key, false)
+    }
+
+    /// [`poll_transmit`](Self::poll_transmit) and, when it hands out bytes,
+    /// [`acknowledge`](Self::acknowledge) at once: for a driver that hands
+    /// the bytes to a layer that bounds its own buffering (an HTTP server
+    /// that stops asking for more while its socket is full).
+    pub fn poll_transmit_acknowledged(&mut self, now: Instant, key: SubscriberKey) -> Transmit {
+        self.transmit(now, key, true)
+    }
+
+    fn transmit(&mut self, now: Instant, key: SubscriberKey, acknowledge: bool) -> Transmit {
         let head = self.head();
         let first = self.log.first_seq();
         let max_batch_len = self.config.max_batch_len;
+        // The fast path (a live subscriber keeping up): at most the newest
+        // event to write, nothing else pending, no keep-alive to check.
+        if let Some(sub) = self
+            .slots
+            .get_mut(key.index())
+            .filter(|slot| slot.generation == key.generation)
+            .and_then(|slot| slot.sub.as_mut())
+        {
+            let simple = sub.end.is_none()
+                && !sub.preamble
+                && sub.targeted.is_none()
+                && sub.keep_alive.is_none()
+                && sub.sent >= first
+                && sub.acked >= first
+                && head - sub.sent <= 1
+                && head - sub.acked.max(sub.start).min(head) <= 1;
+            if simple {
+                if sub.sent < head {
+                    if let Some(entry) = self.log.get(sub.sent) {
+                        sub.sent += 1;
+                        if acknowledge {
+                            sub.acked = sub.sent;
+                        }
+                        return Transmit::Send(entry.bytes().clone());
+                    }
+                } else {
+                    if sub.waiting != self.epoch {
+                        sub.waiting = self.epoch;
+                        self.waiting.push(key);
+                        if self.waiting.len() > 2 * self.slots.len() {
+                            self.compact_waiting();
+                        }
+                    }
+                    return Transmit::Wait;
+                }
+            }
+        }
         let Some(sub) = self.sub(key) else {
             return Transmit::Gone;
         };
@@ -524,51 +587,95 @@ impl Fanout {
             }
             _ => {}
         }
-        let mut single: Option<Bytes> = None;
         let mut buf = BytesMut::new();
-        let mut total = 0usize;
         if std::mem::take(&mut sub.preamble) {
             if let Some(retry) = retry {
                 Encoder::new().retry(retry, &mut buf);
-                total = buf.len();
             }
         }
+        // What goes out, in order: targeted events due before the next ring
+        // event, and ring events, up to the batch limit. First measured by
+        // reference, then copied once (or handed out as is when alone).
+        let mut total = buf.len();
+        let (mut items, mut targeted_items, mut targeted_bytes) = (0usize, 0usize, 0usize);
+        let mut sent = sub.sent;
         loop {
-            // The next item in order: a targeted event due before the next
-            // ring event, else the next ring event.
-            let targeted = matches!(sub.targeted.front(), Some(&(before, _)) if before <= sub.sent);
-            let next = if targeted {
-                sub.targeted.front().map(|(_, bytes)| bytes.clone())
-            } else if sub.sent >= first && sub.sent < head {
-                self.log.get(sub.sent).map(|entry| entry.bytes().clone())
-            } else {
-                None
+            let len = match sub
+                .targeted
+                .as_ref()
+                .and_then(|t| t.queue.get(targeted_items))
+            {
+                Some((before, bytes)) if *before <= sent => bytes.len(),
+                _ if sent >= first && sent < head => match self.log.get(sent) {
+                    Some(entry) => entry.bytes().len(),
+                    None => break,
+                },
+                _ => break,
             };
-            let Some(bytes) = next else { break };
-            if total > 0 && total + bytes.len() > max_batch_len {
+            if total > 0 && total + len > max_batch_len {
                 break; // it starts the next batch
             }
-            total += bytes.len();
-            if targeted {
-                sub.targeted.pop_front();
-                sub.targeted_len = sub.targeted_len.saturating_sub(bytes.len());
-            } else {
-                sub.sent += 1;
-            }
-            if let Some(lone) = single.take() {
-                buf.reserve(lone.len() + bytes.len());
-                buf.extend_from_slice(&lone);
-            }
-            if buf.is_empty() {
-                single = Some(bytes); // zero-copy: the shared encoding
-            } else {
-                buf.extend_from_slice(&bytes);
+            total += len;
+            items += 1;
+            match sub
+                .targeted
+                .as_ref()
+                .and_then(|t| t.queue.get(targeted_items))
+            {
+                Some((before, _)) if *before <= sent => {
+                    targeted_items += 1;
+                    targeted_bytes += len;
+                }
+                _ => sent += 1,
             }
         }
+        let mut single = None;
+        if items == 1 && buf.is_empty() {
+            // One event: the shared encoding itself, no copy.
+            single = if targeted_items == 1 {
+                sub.targeted
+                    .as_mut()
+                    .and_then(|t| t.queue.pop_front())
+                    .map(|(_, bytes)| bytes)
+            } else {
+                self.log.get(sub.sent).map(|entry| entry.bytes().clone())
+            };
+        } else if items > 0 {
+            buf.reserve(total - buf.len());
+            let mut seq = sub.sent;
+            for _ in 0..items {
+                match sub.targeted.as_ref().and_then(|t| t.queue.front()) {
+                    Some((before, _)) if *before <= seq => {
+                        if let Some((_, bytes)) =
+                            sub.targeted.as_mut().and_then(|t| t.queue.pop_front())
+                        {
+                            buf.extend_from_slice(&bytes);
+                        }
+                    }
+                    _ => {
+                        if let Some(entry) = self.log.get(seq) {
+                            buf.extend_from_slice(entry.bytes());
+                        }
+                        seq += 1;
+                    }
+                }
+            }
+        }
+        if let Some(targeted) = &mut sub.targeted {
+            targeted.len = targeted.len.saturating_sub(targeted_bytes);
+            if targeted.queue.is_empty() {
+                sub.targeted = None; // back to the fast path, memory freed
+            }
+        }
+        sub.sent = sent;
         let out = single.or_else(|| (!buf.is_empty()).then(|| buf.freeze()));
+        debug_assert!(out.as_ref().is_none_or(|b| b.len() == total));
         if let Some(bytes) = out {
             if let Some(keep_alive) = &mut sub.keep_alive {
                 keep_alive.on_bytes_sent(now);
+            }
+            if acknowledge {
+                sub.acked = sub.sent;
             }
             return Transmit::Send(bytes);
         }
@@ -583,8 +690,8 @@ impl Fanout {
                 }
             }
         }
-        if !sub.waiting {
-            sub.waiting = true;
+        if sub.waiting != self.epoch {
+            sub.waiting = self.epoch;
             self.waiting.push(key);
             if self.waiting.len() > 2 * self.slots.len() {
                 self.compact_waiting();
@@ -635,15 +742,17 @@ impl Fanout {
         if sub.end.is_some() {
             return Err(SendError::NoSubscriber);
         }
-        if sub.targeted_len.saturating_add(buf.len()) > max {
+        let targeted = sub.targeted.get_or_insert_with(Box::default);
+        if targeted.len.saturating_add(buf.len()) > max {
             return Err(SendError::Full);
         }
-        sub.targeted_len += buf.len();
-        sub.targeted.push_back((head, buf.freeze()));
-        let wake = std::mem::take(&mut sub.waiting);
+        targeted.len += buf.len();
+        targeted.queue.push_back((head, buf.freeze()));
+        // Woken now; its key may stay in the waiting list (a spurious wake
+        // on the next publish, harmless).
+        let wake = std::mem::take(&mut sub.waiting) == self.epoch;
         self.stats.targeted += 1;
         if wake {
-            self.waiting.retain(|k| *k != key);
             self.wakeups.push(key);
         }
         Ok(())
