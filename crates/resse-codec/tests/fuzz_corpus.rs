@@ -39,9 +39,9 @@ fn files_in(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
-/// Corpora replayed by another crate's tests (`session_ops`:
+/// Corpora replayed by another crate's tests (`session_ops`, `fanout_ops`:
 /// `crates/resse-session/tests/fuzz_corpus.rs`).
-const OTHER_CRATES: &[&str] = &["session_ops"];
+const OTHER_CRATES: &[&str] = &["session_ops", "fanout_ops"];
 
 #[test]
 fn every_corpus_dir_belongs_to_a_target() {
