@@ -2,642 +2,26 @@
 //! a sans-IO state machine. Any adapter (tokio, blocking threads, a shared
 //! log backend) drives it.
 
+mod config;
+mod head;
+mod types;
+
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
-use http::header::{CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
-use resse_codec::{EncodeError, Encoder, Event, Text};
-use resse_heartbeat::{KeepAlive, KeepAliveConfig, KeepAliveMessage};
+use resse_codec::{Encoder, Event, Text};
+use resse_heartbeat::KeepAlive;
 
-use crate::replay::{PushError, Replay, ReplayConfig, ReplayLog};
+use crate::replay::{Replay, ReplayLog};
 
-/// The `X-Accel-Buffering` header, which tells nginx (and proxies that copy
-/// it) not to buffer this response.
-pub const X_ACCEL_BUFFERING: HeaderName = HeaderName::from_static("x-accel-buffering");
-
-/// The response headers of an event stream:
-///
-/// * `Content-Type: text/event-stream`
-/// * `Cache-Control: no-store`: neither browsers nor proxies may cache or
-///   replay it.
-/// * `X-Accel-Buffering: no`: nginx (and compatible proxies) must pass each
-///   chunk on at once instead of buffering the response.
-///
-/// No `Content-Encoding`: an event stream must not be compressed
-/// (compressors hold output back until they have enough of it).
-///
-/// ```
-/// let headers = resse_session::response_headers();
-/// assert_eq!(headers["content-type"], "text/event-stream");
-/// assert_eq!(headers["cache-control"], "no-store");
-/// assert_eq!(headers["x-accel-buffering"], "no");
-/// ```
-pub fn response_headers() -> HeaderMap {
-    let mut headers = HeaderMap::with_capacity(3);
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(X_ACCEL_BUFFERING, HeaderValue::from_static("no"));
-    headers
-}
-
-/// The request's `Last-Event-ID`, to pass to [`Fanout::subscribe`]: `None`
-/// when absent, empty, or not UTF-8 (WHATWG: the header carries the last
-/// event id string, and an empty one means none).
-///
-/// ```
-/// use http::HeaderMap;
-/// use resse_session::last_event_id;
-///
-/// let mut headers = HeaderMap::new();
-/// assert_eq!(last_event_id(&headers), None);
-/// headers.insert("last-event-id", "42".parse()?);
-/// assert_eq!(last_event_id(&headers), Some("42"));
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn last_event_id(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(crate::LAST_EVENT_ID)?;
-    std::str::from_utf8(value.as_bytes())
-        .ok()
-        .filter(|id| !id.is_empty())
-}
-
-/// Appends the wire form of a keep-alive message to `buf`: a comment
-/// (`: text`) or a named event without an id (so that it never moves a
-/// client's `Last-Event-ID`). A message kind this version does not know
-/// is written as the comment `: keep-alive`. Both adapters use it.
-///
-/// # Errors
-/// [`EncodeError`] if an event keep-alive's type contains CR or LF; nothing
-/// is written then.
-pub fn encode_keep_alive<B: bytes::BufMut>(
-    message: &KeepAliveMessage,
-    buf: &mut B,
-) -> Result<(), EncodeError> {
-    match message {
-        KeepAliveMessage::Comment(text) => {
-            Encoder::new().comment(text, buf);
-            Ok(())
-        }
-        KeepAliveMessage::Event { event_type, data } => Encoder::new().encode(
-            &Event::new(data.as_ref()).with_event_type(event_type.as_ref()),
-            buf,
-        ),
-        // A kind this version does not know: a comment keeps the
-        // connection busy all the same.
-        _ => {
-            Encoder::new().comment("keep-alive", buf);
-            Ok(())
-        }
-    }
-}
-
-/// The final event a superseded stream gets (see
-/// [`FanoutConfig::superseded_event`]): `event: superseded` by default, no
-/// id, and a readable reason as its data.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SupersededEvent {
-    event_type: Text,
-    data: Text,
-}
-
-impl SupersededEvent {
-    /// The default event type: `superseded`. resse's clients stop on it
-    /// (see `SessionConfig::stop_on_event`).
-    pub const DEFAULT_EVENT_TYPE: &'static str = "superseded";
-    /// The default data: a sentence saying what happened.
-    pub const DEFAULT_DATA: &'static str =
-        "a newer connection with the same identity replaced this one";
-
-    /// An event of this type and data. The type must not contain CR or LF
-    /// (checked by [`FanoutConfig::superseded_event`]).
-    pub fn new(event_type: impl Into<Text>, data: impl Into<Text>) -> Self {
-        Self {
-            event_type: event_type.into(),
-            data: data.into(),
-        }
-    }
-
-    /// The event type.
-    pub fn event_type(&self) -> &str {
-        &self.event_type
-    }
-
-    /// The data.
-    pub fn data(&self) -> &str {
-        &self.data
-    }
-}
-
-impl Default for SupersededEvent {
-    fn default() -> Self {
-        Self::new(Self::DEFAULT_EVENT_TYPE, Self::DEFAULT_DATA)
-    }
-}
-
-/// Configuration of a [`Fanout`].
-///
-/// # One ring, two limits that cannot contradict
-///
-/// Published events live in **one** ring of encoded bytes, the
-/// [`ReplayLog`] sized by [`replay`](Self::replay): it answers
-/// `Last-Event-ID` and feeds live subscribers alike. A subscriber that
-/// falls behind the live feed by more than [`max_lag_events`](Self::max_lag_events)
-/// events or [`max_lag_len`](Self::max_lag_len) bytes is cut off
-/// ([`EndReason::Lagged`]). Both lag limits are clamped to what the ring
-/// holds (events: at most `replay.max_events`; bytes: at most half of
-/// `replay.max_len`, as the log counts each event's id a second time), so a
-/// subscriber cut for lag finds every event it missed in the ring when its
-/// client reconnects, as long as it comes back before the ring turns over.
-///
-/// ```
-/// use resse_session::{FanoutConfig, ReplayConfig};
-///
-/// let config = FanoutConfig::default()
-///     .replay(ReplayConfig::default().max_events(100))
-///     .max_lag_events(500);
-/// assert_eq!(config.get_max_lag_events(), 100, "clamped to the ring");
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FanoutConfig {
-    replay: ReplayConfig,
-    max_lag_events: usize,
-    max_lag_len: usize,
-    max_batch_len: usize,
-    max_targeted_len: usize,
-    id_prefix: Text,
-    retry: Option<Duration>,
-    superseded: Option<SupersededEvent>,
-    keep_alive: Option<KeepAliveConfig>,
-    lag_report_interval: Duration,
-}
-
-impl Default for FanoutConfig {
-    fn default() -> Self {
-        Self {
-            replay: ReplayConfig::default(),
-            max_lag_events: Self::DEFAULT_MAX_LAG_EVENTS,
-            max_lag_len: Self::DEFAULT_MAX_LAG_LEN,
-            max_batch_len: Self::DEFAULT_MAX_BATCH_LEN,
-            max_targeted_len: Self::DEFAULT_MAX_TARGETED_LEN,
-            id_prefix: Text::from(""),
-            retry: None,
-            superseded: Some(SupersededEvent::default()),
-            keep_alive: Some(KeepAliveConfig::default()),
-            lag_report_interval: Self::DEFAULT_LAG_REPORT_INTERVAL,
-        }
-    }
-}
-
-impl FanoutConfig {
-    /// Default [`max_lag_events`](Self::max_lag_events): 512.
-    pub const DEFAULT_MAX_LAG_EVENTS: usize = 512;
-    /// Default [`max_lag_len`](Self::max_lag_len): 2 MiB.
-    pub const DEFAULT_MAX_LAG_LEN: usize = 2 * 1024 * 1024;
-    /// Default [`max_batch_len`](Self::max_batch_len): 64 KiB.
-    pub const DEFAULT_MAX_BATCH_LEN: usize = 64 * 1024;
-    /// Default [`max_targeted_len`](Self::max_targeted_len): 64 KiB.
-    pub const DEFAULT_MAX_TARGETED_LEN: usize = 64 * 1024;
-    /// Default [`lag_report_interval`](Self::lag_report_interval): 10 s.
-    pub const DEFAULT_LAG_REPORT_INTERVAL: Duration = Duration::from_secs(10);
-
-    /// The ring of published events, which serves replay and live delivery
-    /// (default [`ReplayConfig::default`]: 1024 events, 4 MiB). The ring
-    /// keeps at least one event whatever `max_events` says; an event larger
-    /// than `max_len` is refused ([`PublishError::TooLarge`]).
-    pub fn replay(mut self, replay: ReplayConfig) -> Self {
-        self.replay = replay.max_events(replay.get_max_events().max(1));
-        self
-    }
-
-    /// How many live events a subscriber may leave unwritten before it is
-    /// cut off (default [`DEFAULT_MAX_LAG_EVENTS`](Self::DEFAULT_MAX_LAG_EVENTS);
-    /// at least 1, at most the ring's `max_events`). Replayed events do not
-    /// count: a reconnecting client may be replayed the whole ring.
-    pub fn max_lag_events(mut self, events: usize) -> Self {
-        self.max_lag_events = events;
-        self
-    }
-
-    /// How many bytes of live events a subscriber may leave unwritten before
-    /// it is cut off (default [`DEFAULT_MAX_LAG_LEN`](Self::DEFAULT_MAX_LAG_LEN);
-    /// at most half the ring's `max_len`). The newest event always counts
-    /// as deliverable, however large.
-    pub fn max_lag_len(mut self, len: usize) -> Self {
-        self.max_lag_len = len;
-        self
-    }
-
-    /// The most bytes one [`Transmit::Send`] collects when several events
-    /// are waiting (default [`DEFAULT_MAX_BATCH_LEN`](Self::DEFAULT_MAX_BATCH_LEN);
-    /// one event is always taken, however large).
-    pub fn max_batch_len(mut self, len: usize) -> Self {
-        self.max_batch_len = len;
-        self
-    }
-
-    /// The most bytes of targeted events ([`Fanout::send_to`]) queued for
-    /// one subscriber (default [`DEFAULT_MAX_TARGETED_LEN`](Self::DEFAULT_MAX_TARGETED_LEN));
-    /// past it, sending fails with [`SendError::Full`].
-    pub fn max_targeted_len(mut self, len: usize) -> Self {
-        self.max_targeted_len = len;
-        self
-    }
-
-    /// The prefix of assigned ids: `<prefix>1`, `<prefix>2`, … (default
-    /// empty). The core reads no clock; an adapter that wants ids from
-    /// before a restart to read as unknown sets a per-run prefix (resse-tokio
-    /// uses the start time). CR, LF and NUL are refused when publishing
-    /// ([`PublishError::Encode`]).
-    pub fn id_prefix(mut self, prefix: impl Into<Text>) -> Self {
-        self.id_prefix = prefix.into();
-        self
-    }
-
-    /// Announce this reconnection delay (`retry:` in milliseconds) at the
-    /// start of every stream (default: none).
-    pub fn retry(mut self, retry: Option<Duration>) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// The final event of a stream superseded by a newer connection with
-    /// the same identity (default [`SupersededEvent::default`]:
-    /// `event: superseded`); `None` ends such streams without one. An event
-    /// type with CR or LF is replaced by the default rather than break the
-    /// framing.
-    pub fn superseded_event(mut self, event: Option<SupersededEvent>) -> Self {
-        self.superseded = event.map(|e| {
-            if e.event_type.contains(['\r', '\n']) {
-                SupersededEvent::default()
-            } else {
-                e
-            }
-        });
-        self
-    }
-
-    /// Keep-alives while a subscriber is idle (default
-    /// [`KeepAliveConfig::default`]: `: keep-alive` after 15 s of quiet);
-    /// `None` for none (e.g. when the adapter's body sends its own).
-    pub fn keep_alive(mut self, config: Option<KeepAliveConfig>) -> Self {
-        self.keep_alive = config;
-        self
-    }
-
-    /// How often at most [`Fanout::poll_lag_report`] reports lag drops (one
-    /// aggregated line instead of one per subscriber; default
-    /// [`DEFAULT_LAG_REPORT_INTERVAL`](Self::DEFAULT_LAG_REPORT_INTERVAL)).
-    pub fn lag_report_interval(mut self, interval: Duration) -> Self {
-        self.lag_report_interval = interval;
-        self
-    }
-
-    /// The ring limits.
-    pub fn get_replay(&self) -> &ReplayConfig {
-        &self.replay
-    }
-
-    /// The effective lag limit in events (clamped to the ring).
-    pub fn get_max_lag_events(&self) -> usize {
-        self.max_lag_events
-            .clamp(1, self.replay.get_max_events().max(1))
-    }
-
-    /// The effective lag limit in bytes (clamped to half the ring).
-    pub fn get_max_lag_len(&self) -> usize {
-        self.max_lag_len.min(self.replay.get_max_len() / 2)
-    }
-
-    /// The batch limit.
-    pub fn get_max_batch_len(&self) -> usize {
-        self.max_batch_len
-    }
-
-    /// The targeted queue limit per subscriber.
-    pub fn get_max_targeted_len(&self) -> usize {
-        self.max_targeted_len
-    }
-
-    /// The id prefix.
-    pub fn get_id_prefix(&self) -> &str {
-        &self.id_prefix
-    }
-
-    /// The `retry:` announced at stream start.
-    pub fn get_retry(&self) -> Option<Duration> {
-        self.retry
-    }
-
-    /// The final event of superseded streams.
-    pub fn get_superseded_event(&self) -> Option<&SupersededEvent> {
-        self.superseded.as_ref()
-    }
-
-    /// The keep-alive configuration.
-    pub fn get_keep_alive(&self) -> Option<&KeepAliveConfig> {
-        self.keep_alive.as_ref()
-    }
-
-    /// The lag report interval.
-    pub fn get_lag_report_interval(&self) -> Duration {
-        self.lag_report_interval
-    }
-}
-
-/// Why [`Fanout::publish`] refused an event. Nothing was sent and nothing
-/// was logged for replay.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum PublishError {
-    /// The event cannot be encoded without breaking the stream's framing
-    /// (CR or LF in its event type or id, NUL in its id). Fix the event; it
-    /// is never altered to fit.
-    Encode(EncodeError),
-    /// The replay log refused the event's id: it is empty (an event without
-    /// an id cannot be resumed from) or still in the log (ids must be unique
-    /// for `Last-Event-ID` to mean anything). Leave the id unset to have one
-    /// assigned.
-    Replay(PushError),
-    /// The encoded event (with its id) is larger than the ring's
-    /// [`max_len`](ReplayConfig::max_len): it could be neither delivered
-    /// from the ring nor replayed.
-    TooLarge {
-        /// The event's size in the ring.
-        len: usize,
-        /// The ring's byte limit.
-        max_len: usize,
-    },
-    /// The fan-out was closed.
-    Closed,
-}
-
-impl fmt::Display for PublishError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Encode(e) => write!(f, "cannot publish the event: {e}"),
-            Self::Replay(e) => write!(f, "cannot publish the event: {e}"),
-            Self::TooLarge { len, max_len } => write!(
-                f,
-                "cannot publish the event: it takes {len} bytes, more than the replay ring's \
-                 max_len of {max_len}"
-            ),
-            Self::Closed => f.write_str("cannot publish the event: the broadcaster is closed"),
-        }
-    }
-}
-
-impl std::error::Error for PublishError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Self::Encode(e) => Some(e),
-            Self::Replay(e) => Some(e),
-            Self::TooLarge { .. } | Self::Closed => None,
-        }
-    }
-}
-
-/// Why [`Fanout::send_to`] refused a targeted event. Nothing was queued.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum SendError {
-    /// The event cannot be encoded (see [`PublishError::Encode`]).
-    Encode(EncodeError),
-    /// The event has an id. Targeted events are not in the replay ring, so
-    /// an id on one would make its client's `Last-Event-ID` unknown on
-    /// reconnection; send it without an id.
-    HasId,
-    /// No live subscriber has this key or identity.
-    NoSubscriber,
-    /// The subscriber's targeted queue is full
-    /// ([`FanoutConfig::max_targeted_len`]).
-    Full,
-}
-
-impl fmt::Display for SendError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Encode(e) => write!(f, "cannot send the event: {e}"),
-            Self::HasId => f.write_str(
-                "cannot send the event: a targeted event must have no id (it is not replayable)",
-            ),
-            Self::NoSubscriber => f.write_str("cannot send the event: no such live subscriber"),
-            Self::Full => f.write_str("cannot send the event: the subscriber's queue is full"),
-        }
-    }
-}
-
-impl std::error::Error for SendError {}
-
-/// What a new subscriber was replayed, from its `Last-Event-ID`. A server
-/// can act on it, e.g. tell a client whose id is [`TooOld`](Self::TooOld)
-/// to reload its state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ReplayOutcome {
-    /// No `Last-Event-ID` (or an empty one): a new subscriber, which gets
-    /// the events published from now on.
-    New,
-    /// The id was found: the `replayed` events published after it come
-    /// first (0 if it was the newest), then the live ones, with no gap and
-    /// no duplicate.
-    Exact {
-        /// How many events were replayed.
-        replayed: usize,
-    },
-    /// The id was published but has been evicted from the ring since: some
-    /// events after it are gone. The subscriber gets the live events,
-    /// preceded by the `replayed` events the ring still kept if
-    /// [`Subscribe::replay_kept_on_miss`] was set (0 otherwise).
-    TooOld {
-        /// How many kept events were replayed.
-        replayed: usize,
-    },
-    /// The id was never published here (e.g. it is from before a restart),
-    /// or was evicted so long ago that the ring forgot it. Handled as
-    /// [`TooOld`](Self::TooOld).
-    Unknown {
-        /// How many kept events were replayed.
-        replayed: usize,
-    },
-}
-
-impl ReplayOutcome {
-    /// Whether the subscriber misses nothing it should have:
-    /// [`New`](Self::New) or [`Exact`](Self::Exact).
-    pub fn is_exact(&self) -> bool {
-        matches!(self, Self::New | Self::Exact { .. })
-    }
-
-    /// How many events were replayed.
-    pub fn replayed(&self) -> usize {
-        match *self {
-            Self::New => 0,
-            Self::Exact { replayed } | Self::TooOld { replayed } | Self::Unknown { replayed } => {
-                replayed
-            }
-        }
-    }
-}
-
-/// Why a subscriber's stream ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum EndReason {
-    /// It fell further behind than the lag limits, or an event it had yet
-    /// to write left the ring (its client reads too slowly, or not at all).
-    /// Its client will reconnect with `Last-Event-ID` and be replayed. The
-    /// stream ends at once.
-    Lagged,
-    /// A newer subscriber with the same identity superseded it. The stream
-    /// ends at once, after the [superseded event](FanoutConfig::superseded_event).
-    Replaced,
-    /// The fan-out was closed. The stream gets the events published before,
-    /// then ends.
-    Closed,
-}
-
-impl fmt::Display for EndReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Lagged => "the subscriber fell too far behind",
-            Self::Replaced => "a newer connection with the same identity replaced it",
-            Self::Closed => "the broadcaster was closed",
-        })
-    }
-}
-
-/// Counters and sizes of a [`Fanout`] ([`Fanout::stats`]), kept as it goes:
-/// reading them walks no subscriber.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct FanoutStats {
-    /// Live subscribers.
-    pub subscribers: usize,
-    /// Events in the ring (replay and live delivery share it).
-    pub queued_events: usize,
-    /// Encoded bytes of those events: the memory of the queues of *all*
-    /// subscribers.
-    pub queued_len: usize,
-    /// The most live events any live subscriber had yet to write, as of the
-    /// last lag sweep (sweeps run every quarter of the lag limit of
-    /// published events).
-    pub longest_queue: usize,
-    /// Events in the replay ring (the same as `queued_events`).
-    pub replay_events: usize,
-    /// Bytes the replay ring counts (encoded bytes plus ids).
-    pub replay_len: usize,
-    /// Events published so far.
-    pub published: u64,
-    /// Subscribers cut off for lag, so far.
-    pub lagged: u64,
-    /// Subscribers superseded by a newer one with the same identity, so far.
-    pub replaced: u64,
-    /// Subscriptions with a `Last-Event-ID` replayed exactly, so far.
-    pub replays_exact: u64,
-    /// Subscriptions whose `Last-Event-ID` was too old, so far.
-    pub replays_too_old: u64,
-    /// Subscriptions whose `Last-Event-ID` was unknown, so far.
-    pub replays_unknown: u64,
-    /// Targeted events queued, so far.
-    pub targeted: u64,
-}
-
-/// Subscribers cut off for lag since the previous report
-/// ([`Fanout::poll_lag_report`]): log it as one line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct LagReport {
-    /// How many.
-    pub dropped: u64,
-    /// The lag limit in events.
-    pub max_lag_events: usize,
-    /// The lag limit in bytes.
-    pub max_lag_len: usize,
-}
-
-/// A subscriber of a [`Fanout`]. Keys are not reused while the fan-out
-/// lives (a generation tells a slot's successive subscribers apart).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct SubscriberKey {
-    index: u32,
-    generation: u32,
-}
-
-impl SubscriberKey {
-    /// A small dense number (the slot), for an adapter's side table; reused
-    /// by later subscribers once this one is removed.
-    pub fn index(&self) -> usize {
-        self.index as usize
-    }
-}
-
-/// The options of [`Fanout::subscribe`].
-#[derive(Clone, Copy, Debug, Default)]
-#[must_use]
-pub struct Subscribe<'a> {
-    last_event_id: Option<&'a str>,
-    identity: Option<&'a str>,
-    replay_kept_on_miss: bool,
-}
-
-impl<'a> Subscribe<'a> {
-    /// A subscriber with no `Last-Event-ID` and no identity.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Replays the events published after this id first (the client's
-    /// `Last-Event-ID`; see [`last_event_id`]). `None` or `""`: live events
-    /// only.
-    pub fn last_event_id(mut self, id: Option<&'a str>) -> Self {
-        self.last_event_id = id;
-        self
-    }
-
-    /// The client's identity: a live subscriber with the same identity is
-    /// superseded ([`EndReason::Replaced`]).
-    pub fn identity(mut self, identity: Option<&'a str>) -> Self {
-        self.identity = identity;
-        self
-    }
-
-    /// When the `Last-Event-ID` is too old or unknown, replay every event
-    /// the ring keeps (the client sorts out duplicates) instead of only live
-    /// events (the default).
-    pub fn replay_kept_on_miss(mut self, yes: bool) -> Self {
-        self.replay_kept_on_miss = yes;
-        self
-    }
-}
-
-/// The answer of [`Fanout::subscribe`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Subscribed {
-    /// The new subscriber.
-    pub key: SubscriberKey,
-    /// What it is replayed.
-    pub outcome: ReplayOutcome,
-    /// The subscriber it superseded (same identity), to wake: it has a
-    /// final event to write, then ends.
-    pub superseded: Option<SubscriberKey>,
-}
-
-/// What a subscriber writes next: [`Fanout::poll_transmit`].
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[must_use]
-pub enum Transmit {
-    /// Write these bytes (whole events, comments or `retry:` lines), then
-    /// call [`Fanout::acknowledge`].
-    Send(Bytes),
-    /// Nothing to write now: wait to be woken ([`Fanout::drain_wakeups`])
-    /// or until [`Fanout::poll_timeout`].
-    Wait,
-    /// The stream is over: end the response (cleanly).
-    End(EndReason),
-    /// No such subscriber (it was removed).
-    Gone,
-}
+pub use config::{FanoutConfig, SupersededEvent};
+pub use head::{X_ACCEL_BUFFERING, encode_keep_alive, last_event_id, response_headers};
+pub use types::{
+    EndReason, FanoutStats, LagReport, PublishError, ReplayOutcome, SendError, Subscribe,
+    Subscribed, SubscriberKey, Transmit,
+};
 
 struct Sub {
     /// Sequence of the next ring event to hand out.
@@ -654,11 +38,21 @@ struct Sub {
     /// The superseded event is still to be written.
     final_event: bool,
     /// Targeted events, each with the ring sequence it goes before.
-    targeted: VecDeque<(u64, Bytes)>,
-    targeted_len: usize,
-    keep_alive: Option<KeepAlive>,
-    /// In the wake list, or to be put there on the next publish.
-    waiting: bool,
+    /// Targeted events, boxed: most subscribers never get one, and a small
+    /// `Sub` keeps the hot fields of many subscribers in few cache lines.
+    targeted: Option<Box<Targeted>>,
+    keep_alive: Option<Box<KeepAlive>>,
+    /// The publish epoch in whose waiting list it is (see
+    /// `Fanout::epoch`): it waits for the next publish.
+    waiting: u64,
+}
+
+/// A subscriber's targeted events, each with the ring sequence it goes
+/// before, and their bytes.
+#[derive(Default)]
+struct Targeted {
+    queue: VecDeque<(u64, Bytes)>,
+    len: usize,
 }
 
 struct Slot {
@@ -695,7 +89,7 @@ struct Slot {
 /// * [`send_to`](Self::send_to) and [`send_to_identity`](Self::send_to_identity)
 ///   queue an event for one subscriber (not replayable, so without id).
 ///
-/// Memory: the ring's limits ([`ReplayConfig`]), plus per subscriber a
+/// Memory: the ring's limits ([`ReplayConfig`](crate::ReplayConfig)), plus per subscriber a
 /// fixed-size state, its identity and at most
 /// [`max_targeted_len`](FanoutConfig::max_targeted_len) bytes of targeted
 /// events.
@@ -734,8 +128,14 @@ pub struct Fanout {
     slots: Vec<Slot>,
     free: Vec<u32>,
     identities: HashMap<Box<str>, SubscriberKey>,
-    /// Subscribers waiting for bytes.
+    /// Subscribers waiting for the next publish (with their slot's
+    /// `waiting` equal to `epoch`); possibly stale keys, filtered by the
+    /// driver (generations) and compacted now and then.
     waiting: Vec<SubscriberKey>,
+    /// Publishes so far, plus one: a subscriber is in the waiting list when
+    /// its `waiting` equals it (0: never), so a publish empties the list by
+    /// moving it, without touching each subscriber.
+    epoch: u64,
     /// Subscribers to wake (drained by the adapter).
     wakeups: Vec<SubscriberKey>,
     closed: bool,
@@ -770,6 +170,7 @@ impl Fanout {
             free: Vec::new(),
             identities: HashMap::new(),
             waiting: Vec::new(),
+            epoch: 1,
             wakeups: Vec::new(),
             closed: false,
             since_sweep_events: 0,
@@ -872,15 +273,13 @@ impl Fanout {
             self.ring_len -= usize::try_from(next - first).unwrap_or(0);
         }
         self.stats.published += 1;
-        let mut waiting = std::mem::take(&mut self.waiting);
-        for key in waiting.drain(..) {
-            if let Some(sub) = self.sub_mut(key) {
-                if std::mem::take(&mut sub.waiting) {
-                    self.wakeups.push(key);
-                }
-            }
+        // Everyone waiting is woken: the list moves as it is.
+        self.epoch += 1;
+        if self.wakeups.is_empty() {
+            std::mem::swap(&mut self.wakeups, &mut self.waiting);
+        } else {
+            self.wakeups.append(&mut self.waiting);
         }
-        self.waiting = waiting; // keeps its capacity
         self.since_sweep_events += 1;
         self.since_sweep_len += len;
         if self.since_sweep_events >= (self.max_lag_events / 4).max(1)
@@ -947,10 +346,9 @@ impl Fanout {
         sub.final_event = final_event;
         if reason != EndReason::Closed {
             // It ends at once: its targeted events are dropped.
-            sub.targeted = VecDeque::new();
-            sub.targeted_len = 0;
+            sub.targeted = None;
         }
-        sub.waiting = false;
+        sub.waiting = 0;
         let identity = sub.identity.take();
         self.stats.subscribers -= 1;
         if let Some(identity) = identity {
@@ -1019,14 +417,13 @@ impl Fanout {
             end: closed.then_some(EndReason::Closed),
             preamble: self.config.retry.is_some() && !closed,
             final_event: false,
-            targeted: VecDeque::new(),
-            targeted_len: 0,
+            targeted: None,
             keep_alive: self
                 .config
                 .keep_alive
                 .clone()
-                .map(|config| KeepAlive::new(now, config)),
-            waiting: false,
+                .map(|config| Box::new(KeepAlive::new(now, config))),
+            waiting: 0,
         };
         let key = self.insert(sub);
         if !closed {
@@ -1051,7 +448,8 @@ impl Fanout {
     /// published).
     fn compact_waiting(&mut self) {
         let mut waiting = std::mem::take(&mut self.waiting);
-        waiting.retain(|&key| self.sub(key).is_some_and(|sub| sub.waiting));
+        let epoch = self.epoch;
+        waiting.retain(|&key| self.sub(key).is_some_and(|sub| sub.waiting == epoch));
         self.waiting = waiting;
     }
 
@@ -1104,9 +502,58 @@ impl Fanout {
     /// Returning [`Transmit::Wait`] lists it to be woken on the next
     /// publish.
     pub fn poll_transmit(&mut self, now: Instant, key: SubscriberKey) -> Transmit {
+        self.transmit(now, key, false)
+    }
+
+    /// [`poll_transmit`](Self::poll_transmit) and, when it hands out bytes,
+    /// [`acknowledge`](Self::acknowledge) at once: for a driver that hands
+    /// the bytes to a layer that bounds its own buffering (an HTTP server
+    /// that stops asking for more while its socket is full).
+    pub fn poll_transmit_acknowledged(&mut self, now: Instant, key: SubscriberKey) -> Transmit {
+        self.transmit(now, key, true)
+    }
+
+    fn transmit(&mut self, now: Instant, key: SubscriberKey, acknowledge: bool) -> Transmit {
         let head = self.head();
         let first = self.log.first_seq();
         let max_batch_len = self.config.max_batch_len;
+        // The fast path (a live subscriber keeping up): at most the newest
+        // event to write, nothing else pending, no keep-alive to check.
+        if let Some(sub) = self
+            .slots
+            .get_mut(key.index())
+            .filter(|slot| slot.generation == key.generation)
+            .and_then(|slot| slot.sub.as_mut())
+        {
+            let simple = sub.end.is_none()
+                && !sub.preamble
+                && sub.targeted.is_none()
+                && sub.keep_alive.is_none()
+                && sub.sent >= first
+                && sub.acked >= first
+                && head - sub.sent <= 1
+                && head - sub.acked.max(sub.start).min(head) <= 1;
+            if simple {
+                if sub.sent < head {
+                    if let Some(entry) = self.log.get(sub.sent) {
+                        sub.sent += 1;
+                        if acknowledge {
+                            sub.acked = sub.sent;
+                        }
+                        return Transmit::Send(entry.bytes().clone());
+                    }
+                } else {
+                    if sub.waiting != self.epoch {
+                        sub.waiting = self.epoch;
+                        self.waiting.push(key);
+                        if self.waiting.len() > 2 * self.slots.len() {
+                            self.compact_waiting();
+                        }
+                    }
+                    return Transmit::Wait;
+                }
+            }
+        }
         let Some(sub) = self.sub(key) else {
             return Transmit::Gone;
         };
@@ -1140,51 +587,95 @@ impl Fanout {
             }
             _ => {}
         }
-        let mut single: Option<Bytes> = None;
         let mut buf = BytesMut::new();
-        let mut total = 0usize;
         if std::mem::take(&mut sub.preamble) {
             if let Some(retry) = retry {
                 Encoder::new().retry(retry, &mut buf);
-                total = buf.len();
             }
         }
+        // What goes out, in order: targeted events due before the next ring
+        // event, and ring events, up to the batch limit. First measured by
+        // reference, then copied once (or handed out as is when alone).
+        let mut total = buf.len();
+        let (mut items, mut targeted_items, mut targeted_bytes) = (0usize, 0usize, 0usize);
+        let mut sent = sub.sent;
         loop {
-            // The next item in order: a targeted event due before the next
-            // ring event, else the next ring event.
-            let targeted = matches!(sub.targeted.front(), Some(&(before, _)) if before <= sub.sent);
-            let next = if targeted {
-                sub.targeted.front().map(|(_, bytes)| bytes.clone())
-            } else if sub.sent >= first && sub.sent < head {
-                self.log.get(sub.sent).map(|entry| entry.bytes().clone())
-            } else {
-                None
+            let len = match sub
+                .targeted
+                .as_ref()
+                .and_then(|t| t.queue.get(targeted_items))
+            {
+                Some((before, bytes)) if *before <= sent => bytes.len(),
+                _ if sent >= first && sent < head => match self.log.get(sent) {
+                    Some(entry) => entry.bytes().len(),
+                    None => break,
+                },
+                _ => break,
             };
-            let Some(bytes) = next else { break };
-            if total > 0 && total + bytes.len() > max_batch_len {
+            if total > 0 && total + len > max_batch_len {
                 break; // it starts the next batch
             }
-            total += bytes.len();
-            if targeted {
-                sub.targeted.pop_front();
-                sub.targeted_len = sub.targeted_len.saturating_sub(bytes.len());
-            } else {
-                sub.sent += 1;
-            }
-            if let Some(lone) = single.take() {
-                buf.reserve(lone.len() + bytes.len());
-                buf.extend_from_slice(&lone);
-            }
-            if buf.is_empty() {
-                single = Some(bytes); // zero-copy: the shared encoding
-            } else {
-                buf.extend_from_slice(&bytes);
+            total += len;
+            items += 1;
+            match sub
+                .targeted
+                .as_ref()
+                .and_then(|t| t.queue.get(targeted_items))
+            {
+                Some((before, _)) if *before <= sent => {
+                    targeted_items += 1;
+                    targeted_bytes += len;
+                }
+                _ => sent += 1,
             }
         }
+        let mut single = None;
+        if items == 1 && buf.is_empty() {
+            // One event: the shared encoding itself, no copy.
+            single = if targeted_items == 1 {
+                sub.targeted
+                    .as_mut()
+                    .and_then(|t| t.queue.pop_front())
+                    .map(|(_, bytes)| bytes)
+            } else {
+                self.log.get(sub.sent).map(|entry| entry.bytes().clone())
+            };
+        } else if items > 0 {
+            buf.reserve(total - buf.len());
+            let mut seq = sub.sent;
+            for _ in 0..items {
+                match sub.targeted.as_ref().and_then(|t| t.queue.front()) {
+                    Some((before, _)) if *before <= seq => {
+                        if let Some((_, bytes)) =
+                            sub.targeted.as_mut().and_then(|t| t.queue.pop_front())
+                        {
+                            buf.extend_from_slice(&bytes);
+                        }
+                    }
+                    _ => {
+                        if let Some(entry) = self.log.get(seq) {
+                            buf.extend_from_slice(entry.bytes());
+                        }
+                        seq += 1;
+                    }
+                }
+            }
+        }
+        if let Some(targeted) = &mut sub.targeted {
+            targeted.len = targeted.len.saturating_sub(targeted_bytes);
+            if targeted.queue.is_empty() {
+                sub.targeted = None; // back to the fast path, memory freed
+            }
+        }
+        sub.sent = sent;
         let out = single.or_else(|| (!buf.is_empty()).then(|| buf.freeze()));
+        debug_assert!(out.as_ref().is_none_or(|b| b.len() == total));
         if let Some(bytes) = out {
             if let Some(keep_alive) = &mut sub.keep_alive {
                 keep_alive.on_bytes_sent(now);
+            }
+            if acknowledge {
+                sub.acked = sub.sent;
             }
             return Transmit::Send(bytes);
         }
@@ -1199,8 +690,8 @@ impl Fanout {
                 }
             }
         }
-        if !sub.waiting {
-            sub.waiting = true;
+        if sub.waiting != self.epoch {
+            sub.waiting = self.epoch;
             self.waiting.push(key);
             if self.waiting.len() > 2 * self.slots.len() {
                 self.compact_waiting();
@@ -1251,15 +742,17 @@ impl Fanout {
         if sub.end.is_some() {
             return Err(SendError::NoSubscriber);
         }
-        if sub.targeted_len.saturating_add(buf.len()) > max {
+        let targeted = sub.targeted.get_or_insert_with(Box::default);
+        if targeted.len.saturating_add(buf.len()) > max {
             return Err(SendError::Full);
         }
-        sub.targeted_len += buf.len();
-        sub.targeted.push_back((head, buf.freeze()));
-        let wake = std::mem::take(&mut sub.waiting);
+        targeted.len += buf.len();
+        targeted.queue.push_back((head, buf.freeze()));
+        // Woken now; its key may stay in the waiting list (a spurious wake
+        // on the next publish, harmless).
+        let wake = std::mem::take(&mut sub.waiting) == self.epoch;
         self.stats.targeted += 1;
         if wake {
-            self.waiting.retain(|k| *k != key);
             self.wakeups.push(key);
         }
         Ok(())

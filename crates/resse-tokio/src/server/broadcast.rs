@@ -271,6 +271,7 @@ impl State {
     /// Moves the wakers of the core's wake-ups into `list`.
     fn collect_wakers(&mut self, list: &mut Vec<Waker>) {
         self.core.drain_wakeups(&mut self.wakeups);
+        list.reserve(self.wakeups.len());
         for key in self.wakeups.drain(..) {
             if let Some(slot) = self.wakers.get_mut(key.index()) {
                 if slot.as_ref().is_some_and(|(k, _)| *k == key) {
@@ -626,12 +627,10 @@ impl Stream for Subscription {
         }
         let now = this.shared.epoch;
         let mut state = this.shared.lock();
-        match state.core.poll_transmit(now, this.key) {
-            Transmit::Send(bytes) => {
-                // Handed to the HTTP server, which bounds what it buffers.
-                state.core.acknowledge(now, this.key);
-                Poll::Ready(Some(bytes))
-            }
+        // Handed to the HTTP server, which bounds what it buffers (and stops
+        // polling while its socket is full): acknowledged as it is taken.
+        match state.core.poll_transmit_acknowledged(now, this.key) {
+            Transmit::Send(bytes) => Poll::Ready(Some(bytes)),
             Transmit::Wait => {
                 if let Some(slot) = state.wakers.get_mut(this.key.index()) {
                     match slot {
