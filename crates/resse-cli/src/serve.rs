@@ -37,9 +37,9 @@ use resse_redis::{
     MemoryLog, Node, NodeConfig, NodeHealth, NodeSubscription, RedisConfig, RedisLog,
 };
 use resse_tokio::server::{
-    BroadcastConfig, BroadcastStats, Broadcaster, ConnConfig, ConnError, EndReason,
-    KeepAliveConfig, ProbeAnswer, PublishError, ReplayConfig, ReplayOutcome, SseBody, Subscription,
-    last_event_id, serve_connection,
+    BroadcastConfig, BroadcastStats, Broadcaster, ConnConfig, ConnError, DEFAULT_SEND_BUFFER_SIZE,
+    EndReason, KeepAliveConfig, ProbeAnswer, PublishError, ReplayConfig, ReplayOutcome, SseBody,
+    Subscription, TimeoutIo, last_event_id, serve_connection, tune_accepted,
 };
 use serde_json::{Map, Value};
 use tokio::net::{TcpListener, TcpStream};
@@ -116,7 +116,9 @@ alive. A stream request with a `client=ID` query parameter (for example \
 /events?client=alice; ID as sent, 1 to 128 bytes) is that client's one connection: a newer \
 connection of the same client ends the older one. A client that falls more than 512 events (or \
 the --replay count, if smaller) behind (it reads too slowly) is disconnected rather than \
-buffered for; it reconnects and is replayed from the log.
+buffered for; it reconnects and is replayed from the log. A client that stops reading \
+altogether pins at most its socket's send buffer (128 KiB) in the kernel, and is cut with a \
+reset once a write has been blocked for 30 s.
 
 TLS: with --tls-cert and --tls-key, or --tls-self-signed, the server speaks HTTPS only, \
 offering HTTP/2 and HTTP/1.1 (ALPN); the start-up lines give the certificate's SHA-256 \
@@ -243,6 +245,9 @@ pub(crate) struct Server {
     keep_alive: Option<Duration>,
     quiet: bool,
     conn: ConnConfig,
+    /// The send buffer of accepted sockets (what a client that stops
+    /// reading can pin in the kernel).
+    send_buffer: Option<usize>,
     /// Set while the listener restarts (SIGHUP): streams dropped then say so.
     restarting: Arc<AtomicBool>,
     /// While set, requests for the stream are answered `503` with this
@@ -263,6 +268,8 @@ pub(crate) struct ServerOptions {
     pub(crate) keep_alive: Option<Duration>,
     pub(crate) quiet: bool,
     pub(crate) conn: ConnConfig,
+    /// The send buffer of accepted sockets (`None`: the system's).
+    pub(crate) send_buffer: Option<usize>,
     pub(crate) node: Option<Arc<SharedNode>>,
 }
 
@@ -347,6 +354,7 @@ impl Server {
             keep_alive: options.keep_alive,
             quiet: options.quiet,
             conn: options.conn,
+            send_buffer: options.send_buffer,
             restarting: Arc::new(AtomicBool::new(false)),
             unavailable: Mutex::new(None),
             wedged: AtomicBool::new(false),
@@ -852,6 +860,10 @@ pub(crate) async fn connection(
     let mut opened = false;
     let mut what = None;
     let requested = AtomicBool::new(false);
+    // A client that stops reading pins at most the send buffer in the
+    // kernel, and is cut with a reset after the write timeout.
+    let _ = tune_accepted(&stream, server.send_buffer);
+    let stream = TimeoutIo::tcp(stream, server.conn.get_write_timeout());
     let served = {
         let served = serve_connection(stream, &server.conn, |request| {
             requested.store(true, Ordering::Relaxed);
@@ -919,6 +931,7 @@ async fn tls_connection(
     peer: SocketAddr,
     mut phase: watch::Receiver<Phase>,
 ) {
+    let _ = tune_accepted(&stream, server.send_buffer);
     let handshake = tokio::time::timeout(ConnConfig::DEFAULT_HEAD_TIMEOUT, acceptor.accept(stream));
     let handshake = tokio::select! {
         handshake = handshake => handshake,
@@ -957,6 +970,9 @@ async fn tls_connection(
         }
     });
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    // A write blocked past the write timeout fails, and the connection is
+    // then reset (no orphan socket holding its buffers).
+    let tls = TimeoutIo::new(tls, server.conn.get_write_timeout(), Some(reset_tls));
     let conn = builder.serve_connection(TokioIo::new(tls), service);
     let mut conn = std::pin::pin!(conn);
     let served = tokio::select! {
@@ -977,6 +993,12 @@ async fn tls_connection(
             note(&format!("{peer} connection ended: {e}"));
         }
     }
+}
+
+/// Resets the TCP connection under a TLS stream (`SO_LINGER` 0) as it is
+/// dropped.
+fn reset_tls(tls: &tokio_rustls::server::TlsStream<TcpStream>) {
+    let _ = socket2::SockRef::from(tls.get_ref().0).set_linger(Some(Duration::ZERO));
 }
 
 /// Whether a connection error only says that the client went away (its
@@ -1273,6 +1295,7 @@ async fn serve(args: ServeArgs) -> Result<ExitCode, CliError> {
         keep_alive: (!args.keep_alive.is_zero()).then_some(args.keep_alive),
         quiet: args.quiet,
         conn: ConnConfig::default(),
+        send_buffer: Some(DEFAULT_SEND_BUFFER_SIZE),
     }));
     // Signals are caught from here on: before anyone can know the address.
     let mut stop = StopSignals::install();

@@ -123,6 +123,7 @@ impl Cluster {
             keep_alive: Some(KEEP_ALIVE),
             quiet: true,
             conn: ConnConfig::default().write_timeout(Some(Duration::from_secs(5))),
+            send_buffer: Some(SEND_BUFFER as usize),
         })))
     }
 
