@@ -5,7 +5,7 @@ use bytes::BytesMut;
 use super::Decoder;
 #[cfg(doc)]
 use super::DecoderConfig;
-use super::limits::{CARRY_ROOM, grow_exact};
+use super::limits::grow_exact;
 use crate::{DecodeError, Frame};
 
 /// A [`Decoder`] that owns its buffer: feed it byte slices, pull frames.
@@ -38,13 +38,7 @@ impl BufferedDecoder {
     /// Appends bytes received from the stream. The buffer grows within the
     /// decoder's memory bound (see [`DecoderConfig`]).
     pub fn feed(&mut self, bytes: &[u8]) {
-        let config = self.decoder.config();
-        let limit = config.max_line_len.max(config.max_event_len);
-        grow_exact(
-            &mut self.buf,
-            bytes.len(),
-            limit.saturating_add(2 + CARRY_ROOM),
-        );
+        grow_exact(&mut self.buf, bytes.len(), self.decoder.carry_cap());
         self.buf.extend_from_slice(bytes);
     }
 

@@ -9,15 +9,15 @@ use alloc::vec::Vec;
 
 use bytes::{Bytes, BytesMut};
 
-#[cfg(doc)]
-use super::DecoderConfig;
 use super::eol::after_eol;
+#[cfg(doc)]
+use super::{BufferedDecoder, DecoderConfig};
 use super::{Decoder, Mode, Overflow};
 use crate::DecodeError;
 use crate::source::Source;
 
 /// Room for one read that the carry may have beyond the limits when it grows.
-pub(super) const CARRY_ROOM: usize = 16 * 1024;
+const CARRY_ROOM: usize = 16 * 1024;
 
 /// Lines at least this long make the decoder manage buffer room
 /// ([`Decoder::make_room`]).
@@ -165,8 +165,9 @@ impl Decoder {
         }
     }
 
-    /// The most the carry grows to by doubling: what it may hold after
-    /// `Ok(None)` (the larger limit and a line terminator) plus a read.
+    /// The most the carry (or a [`BufferedDecoder`]'s buffer) grows to by
+    /// doubling: what it may hold after `Ok(None)` (the larger limit and a
+    /// line terminator) plus a read.
     pub(super) fn carry_cap(&self) -> usize {
         let limit = self.config.max_line_len.max(self.config.max_event_len);
         limit.saturating_add(2 + CARRY_ROOM)
