@@ -1,46 +1,51 @@
 //! The fast paths: the shapes real streams are made of, each read in one
 //! tight pass, each giving up (having consumed nothing it should not have)
-//! on anything else, which the general path (`general`) then reads with
-//! exactly the same result. They are:
+//! on anything else, which the next path then reads with exactly the same
+//! result. They are:
 //!
 //! * **single line** (`single_line_event`): one `data:` line and its blank
 //!   line, at the start of a block;
-//! * **whole block** (`block_event`, joined by `dispatch::join`): a block of
-//!   `data:`, `event:`, `id:` and unreported comment lines, complete in the
-//!   buffer, at the start of a block;
+//! * **whole block** (`block_event`): a block of `data:`, `event:`, `id:`
+//!   and unreported comment lines, complete in the buffer, at the start of
+//!   a block;
 //! * **run of lines** (`run_lines`, inside the general path's loop): the
 //!   lines that need only bookkeeping, up to the blank line the caller
-//!   dispatches (`dispatch::dispatch`);
+//!   hands to `dispatch::dispatch`;
 //! * **keep-alives** (`skip_comment_run`): runs of identical short comment
 //!   lines between blocks, skipped a word at a time.
 //!
-//! The general line path is `general::line`, which hands a blank line to
-//! `dispatch::dispatch` too. The oracle (`tests/support/oracle.rs`), the
-//! proptests and the fuzzer keep all of them equal.
+//! The order: `fast_event` (keep-alives, single line, whole block), then
+//! `general::decode_general`, whose loop tries the single line again at a
+//! block start, then the run of lines, then the **general line path**
+//! (`general::line`, one line at a time, which hands a blank line to
+//! `dispatch::dispatch` too). The reference decoder of the tests
+//! (`tests/support/oracle.rs`), the proptests and the fuzzer keep all of
+//! them equal.
 //!
 //! # Where each rule is enforced
 //!
-//! The [event stream interpretation] rule by rule, in every path. "general"
-//! means: this path gives up and leaves the bytes to the general path;
-//! functions without a module are in this one; `dispatch` is the shared
-//! blank-line handling of `dispatch.rs`.
+//! The [event stream interpretation] rule by rule, in every path. "Gives
+//! up" means: this path consumes nothing and leaves the bytes to the next
+//! one; "stops" (run of lines) means: it keeps what it read so far and
+//! leaves the line to the general line path. Functions without a module
+//! are in this one.
 //!
 //! | rule | single line | whole block | run of lines | general line path | keep-alives |
 //! |---|---|---|---|---|---|
 //! | one leading BOM stripped | never sees it: `at_plain_block_start` requires `!bom_pending` | as single line | runs after `general::strip_bom` | `general::strip_bom` | as single line, or inside `run_lines` |
-//! | lines end at CR, LF or CRLF | `Eol::find_short` and `eol::after_eol`, for the line and its blank line; a CR last in the buffer: general | `field_end` and `after_eol`; a CR last: general | `field_end` and `after_eol`; a CR last: stops | `Eol::find_short` and `after_eol`; a CR last in the buffer sets `skip_lf`, and the next call drops a LF that follows (`decode_general`, `limits::discard`) | `eol::eol_mask`: only a line ending in LF within 8 bytes |
-//! | comment lines (`:`) ignored, or reported with `comments(true)` | not `data:`: general | `fields::field_name` gives `Field::Comment` (ignored) when not reported, `None` (general) when reported | as whole block, and a run of keep-alives outside a block goes to `skip_comment_run` | `line`: `Frame::Comment` when reported (its replaced length counted against `max_line_len`), else ignored | skips unreported comment lines only |
-//! | name and value split at the first colon, one leading space dropped | `data:` prefix; one space after it | `fields::field_name` (exactly `data:`, `event:`, `id:`; anything else: general), then one space | as whole block | `data:` prefix inline, else `fields::split_field` (no colon: the whole line is the name, the value empty); comments likewise; `dispatch` finds data values again with `split_field` | not a field |
-//! | `data` appended, lines joined with LF | the one line, cut from the input | spans in `self.data`, joined by `dispatch::join` | `general::record` (count, length, first span); the other lines are found again at `dispatch` (`for_each_data_value`, `join_in_place`) | as run of lines | not a field |
-//! | `event` sets the type (last wins; empty means `message`) | a block with `event:` is not single-line: general | last one kept; an empty one dropped in `join` / `shared_event` | `record`; an empty one dropped in `join_block` / `shared_event` | as run of lines | not a field |
-//! | `id` with NUL ignored | general | `fields::valid_id` | `fields::valid_id` | `fields::valid_id` | not a field |
-//! | `retry` only when ASCII digits | general | general (`field_name` gives `None`) | stops: general | `fields::parse_retry`, `Frame::Retry` at once | not a field |
-//! | unknown fields ignored | general | general | stops: general | `line` ignores them | not a field |
+//! | lines end at CR, LF or CRLF | `Eol::find_short` and `eol::after_eol`, for the line and its blank line; a CR last in the buffer: gives up | `field_end` and `after_eol`; a CR last: gives up | `field_end` and `after_eol`; a CR last: stops | `Eol::find_short` and `after_eol`; a CR last in the buffer sets `skip_lf`, and the next call drops a LF that follows (`decode_general`, `limits::discard`) | `eol::eol_mask`: only a line ending in LF within 8 bytes |
+//! | comment lines (`:`) ignored, or reported with `comments(true)` | not `data:`: gives up | `fields::field_name` gives `Field::Comment` (ignored) when not reported, `None` (gives up) when reported | as whole block; a run of keep-alives outside a block goes to `skip_comment_run` | `line`: `Frame::Comment` when reported (its replaced length counted against `max_line_len`), else ignored | skips unreported comment lines only |
+//! | name and value split at the first colon, one leading space dropped | `data:` prefix; one space after it | `fields::field_name` (exactly `data:`, `event:`, `id:`; anything else: gives up), then one space | as whole block (anything else: stops) | `data:` prefix inline, else `fields::split_field` (no colon: the whole line is the name, the value empty); comments likewise; `dispatch` finds data values again with `split_field` | not a field |
+//! | `data` appended, lines joined with LF | the one line, cut from the input | spans in `self.data`; one line shared by `dispatch::shared_event`, several joined by `dispatch::join` | `general::record` (count, length, first span); the other lines are found again at `dispatch` (`for_each_data_value`, `join_in_place`) | as run of lines | not a field |
+//! | `event` sets the type (last wins; empty means `message`) | not `data:`: gives up | last one kept; an empty one dropped in `join` / `shared_event` | `record`; an empty one dropped in `join_block` / `shared_event` | as run of lines | not a field |
+//! | `id` with NUL ignored | not `data:`: gives up | `fields::valid_id` | `fields::valid_id` | `fields::valid_id` | not a field |
+//! | `retry` only when ASCII digits | not `data:`: gives up | `field_name` gives `None`: gives up | stops | `fields::parse_retry`, `Frame::Retry` at once | not a field |
+//! | unknown fields ignored | gives up | gives up | stops | `line` ignores them | not a field |
 //! | a blank line dispatches the block | the blank line must follow the data line | the loop ends at a blank line once there is data | returns where the blank line ends; the caller calls `dispatch` | an empty line goes to `dispatch` | a blank line right after the comment only outside a block (nothing to dispatch) |
-//! | a block without data dispatches nothing (its id still counts) | has data | no data at the blank line: general | `dispatch` → `shared_event` returns `None` after `commit_id` | as run of lines | nothing to dispatch |
+//! | a block without data dispatches nothing (its id still counts) | has data | no data at the blank line: gives up | `dispatch` → `shared_event` returns `None` after `commit_id` | as run of lines | nothing to dispatch |
 //! | the last event ID changes only at a blank line; an unterminated block at the end is dropped | the event carries the current one | `join` or `shared_event` commit the id (`commit_id`) once the checks passed | `dispatch` → `join_block` or `shared_event` → `commit_id` | as run of lines; `Decoder::decode_eof` drops an unterminated block uncommitted | nothing to commit |
-//! | invalid UTF-8 becomes U+FFFD, replaced length counted against `max_event_len` | invalid data: general | invalid type or single data line: general; `join` checks the joined data | `dispatch::check_replacement` | as run of lines | skipped unread |
-//! | limits (`max_line_len`, `max_event_len`) | over either: general | over either (or past `FAST_BLOCK_MAX`): general | `limits::crossed`: stops | `crossed`, then `limits::overflow`; partial lines by `limits::check_partial` | `crossed` |
+//! | invalid UTF-8 becomes U+FFFD, replaced length counted against `max_event_len` | invalid data: gives up | invalid type or single data line: gives up; `join` checks the joined data | `dispatch::check_replacement` | as run of lines | skipped unread |
+//! | limits (`max_line_len`, `max_event_len`) | over either: gives up | over either, or past `FAST_BLOCK_MAX`: gives up | `limits::crossed`: stops | `crossed`, then `limits::overflow`; partial lines by `limits::check_partial` | `crossed` |
 //!
 //! [event stream interpretation]: https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
 
