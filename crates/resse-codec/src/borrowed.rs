@@ -134,80 +134,6 @@ pub(crate) enum RawFrame {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Range(usize, usize);
 
-/// The borrowed kind's parts, the same for a chunk and for the carry.
-macro_rules! borrowed_output {
-    () => {
-        type Piece = Range;
-        type Value = Val;
-        type Frame = RawFrame;
-        const OWNED: bool = false;
-
-        #[inline(always)]
-        fn sub(piece: &Range, start: usize, end: usize) -> Range {
-            Range(piece.0 + start, piece.0 + end)
-        }
-        #[inline(always)]
-        fn text(&self, piece: Range, valid: bool, scratch: &mut Scratch) -> Val {
-            checked(&self.bytes[piece.0..piece.1], piece.0, valid, scratch)
-        }
-        #[inline]
-        fn text2(&self, piece: Range, at: usize, scratch: &mut Scratch) -> [Val; 2] {
-            let mid = piece.0 + at;
-            [
-                self.text(Range(piece.0, mid), false, scratch),
-                self.text(Range(mid, piece.1), false, scratch),
-            ]
-        }
-        #[inline(always)]
-        fn short(&self, span: Span, scratch: &mut Scratch) -> Val {
-            self.copied(span, scratch)
-        }
-        #[inline]
-        fn copied(&self, span: Span, scratch: &mut Scratch) -> Val {
-            let start = self.at + span.start;
-            checked(
-                &self.bytes[start..self.at + span.end],
-                start,
-                false,
-                scratch,
-            )
-        }
-        #[inline(always)]
-        fn absent() -> Val {
-            Val::Absent
-        }
-        #[inline]
-        fn joined(
-            joined: &mut BytesMut,
-            len: usize,
-            type_len: usize,
-            valid: bool,
-            scratch: &mut Scratch,
-        ) -> [Val; 2] {
-            let start = joined.len() - len - type_len;
-            let data = joined_text(&joined[start..start + len], start, valid, scratch);
-            let event_type = if type_len == 0 {
-                Val::Absent
-            } else {
-                joined_text(&joined[start + len..], start + len, false, scratch)
-            };
-            [data, event_type]
-        }
-        #[inline(always)]
-        fn event(event_type: Val, data: Val, _: &Text) -> RawFrame {
-            RawFrame::Event(event_type, data)
-        }
-        #[inline]
-        fn retry(after: Duration) -> RawFrame {
-            RawFrame::Retry(after)
-        }
-        #[inline]
-        fn comment(text: Val) -> RawFrame {
-            RawFrame::Comment(text)
-        }
-    };
-}
-
 /// `bytes` (at `at` in the input) as a checked text, or its replacement in
 /// the scratch string.
 #[inline(always)]
@@ -235,62 +161,45 @@ fn lossy(bytes: &[u8], scratch: &mut Scratch) -> Val {
     Val::Lossy(start, scratch.lossy.len())
 }
 
-/// A chunk read by [`Decoder::decode_slice`](crate::Decoder::decode_slice):
-/// the decoder consumes it from the front, and pieces are where they were.
-pub(crate) struct Cursor<'c> {
-    pub(crate) bytes: &'c [u8],
-    /// How much was consumed.
-    pub(crate) at: usize,
+/// What a [`SliceCursor`] reads: the caller's chunk (`&[u8]`), or the
+/// decoder's carry (`&mut [u8]`), which may be written to.
+pub(crate) trait CursorBytes: Deref<Target = [u8]> {
+    /// The bytes, when they may be written to (so that multi-line data is
+    /// joined in place).
+    fn writable(&mut self) -> Option<&mut [u8]>;
 }
 
-impl Deref for Cursor<'_> {
-    type Target = [u8];
-    #[inline(always)]
-    fn deref(&self) -> &[u8] {
-        &self.bytes[self.at..]
-    }
-}
-
-impl Source for Cursor<'_> {
-    borrowed_output!();
-
-    #[inline(always)]
-    fn advance(&mut self, n: usize) {
-        self.at += n;
-    }
-    #[inline(always)]
-    fn take(&mut self, n: usize) -> Range {
-        let piece = Range(self.at, self.at + n);
-        self.at += n;
-        piece
-    }
-    #[inline(always)]
-    fn cut(&mut self, start: usize, end: usize, next: usize) -> Range {
-        let piece = Range(self.at + start, self.at + end);
-        self.at += next;
-        piece
-    }
-    #[inline]
-    fn clear(&mut self) {
-        self.at = self.bytes.len();
-    }
-    #[inline]
-    fn make_room(&mut self, _total: usize) {}
+impl CursorBytes for &[u8] {
     #[inline]
     fn writable(&mut self) -> Option<&mut [u8]> {
         None
     }
 }
 
-/// The decoder's carry read by `decode_slice`: as [`Cursor`], writable (so
-/// that multi-line data is joined in place); what is consumed is dropped
-/// from the carry at the next call.
-pub(crate) struct CarryCursor<'m> {
-    pub(crate) bytes: &'m mut [u8],
+impl CursorBytes for &mut [u8] {
+    #[inline]
+    fn writable(&mut self) -> Option<&mut [u8]> {
+        Some(&mut **self)
+    }
+}
+
+/// Bytes read by [`Decoder::decode_slice`](crate::Decoder::decode_slice):
+/// the decoder consumes them from the front, and pieces are where they were.
+pub(crate) struct SliceCursor<B> {
+    pub(crate) bytes: B,
+    /// How much was consumed.
     pub(crate) at: usize,
 }
 
-impl Deref for CarryCursor<'_> {
+/// A chunk read by `decode_slice`.
+pub(crate) type Cursor<'c> = SliceCursor<&'c [u8]>;
+
+/// The decoder's carry read by `decode_slice`: as [`Cursor`], writable (so
+/// that multi-line data is joined in place); what is consumed is dropped
+/// from the carry at the next call.
+pub(crate) type CarryCursor<'m> = SliceCursor<&'m mut [u8]>;
+
+impl<B: CursorBytes> Deref for SliceCursor<B> {
     type Target = [u8];
     #[inline(always)]
     fn deref(&self) -> &[u8] {
@@ -298,8 +207,76 @@ impl Deref for CarryCursor<'_> {
     }
 }
 
-impl Source for CarryCursor<'_> {
-    borrowed_output!();
+/// The borrowed kind: pieces are positions, texts are checked in place.
+impl<B: CursorBytes> Source for SliceCursor<B> {
+    type Piece = Range;
+    type Value = Val;
+    type Frame = RawFrame;
+    const OWNED: bool = false;
+
+    #[inline(always)]
+    fn sub(piece: &Range, start: usize, end: usize) -> Range {
+        Range(piece.0 + start, piece.0 + end)
+    }
+    #[inline(always)]
+    fn text(&self, piece: Range, valid: bool, scratch: &mut Scratch) -> Val {
+        checked(&self.bytes[piece.0..piece.1], piece.0, valid, scratch)
+    }
+    #[inline]
+    fn text2(&self, piece: Range, at: usize, scratch: &mut Scratch) -> [Val; 2] {
+        let mid = piece.0 + at;
+        [
+            self.text(Range(piece.0, mid), false, scratch),
+            self.text(Range(mid, piece.1), false, scratch),
+        ]
+    }
+    #[inline(always)]
+    fn short(&self, span: Span, scratch: &mut Scratch) -> Val {
+        self.copied(span, scratch)
+    }
+    #[inline]
+    fn copied(&self, span: Span, scratch: &mut Scratch) -> Val {
+        let start = self.at + span.start;
+        checked(
+            &self.bytes[start..self.at + span.end],
+            start,
+            false,
+            scratch,
+        )
+    }
+    #[inline(always)]
+    fn absent() -> Val {
+        Val::Absent
+    }
+    #[inline]
+    fn joined(
+        joined: &mut BytesMut,
+        len: usize,
+        type_len: usize,
+        valid: bool,
+        scratch: &mut Scratch,
+    ) -> [Val; 2] {
+        let start = joined.len() - len - type_len;
+        let data = joined_text(&joined[start..start + len], start, valid, scratch);
+        let event_type = if type_len == 0 {
+            Val::Absent
+        } else {
+            joined_text(&joined[start + len..], start + len, false, scratch)
+        };
+        [data, event_type]
+    }
+    #[inline(always)]
+    fn event(event_type: Val, data: Val, _: &Text) -> RawFrame {
+        RawFrame::Event(event_type, data)
+    }
+    #[inline]
+    fn retry(after: Duration) -> RawFrame {
+        RawFrame::Retry(after)
+    }
+    #[inline]
+    fn comment(text: Val) -> RawFrame {
+        RawFrame::Comment(text)
+    }
 
     #[inline(always)]
     fn advance(&mut self, n: usize) {
@@ -325,7 +302,8 @@ impl Source for CarryCursor<'_> {
     fn make_room(&mut self, _total: usize) {}
     #[inline]
     fn writable(&mut self) -> Option<&mut [u8]> {
-        Some(&mut self.bytes[self.at..])
+        let at = self.at;
+        self.bytes.writable().map(|bytes| &mut bytes[at..])
     }
 }
 

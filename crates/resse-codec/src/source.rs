@@ -1,5 +1,5 @@
 //! What the decoder reads from and what it makes of it: the one seam between
-//! the field rules (in `decoder.rs`, written once) and the two kinds of
+//! the field rules (in `decoder/`, written once) and the two kinds of
 //! output, owned [`Frame`]s whose texts share the input (`BytesMut`,
 //! `Bytes`) and borrowed frames whose texts point into it
 //! (`crate::borrowed`).
