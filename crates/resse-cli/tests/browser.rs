@@ -511,7 +511,7 @@ fn the_page_follows_a_listener_restart_with_every_event_once_and_in_order() {
     let page = format!("http://{}/", serve.addr);
     browser.open(&page);
     browser.wait_until(&format!("{} === 'open'", text_of("state-text")));
-    serve.wait_for("stream opened (new)");
+    serve.wait_for("stream opened (new; client \"page-");
 
     for n in 1..=5 {
         serve.send(&format!("event {n}"));
@@ -577,6 +577,17 @@ fn the_page_follows_a_listener_restart_with_every_event_once_and_in_order() {
         "no reload notice: nothing was missed"
     );
 
+    // The page's liveness probe: a fetch asks for a pong carrying a nonce,
+    // and it arrives on the page's own stream (found by its ?client= id).
+    browser.eval("window.resseProbeNow()");
+    browser.wait_until(&format!("{}.startsWith('answered in')", text_of("probe")));
+    serve.wait_for("/events/probe: 204 (probe answered)");
+    assert_eq!(
+        browser.eval(&text_of("count")),
+        json!("10"),
+        "the pong is not shown as an event"
+    );
+
     let png = target_dir().join("resse-browser").join("page.png");
     browser.screenshot(&png);
     say(&format!(
@@ -639,7 +650,12 @@ fn ten_event_sources_on_one_page_all_stream_over_http2() {
         .iter()
         .filter(|e| e["method"] == "Network.responseReceived")
         .map(|e| &e["params"]["response"])
-        .filter(|r| r["url"].as_str().is_some_and(|u| u.ends_with("/events")))
+        .filter(|r| {
+            r["url"].as_str().is_some_and(|u| {
+                let path = u.split('?').next().unwrap_or(u);
+                path.ends_with("/events")
+            })
+        })
         .collect();
     assert_eq!(streams.len(), 11, "the page's stream and ten more");
     for response in &streams {
@@ -660,7 +676,7 @@ fn ten_event_sources_on_one_page_all_stream_over_http2() {
     let h2_streams = serve
         .drain()
         .iter()
-        .filter(|l| l.ends_with("stream opened (new) [HTTP/2.0]"))
+        .filter(|l| l.contains("stream opened (new") && l.ends_with("[HTTP/2.0]"))
         .count();
     assert_eq!(h2_streams, 11, "{:#?}", serve.log);
     say(&format!(

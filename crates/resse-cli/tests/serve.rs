@@ -769,3 +769,41 @@ fn a_connection_without_a_request_neither_logs_nor_delays_the_stop() {
     assert_eq!(log.len(), 3, "{log:#?}");
     assert_eq!(log[2], "resse: terminated (SIGTERM): stopping");
 }
+
+/// `resse tail --probe-interval` asks `resse serve` for a pong on its own
+/// stream (found by `?client=`), and the pong is not printed as an event.
+#[test]
+fn tail_probes_the_stream_it_follows() {
+    let (mut serve, addr) = Resse::serve(&[]);
+    let url = format!("http://{addr}/events?client=probed");
+    let mut tail = Resse::start(
+        &[
+            "tail",
+            "--json",
+            "--probe-interval",
+            "0.3",
+            "--probe-timeout",
+            "2",
+            &url,
+        ],
+        false,
+    );
+    serve.wait_for(r#"stream opened (new; client "probed")"#);
+    // Two probes answered: the first is not a fluke of timing.
+    serve.wait_for("/events/probe: 204 (probe answered)");
+    serve.wait_for("/events/probe: 204 (probe answered)");
+    serve.send("after the probes");
+    // The first line tail prints is the event: the pongs were consumed.
+    let line = tail.next_line();
+    let value: serde_json::Value = serde_json::from_str(&line).expect("JSON");
+    assert_eq!(value["event"], "message", "{line}");
+    assert_eq!(value["data"], "after the probes", "{line}");
+    drop(tail);
+    serve.signal("TERM");
+    let (status, log) = serve.finish();
+    assert!(status.success(), "{log:#?}");
+    assert!(
+        !log.iter().any(|l| l.contains("probe: 4")),
+        "no probe was refused: {log:#?}"
+    );
+}
