@@ -424,6 +424,13 @@ pub(crate) mod insecure {
     #[derive(Debug)]
     struct AcceptAnything(Arc<CryptoProvider>);
 
+    impl AcceptAnything {
+        /// The provider's signature algorithms (signatures are still checked).
+        fn algorithms(&self) -> &rustls::crypto::WebPkiSupportedAlgorithms {
+            &self.0.signature_verification_algorithms
+        }
+    }
+
     impl ServerCertVerifier for AcceptAnything {
         fn verify_server_cert(
             &self,
@@ -442,12 +449,7 @@ pub(crate) mod insecure {
             cert: &CertificateDer<'_>,
             dss: &DigitallySignedStruct,
         ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            verify_tls12_signature(
-                message,
-                cert,
-                dss,
-                &self.0.signature_verification_algorithms,
-            )
+            verify_tls12_signature(message, cert, dss, self.algorithms())
         }
 
         fn verify_tls13_signature(
@@ -456,16 +458,11 @@ pub(crate) mod insecure {
             cert: &CertificateDer<'_>,
             dss: &DigitallySignedStruct,
         ) -> Result<HandshakeSignatureValid, rustls::Error> {
-            verify_tls13_signature(
-                message,
-                cert,
-                dss,
-                &self.0.signature_verification_algorithms,
-            )
+            verify_tls13_signature(message, cert, dss, self.algorithms())
         }
 
         fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-            self.0.signature_verification_algorithms.supported_schemes()
+            self.algorithms().supported_schemes()
         }
     }
 
