@@ -449,7 +449,8 @@ fn the_page_and_other_paths() {
         page.contains(r#"data-path="/s" data-retry="1234""#),
         "templated"
     );
-    assert!(page.contains("new EventSource(path)"));
+    assert!(page.contains("new EventSource(streamUrl())"));
+    assert!(page.contains("/probe"), "the page probes its stream");
     assert!(page.contains("prefers-color-scheme: dark"));
     assert!(!page.contains("innerHTML"));
     assert!(!page.contains("{{"), "every placeholder is filled");
