@@ -212,26 +212,7 @@ impl Workload {
     /// One million keep-alive comments ([`HEARTBEAT_COMMENT`]) with one small
     /// event after every [`HEARTBEAT_COMMENTS_PER_EVENT`].
     pub fn heartbeat(scale: Scale) -> Self {
-        let comments = scale.count(1_000_000);
-        let mut out = Vec::with_capacity(comments * 9);
-        let mut expected = Counts::default();
-        let mut seq = 0;
-        for i in 1..=comments {
-            out.extend_from_slice(HEARTBEAT_COMMENT);
-            if i % HEARTBEAT_COMMENTS_PER_EVENT == 0 {
-                let data = small_data(seq);
-                out.extend_from_slice(b"data: ");
-                out.extend_from_slice(data.as_bytes());
-                out.extend_from_slice(b"\n\n");
-                expected.add(data.len());
-                seq += 1;
-            }
-        }
-        Self {
-            name: "heartbeat",
-            bytes: Bytes::from(out),
-            expected,
-        }
+        Self::keep_alives("heartbeat", HEARTBEAT_COMMENT, scale)
     }
 
     /// [`Workload::heartbeat`] with keep-alives as bare comment lines
@@ -239,12 +220,18 @@ impl Workload {
     /// them, and one small event after every
     /// [`HEARTBEAT_COMMENTS_PER_EVENT`].
     pub fn heartbeat_lines(scale: Scale) -> Self {
+        Self::keep_alives("heartbeat-lines", HEARTBEAT_LINE, scale)
+    }
+
+    /// One million copies of `comment` with one small event after every
+    /// [`HEARTBEAT_COMMENTS_PER_EVENT`].
+    fn keep_alives(name: &'static str, comment: &[u8], scale: Scale) -> Self {
         let comments = scale.count(1_000_000);
-        let mut out = Vec::with_capacity(comments * 8);
+        let mut out = Vec::with_capacity(comments * (comment.len() + 1));
         let mut expected = Counts::default();
         let mut seq = 0;
         for i in 1..=comments {
-            out.extend_from_slice(HEARTBEAT_LINE);
+            out.extend_from_slice(comment);
             if i % HEARTBEAT_COMMENTS_PER_EVENT == 0 {
                 let data = small_data(seq);
                 out.extend_from_slice(b"data: ");
@@ -255,7 +242,7 @@ impl Workload {
             }
         }
         Self {
-            name: "heartbeat-lines",
+            name,
             bytes: Bytes::from(out),
             expected,
         }
