@@ -281,13 +281,20 @@ pub(crate) enum SharedNode {
     Memory(Node<MemoryLog>),
 }
 
+/// Runs `$e` on the node, whichever log it is over.
+macro_rules! on_node {
+    ($self:ident, $node:ident => $e:expr) => {
+        match $self {
+            SharedNode::Redis($node) => $e,
+            SharedNode::Memory($node) => $e,
+        }
+    };
+}
+
 impl SharedNode {
     /// Publishes to the shared log; the event's id is its position.
     pub(crate) async fn publish(&self, event: &Event) -> Result<String, String> {
-        let published = match self {
-            Self::Redis(node) => node.publish(event).await,
-            Self::Memory(node) => node.publish(event).await,
-        };
+        let published = on_node!(self, node => node.publish(event).await);
         published.map(|p| p.to_string()).map_err(|e| e.to_string())
     }
 
@@ -297,44 +304,29 @@ impl SharedNode {
         last: Option<&str>,
         identity: Option<&str>,
     ) -> NodeSubscription {
-        match self {
-            Self::Redis(node) => node.subscribe(last, identity).await,
-            Self::Memory(node) => node.subscribe(last, identity).await,
-        }
+        on_node!(self, node => node.subscribe(last, identity).await)
     }
 
     /// The node's links.
     pub(crate) fn health(&self) -> NodeHealth {
-        match self {
-            Self::Redis(node) => node.health(),
-            Self::Memory(node) => node.health(),
-        }
+        on_node!(self, node => node.health())
     }
 
     /// Sends `event` to the stream of `identity`, on whichever node holds it
     /// (this one only, over an in-process log); failures are dropped (a
     /// probe that gets no answer times out on the client).
     pub(crate) async fn send_to(&self, identity: &str, event: &Event) {
-        let _ = match self {
-            Self::Redis(node) => node.send_to(identity, event).await,
-            Self::Memory(node) => node.send_to(identity, event).await,
-        };
+        let _ = on_node!(self, node => node.send_to(identity, event).await);
     }
 
     /// The node's local broadcaster counters.
     pub(crate) fn stats(&self) -> BroadcastStats {
-        match self {
-            Self::Redis(node) => node.stats(),
-            Self::Memory(node) => node.stats(),
-        }
+        on_node!(self, node => node.stats())
     }
 
     /// Ends every stream.
     pub(crate) fn close(&self) {
-        match self {
-            Self::Redis(node) => node.close(),
-            Self::Memory(node) => node.close(),
-        }
+        on_node!(self, node => node.close())
     }
 }
 
