@@ -11,6 +11,11 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+#[path = "support/redis.rs"]
+mod redis;
+
+use redis::Redis;
+
 /// Runs `resse demo ARGS --json` and returns its exit code and summary.
 fn demo(args: &[&str], limit: Duration) -> (i32, Value, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_resse"))
@@ -174,59 +179,6 @@ fn help_explains_the_run() {
             help.contains(needle),
             "{needle} missing from --help:\n{help}"
         );
-    }
-}
-
-/// A `redis-server` of this test's own (free port on 127.0.0.1, a temporary
-/// directory), stopped by pid when dropped.
-struct Redis {
-    child: std::process::Child,
-    port: u16,
-    dir: std::path::PathBuf,
-}
-
-impl Redis {
-    fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let dir =
-            std::env::temp_dir().join(format!("resse-demo-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("a temporary directory");
-        let binary = std::env::var("RESSE_REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
-        let child = Command::new(binary)
-            .args([
-                "--bind",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-            ])
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server (Debian's package redis-server) must be installed");
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "redis-server did not start"
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
-        Self { child, port, dir }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
