@@ -1,6 +1,24 @@
 //! The Lua scripts. Each runs atomically in Redis, so no other client sees a
 //! half-done publish, claim or read.
 
+/// The start of the scripts that read the log's epoch (`KEYS[1]` the
+/// stream, `KEYS[2]` the meta hash, `ARGV[1]` a candidate epoch): a log
+/// without an epoch is new or lost, so the stream left without its meta hash
+/// is deleted and the candidate becomes the epoch, offsets starting again.
+/// Sets the Lua local `epoch`.
+macro_rules! epoch_or_start {
+    () => {
+        r"
+local epoch = redis.call('hget', KEYS[2], 'epoch')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('del', KEYS[1])
+  redis.call('hset', KEYS[2], 'epoch', epoch, 'offset', 0)
+end
+"
+    };
+}
+
 /// Publishes one event.
 ///
 /// `KEYS[1]` the stream, `KEYS[2]` the meta hash; `ARGV[1]` a candidate
@@ -11,14 +29,9 @@
 /// A log without an epoch is new or lost: a stream left without its meta hash
 /// belongs to a lost epoch and is deleted, so offsets restart at 1 under the
 /// new epoch and `XADD` never meets a larger id.
-pub(crate) const PUBLISH: &str = r"
-local epoch = redis.call('hget', KEYS[2], 'epoch')
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('del', KEYS[1])
-  redis.call('hset', KEYS[2], 'epoch', epoch, 'offset', 0)
-end
-local offset = redis.call('hincrby', KEYS[2], 'offset', 1)
+pub(crate) const PUBLISH: &str = concat!(
+    epoch_or_start!(),
+    r"local offset = redis.call('hincrby', KEYS[2], 'offset', 1)
 redis.call('xadd', KEYS[1], 'MAXLEN', ARGV[2], string.format('%d-0', offset), 'e', epoch, unpack(ARGV, 4))
 local ttl = tonumber(ARGV[3])
 if ttl > 0 then
@@ -26,7 +39,8 @@ if ttl > 0 then
   redis.call('expire', KEYS[2], ttl)
 end
 return {epoch, offset}
-";
+"
+);
 
 /// Reads the log's head and, optionally, entries after a position.
 ///
@@ -40,14 +54,9 @@ return {epoch, offset}
 /// `ok` (entries follow, oldest first), `epoch` (another epoch), `ahead` (the
 /// offset is past the head: Redis lost writes) or `trimmed` (the next entry
 /// is gone).
-pub(crate) const READ: &str = r"
-local epoch = redis.call('hget', KEYS[2], 'epoch')
-if not epoch then
-  epoch = ARGV[1]
-  redis.call('del', KEYS[1])
-  redis.call('hset', KEYS[2], 'epoch', epoch, 'offset', 0)
-end
-local head = tonumber(redis.call('hget', KEYS[2], 'offset') or '0')
+pub(crate) const READ: &str = concat!(
+    epoch_or_start!(),
+    r"local head = tonumber(redis.call('hget', KEYS[2], 'offset') or '0')
 local count = tonumber(ARGV[2])
 if count == 0 then return {epoch, head} end
 if ARGV[3] ~= epoch then return {epoch, head, 'epoch'} end
@@ -57,7 +66,8 @@ if after == head then return {epoch, head, 'ok', {}} end
 local entries = redis.call('xrange', KEYS[1], '(' .. ARGV[4] .. '-0', '+', 'COUNT', count)
 if #entries == 0 or entries[1][1] ~= ARGV[5] then return {epoch, head, 'trimmed'} end
 return {epoch, head, 'ok', entries}
-";
+"
+);
 
 /// Claims an identity for a connection.
 ///
