@@ -255,6 +255,21 @@ impl Demo {
         *lock(&self.faults).entry(kind).or_default() += 1;
     }
 
+    /// Marks a server-side fault of `kind` at `now` on `clients`: each one
+    /// without a fault pending is hit (timed from `now`); one still
+    /// recovering from an earlier fault is counted and timed with that one.
+    fn hit_all(&self, clients: &[String], kind: FaultKind, now: Instant) {
+        let mut hit = 0;
+        for client in self.clients.iter().filter(|c| clients.contains(&c.id)) {
+            let mut pending = lock(&client.pending);
+            if pending.is_none() {
+                *pending = Some((kind, now));
+                hit += 1;
+            }
+        }
+        *lock(&self.hit).entry(kind).or_default() += hit;
+    }
+
     fn injected(&self) -> u64 {
         lock(&self.faults).values().sum()
     }
@@ -458,17 +473,7 @@ async fn inject(
             }
             FaultKind::Wedge => {
                 let now = Instant::now();
-                let mut hit = 0;
-                for id in proxy.streaming_clients() {
-                    if let Some(log) = by_id.get(id.as_str()) {
-                        let mut pending = lock(&log.pending);
-                        if pending.is_none() {
-                            *pending = Some((kind, now));
-                            hit += 1;
-                        }
-                    }
-                }
-                *lock(&demo.hit).entry(kind).or_default() += hit;
+                demo.hit_all(&proxy.streaming_clients(), kind, now);
                 *lock(&demo.wedged_at) = Some(now);
                 demo.count_fault(kind);
                 let (cluster, demo) = (Arc::clone(&cluster), Arc::clone(&demo));
@@ -487,17 +492,7 @@ async fn inject(
                 let node = (kind == FaultKind::Crash && nodes.len() > 1)
                     .then(|| rng.below(nodes.len() as u64) as usize);
                 let now = Instant::now();
-                let mut hit = 0;
-                for id in proxy.streaming_clients_on(node) {
-                    if let Some(log) = by_id.get(id.as_str()) {
-                        let mut pending = lock(&log.pending);
-                        if pending.is_none() {
-                            *pending = Some((kind, now));
-                            hit += 1;
-                        }
-                    }
-                }
-                *lock(&demo.hit).entry(kind).or_default() += hit;
+                demo.hit_all(&proxy.streaming_clients_on(node), kind, now);
                 let down = || {
                     if kind == FaultKind::Crash {
                         Down {
