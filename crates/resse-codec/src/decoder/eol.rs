@@ -26,6 +26,14 @@ pub(super) fn eol_mask(w: u64) -> u64 {
     ((lf.wrapping_sub(LO) & !lf) | (cr.wrapping_sub(LO) & !cr)) & HI
 }
 
+/// Nonzero when a byte of `w` is below 0x0E, the range that holds CR and
+/// LF (the has-less-than trick: one subtraction instead of [`eol_mask`]'s
+/// two comparisons; bytes with the high bit set never count).
+#[inline(always)]
+fn control_mask(w: u64) -> u64 {
+    w.wrapping_sub(LO * 0x0E) & !w & HI
+}
+
 /// A CR/LF searcher set up once per decoder: on x86-64 with AVX2 a prebuilt
 /// vector searcher, which skips `memchr2`'s per-call dispatch and needle
 /// set-up (measured 7% faster on 80-byte lines); `memchr2` elsewhere.
@@ -57,16 +65,40 @@ impl Eol {
     /// the first [`SHORT_SCAN`] bytes, then a vector search.
     #[inline(always)]
     pub(super) fn find_short(&self, hay: &[u8]) -> Option<usize> {
+        self.find_short_ascii(hay).map(|(i, _)| i)
+    }
+
+    /// [`find_short`](Self::find_short), and whether the bytes before the
+    /// line end are known to be ASCII: `true` when a line that ends within
+    /// the word-at-a-time scan has no byte with its high bit set (learnt
+    /// from the words the scan loads anyway, instead of a second pass over
+    /// the line); `false` means "not known" (not ASCII, or a longer line).
+    #[inline(always)]
+    pub(super) fn find_short_ascii(&self, hay: &[u8]) -> Option<(usize, bool)> {
         let head = &hay[..hay.len().min(SHORT_SCAN)];
         let mut words = head.chunks_exact(8);
         let mut at = 0;
+        let mut seen = 0u64;
         for word in &mut words {
-            let word: [u8; 8] = word.try_into().expect("chunks_exact(8) yields 8 bytes");
-            let mask = eol_mask(u64::from_le_bytes(word));
+            let word = u64::from_le_bytes(word.try_into().expect("chunks_exact(8) yields 8 bytes"));
+            // One test for "a byte below 0x0E" (CR and LF are 0x0D and 0x0A)
+            // on the common path; the exact CR/LF mask only when it hits
+            // (then mostly a line end; a tab or other control byte costs
+            // the second test and nothing else).
+            let mask = if control_mask(word) != 0 {
+                eol_mask(word)
+            } else {
+                0
+            };
             if mask != 0 {
                 // Little-endian: byte 0 is the lowest; each byte is 8 bits.
-                return Some(at + (mask.trailing_zeros() / 8) as usize);
+                // The mask is exact up to its lowest flag, at bit 8k + 7 for
+                // byte k; the bytes below it are the line's.
+                let below = (mask & mask.wrapping_neg()) >> 7;
+                seen |= word & below.wrapping_sub(1);
+                return Some((at + (mask.trailing_zeros() / 8) as usize, seen & HI == 0));
             }
+            seen |= word;
             at += 8;
         }
         if let Some(i) = words
@@ -74,12 +106,13 @@ impl Eol {
             .iter()
             .position(|&b| b == b'\n' || b == b'\r')
         {
-            return Some(at + i);
+            return Some((at + i, false));
         }
         if hay.len() <= SHORT_SCAN {
             return None;
         }
-        self.find(&hay[SHORT_SCAN..]).map(|i| i + SHORT_SCAN)
+        self.find(&hay[SHORT_SCAN..])
+            .map(|i| (i + SHORT_SCAN, false))
     }
 }
 
@@ -108,4 +141,53 @@ pub(super) fn line_at(block: &[u8], at: usize) -> (usize, usize) {
         None => end,
     };
     (end, next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Eol;
+    use alloc::vec;
+
+    /// The line end and the ASCII verdict against a byte-by-byte reading,
+    /// at every position of the line end in and past the word scan, with a
+    /// control byte (tab, VT, FF), a non-ASCII byte or a CR before it, and a
+    /// non-ASCII byte right after it (which is not the line's).
+    #[test]
+    fn find_short_ascii_agrees_with_a_byte_by_byte_reading() {
+        let eol = Eol::new();
+        for len in 0..48 {
+            for end in [b'\n', b'\r'] {
+                for (at, other) in [
+                    (None, 0),
+                    (Some(0), b'\t'),
+                    (Some(1), 0x0B),
+                    (Some(2), 0x0C),
+                ]
+                .into_iter()
+                .chain((0..len).map(|i| (Some(i), 0xC3)))
+                .chain((0..len).map(|i| (Some(i), 0x80)))
+                .chain((0..len).map(|i| (Some(i), b'\r')))
+                {
+                    let mut line = vec![b'x'; len];
+                    if let Some(i) = at.filter(|&i| i < len) {
+                        line[i] = other;
+                    }
+                    line.push(end);
+                    line.extend_from_slice(&[0xFF; 9]);
+                    let want = line.iter().position(|&b| b == b'\n' || b == b'\r');
+                    let got = eol.find_short_ascii(&line);
+                    assert_eq!(got.map(|(i, _)| i), want, "len {len} {at:?} {other:#x}");
+                    let (i, ascii) = got.expect("a line end");
+                    if ascii {
+                        assert!(line[..i].is_ascii(), "len {len} {at:?} {other:#x}");
+                    }
+                    if i <= 24 && line[..i].is_ascii() {
+                        // Within the word scan the verdict is exact.
+                        assert!(ascii, "len {len} {at:?} {other:#x}");
+                    }
+                }
+            }
+        }
+        assert_eq!(eol.find_short_ascii(b"no line end \t here"), None);
+    }
 }

@@ -92,7 +92,7 @@ impl Decoder {
     #[inline]
     pub(super) fn at_plain_block_start(&self) -> bool {
         self.scan == 0
-            && self.mode == Mode::Normal
+            && matches!(self.mode, Mode::Normal)
             && !self.bom_pending
             && !self.skip_lf
             && !self.has_state()
@@ -108,7 +108,7 @@ impl Decoder {
         if !buf.starts_with(b"data:") {
             return None;
         }
-        let Some(i) = self.eol.find_short(&buf[5..]) else {
+        let Some((i, ascii)) = self.eol.find_short_ascii(&buf[5..]) else {
             // Incomplete line: the general path resumes from here.
             self.scan = buf.len();
             return None;
@@ -127,7 +127,7 @@ impl Decoder {
             return None;
         }
         let value = 5 + usize::from(buf.get(5) == Some(&b' '));
-        if !self.input_valid && !valid_utf8(&buf[value..end]) {
+        if !ascii && !self.input_valid && !valid_utf8(&buf[value..end]) {
             // Replacement is counted against the limit: the general path.
             return None;
         }
