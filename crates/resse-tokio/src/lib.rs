@@ -31,8 +31,9 @@
 //!   (the older stream gets `event: superseded`), targeted events: the
 //!   tokio driver of the sans-IO `resse_session::Fanout`.
 //! * `server::serve`, `server::serve_connection`, `server::TimeoutIo`: a
-//!   whole server in one call, a lean HTTP/1.1 driver, and the write
-//!   timeout with a reset that keeps stuck clients from pinning memory.
+//!   whole server in one call (with TLS, HTTP/2 and HTTP/1.1 by ALPN under
+//!   feature `server-tls`), a lean HTTP/1.1 driver, and the write timeout
+//!   with a reset that keeps stuck clients from pinning memory.
 //!
 //! See the [`server`][s-module] module docs for what to configure in hyper and axum
 //! so that long-lived streams are not cut by timeouts meant for ordinary
@@ -45,6 +46,7 @@
 //! | `client` | yes | the reconnecting client over hyper-util |
 //! | `rustls` | yes | `https://` for the client: rustls with the ring provider and Mozilla's roots (`webpki-roots`) |
 //! | `server` | yes | the response body, head helper, broadcaster, `serve_connection` and `serve`; without `client` and `rustls` it pulls in no HTTP client and no rustls/ring (`default-features = false, features = ["server"]`) |
+//! | `server-tls` | yes | TLS for `serve` (`ServeConfig::tls`, `server::tls_config`, `server::rustls`): rustls with the ring provider through tokio-rustls, HTTP/2 (hyper's server connection) or HTTP/1.1 (the lean driver) by ALPN; implies `server`, and pulls in no HTTP client (`default-features = false, features = ["server-tls"]`) |
 //!
 //! The codec and the stream extension are always there.
 //!

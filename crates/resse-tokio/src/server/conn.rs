@@ -187,7 +187,8 @@ impl From<io::Error> for ConnError {
 /// so a body cannot be mistaken for a next request); `HEAD` gets the head
 /// only. TLS goes in `io` (any `AsyncRead + AsyncWrite`, e.g. a
 /// `tokio_rustls` stream); offer only `http/1.1` in its ALPN protocols, as
-/// this driver does not speak HTTP/2.
+/// this driver does not speak HTTP/2 ([`serve`](super::serve) with
+/// [`ServeConfig::tls`](super::ServeConfig) does both, by ALPN).
 ///
 /// ```no_run
 /// use resse_tokio::server::{Broadcaster, ConnConfig, SseBody, last_event_id, serve_connection};
@@ -260,6 +261,7 @@ where
         let mut body = std::pin::pin!(body);
         let mut stream = Streaming {
             pending: Bytes::new(),
+            flushing: false,
             blocked: None,
             write_timeout: config.write_timeout,
             discarded: 0,
@@ -415,6 +417,9 @@ async fn write_all<IO: AsyncWrite + Unpin>(
 struct Streaming {
     /// Bytes of a data frame not written yet.
     pending: Bytes,
+    /// Whether a written frame still has to be flushed (a TLS stream
+    /// buffers its records until then).
+    flushing: bool,
     /// The write-timeout timer, only while a write is blocked (boxed so
     /// that an idle connection does not carry it).
     blocked: Option<Pin<Box<Sleep>>>,
@@ -469,27 +474,26 @@ impl Streaming {
                     Poll::Ready(Ok(n)) => {
                         self.pending.advance(n.min(self.pending.len()));
                         self.blocked = None;
-                        if self.pending.is_empty() {
-                            // Nothing buffered in a plain socket; a TLS
-                            // stream writes its records here.
-                            if let Poll::Ready(Err(e)) = Pin::new(&mut *io).poll_flush(cx) {
-                                return Poll::Ready(Err(e.into()));
-                            }
-                        }
+                        self.flushing = self.pending.is_empty();
                         continue;
                     }
                     Poll::Ready(Err(e)) if is_gone(&e) => return Poll::Ready(Ok(())),
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
-                    Poll::Pending => {
-                        let Some(timeout) = self.write_timeout else {
-                            return Poll::Pending;
-                        };
-                        let timer = self
-                            .blocked
-                            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-                        ready!(timer.as_mut().poll(cx));
-                        return Poll::Ready(Err(ConnError::WriteTimeout));
+                    Poll::Pending => return self.poll_blocked(cx),
+                }
+            }
+            if self.flushing {
+                // Nothing buffered in a plain socket; a TLS stream writes its
+                // records here, and the next frame waits until they are out
+                // (so that the write timeout covers them too).
+                match Pin::new(&mut *io).poll_flush(cx) {
+                    Poll::Ready(Ok(())) => {
+                        self.flushing = false;
+                        self.blocked = None;
                     }
+                    Poll::Ready(Err(e)) if is_gone(&e) => return Poll::Ready(Ok(())),
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                    Poll::Pending => return self.poll_blocked(cx),
                 }
             }
             match ready!(body.as_mut().poll_frame(cx)) {
@@ -502,6 +506,21 @@ impl Streaming {
                 None => return Poll::Ready(Ok(())),
             }
         }
+    }
+}
+
+impl Streaming {
+    /// A write or flush is blocked: `Pending` until the write timeout, then
+    /// [`ConnError::WriteTimeout`].
+    fn poll_blocked(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ConnError>> {
+        let Some(timeout) = self.write_timeout else {
+            return Poll::Pending;
+        };
+        let timer = self
+            .blocked
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        ready!(timer.as_mut().poll(cx));
+        Poll::Ready(Err(ConnError::WriteTimeout))
     }
 }
 

@@ -16,7 +16,9 @@
 //!   one connection per client identity.
 //! * [`last_event_id`]: the `Last-Event-ID` of a request.
 //! * [`serve`]: a whole server in one call (accept loop, socket tuning,
-//!   routing, write timeouts with resets, graceful shutdown).
+//!   routing, write timeouts with resets, graceful shutdown), over TLS with
+//!   HTTP/2 and HTTP/1.1 by ALPN with `ServeConfig::tls` (feature
+//!   `server-tls`).
 //! * [`TimeoutIo`] and [`tune_accepted`]: what keeps stuck clients from
 //!   pinning memory, for hyper and axum users.
 //! * [`serve_connection`]: a lean HTTP/1.1 connection driver for the
@@ -143,6 +145,9 @@
 //! This module is behind the `server` feature (on by default). A
 //! server-only build needs neither the client nor rustls/ring:
 //! `resse-tokio = { version = "0.1", default-features = false, features = ["server"] }`.
+//! TLS for [`serve`] is the `server-tls` feature (on by default; rustls
+//! with ring, and hyper's HTTP/2 server, still without the client):
+//! `default-features = false, features = ["server-tls"]`.
 //! Everything a server author needs is re-exported here (the codec's
 //! [`Event`](crate::Event), the fan-out core's configuration, keep-alive and
 //! replay settings).
@@ -160,6 +165,12 @@ pub use broadcast::{
 };
 pub use conn::{ConnConfig, ConnError, serve_connection};
 pub use io::{DEFAULT_SEND_BUFFER_SIZE, DEFAULT_WRITE_TIMEOUT, TimeoutIo, tune_accepted};
+/// The rustls crate of [`ServeConfig::tls`] and [`tls_config`] (feature
+/// `server-tls`): its `pki_types` read certificates and keys from PEM.
+#[cfg(feature = "server-tls")]
+pub use rustls;
+#[cfg(feature = "server-tls")]
+pub use serve::tls_config;
 pub use serve::{IdentityFn, ServeConfig, serve};
 // The configuration types of `SseBody::keep_alive` and
 // `BroadcastConfig::replay`, so that users need no dependency on the

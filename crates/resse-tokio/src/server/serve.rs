@@ -1,5 +1,10 @@
 //! [`serve`]: a whole event-stream server in one call.
 
+#[cfg(feature = "server-tls")]
+mod tls;
+#[cfg(feature = "server-tls")]
+pub use tls::tls_config;
+
 use std::fmt;
 use std::future::Future;
 use std::io;
@@ -11,7 +16,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode};
 use http_body::{Body, Frame, SizeHint};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use super::{
@@ -31,18 +38,22 @@ pub struct ServeConfig {
     keep_alive: Option<KeepAliveConfig>,
     shutdown_grace: Duration,
     identity: Option<Arc<IdentityFn>>,
+    #[cfg(feature = "server-tls")]
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl fmt::Debug for ServeConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ServeConfig")
-            .field("path", &self.path)
+        let mut f = f.debug_struct("ServeConfig");
+        f.field("path", &self.path)
             .field("conn", &self.conn)
             .field("send_buffer_size", &self.send_buffer_size)
             .field("keep_alive", &self.keep_alive)
             .field("shutdown_grace", &self.shutdown_grace)
-            .field("identity", &self.identity.is_some())
-            .finish()
+            .field("identity", &self.identity.is_some());
+        #[cfg(feature = "server-tls")]
+        f.field("tls", &self.tls.is_some());
+        f.finish()
     }
 }
 
@@ -55,6 +66,8 @@ impl Default for ServeConfig {
             keep_alive: Some(KeepAliveConfig::default()),
             shutdown_grace: Self::DEFAULT_SHUTDOWN_GRACE,
             identity: None,
+            #[cfg(feature = "server-tls")]
+            tls: None,
         }
     }
 }
@@ -115,6 +128,30 @@ impl ServeConfig {
         self.identity = Some(Arc::new(identity));
         self
     }
+
+    /// Serves TLS (HTTPS) with this rustls configuration (feature
+    /// `server-tls`): every connection is a TLS one, then HTTP/2 or
+    /// HTTP/1.1 as ALPN chose (see [`serve`]). [`tls_config`] makes one
+    /// from a certificate chain and its key.
+    ///
+    /// The configuration's `alpn_protocols` say what is offered: empty
+    /// (rustls' default) is filled in with `h2` and `http/1.1`, in that
+    /// order of preference; set them yourself to offer less (only
+    /// `http/1.1`, say, to keep every stream on the lean driver). A client
+    /// that offers no ALPN gets HTTP/1.1.
+    ///
+    /// The handshake must complete within the connection's
+    /// [`head_timeout`](ConnConfig::head_timeout) (10 s by default), like a
+    /// request head: a client that opens a connection and sends no
+    /// `ClientHello` is closed then.
+    #[cfg(feature = "server-tls")]
+    pub fn tls(mut self, mut config: Arc<rustls::ServerConfig>) -> Self {
+        if config.alpn_protocols.is_empty() {
+            Arc::make_mut(&mut config).alpn_protocols = tls::default_alpn();
+        }
+        self.tls = Some(config);
+        self
+    }
 }
 
 /// Serves `broadcaster` on `listener` until `shutdown` completes: the
@@ -131,13 +168,18 @@ impl ServeConfig {
 ///   broadcaster (replayed from `Last-Event-ID`, with keep-alives) through
 ///   [`serve_connection`] (HTTP/1.1); other paths get `404`, other methods
 ///   `405`. A connection that sends nothing and closes is closed quietly.
+/// * With `ServeConfig::tls` (feature `server-tls`), each connection is a
+///   TLS one (the handshake within [`ConnConfig::head_timeout`]; one that
+///   fails, such as a port probe or plain HTTP sent to the TLS port, is
+///   closed quietly and logged at `debug` level only), then served as ALPN
+///   chose: `h2` by hyper's HTTP/2 server connection, `http/1.1` (or no
+///   ALPN) by [`serve_connection`] as above. Both route requests the same
+///   way. See [HTTP/2](#http2) for what differs there.
 /// * On shutdown: stops accepting, [closes](Broadcaster::close) the
-///   broadcaster (every stream writes what it has and ends), waits up to
+///   broadcaster (every stream writes what it has and ends), tells HTTP/2
+///   connections to go away (`GOAWAY`), waits up to
 ///   [`shutdown_grace`](ServeConfig::shutdown_grace) for the connections,
 ///   and returns.
-///
-/// TLS and HTTP/2 are not served here: serve with hyper (and
-/// [`TimeoutIo`]) for those.
 ///
 /// ```no_run
 /// use resse_tokio::server::{Broadcaster, ServeConfig, serve};
@@ -151,6 +193,48 @@ impl ServeConfig {
 /// # }
 /// ```
 ///
+/// # TLS
+///
+/// With the `server-tls` feature, from PEM files:
+///
+#[cfg_attr(feature = "server-tls", doc = "```no_run")]
+#[cfg_attr(not(feature = "server-tls"), doc = "```ignore")]
+/// use resse_tokio::server::rustls::pki_types::pem::PemObject;
+/// use resse_tokio::server::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+/// use resse_tokio::server::{Broadcaster, ServeConfig, serve, tls_config};
+///
+/// # #[tokio::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let certs = CertificateDer::pem_file_iter("cert.pem")?.collect::<Result<Vec<_>, _>>()?;
+/// let key = PrivateKeyDer::from_pem_file("key.pem")?;
+/// let config = ServeConfig::new().tls(tls_config(certs, key)?);
+///
+/// let broadcaster = Broadcaster::default();
+/// let listener = tokio::net::TcpListener::bind("0.0.0.0:8443").await?;
+/// let shutdown = async { let _ = tokio::signal::ctrl_c().await; };
+/// serve(listener, broadcaster, config, shutdown).await?;
+/// # Ok(()) }
+/// ```
+///
+/// # HTTP/2
+///
+/// An HTTP/2 connection carries many streams (hyper's default limit: 200
+/// at once), each routed like an HTTP/1.1 request. The write timeout holds
+/// for the connection as a whole: [`TimeoutIo`] is under TLS, so a client
+/// that stops reading its socket is reset after the write timeout, with
+/// all its streams. A client that reads its socket but stops granting
+/// flow-control window to one stream (a stuck stream) does not stall the
+/// others: hyper keeps the connection and stops polling that stream's
+/// body, holding one batch that waits for window (hyper sends body data
+/// only as the stream has send capacity, which h2 bounds by the peer's
+/// window and a 400 KiB send buffer per stream); the [`Broadcaster`]
+/// disconnects the subscriber once it falls behind its lag limit (so the
+/// replay log is not pinned), and the stream itself ends when the client
+/// resets it or closes the connection, or at shutdown with the connection
+/// after the grace. A connection must send its first request within the
+/// head timeout; [`ConnConfig::max_head_len`] bounds each request's header
+/// list; connections are pinged every 30 s, and one that does not answer
+/// within 20 s is closed.
+///
 /// # Errors
 /// None today (accept errors are retried); the `Result` leaves room for
 /// listener failures that cannot be retried.
@@ -161,6 +245,9 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> io::Result<()> {
     let config = Arc::new(config);
+    // Tells the connections that shutdown started (HTTP/2 ones send GOAWAY,
+    // TLS handshakes stop); HTTP/1.1 streams end with the broadcaster.
+    let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -169,8 +256,12 @@ pub async fn serve(
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    let (broadcaster, config) = (broadcaster.clone(), Arc::clone(&config));
-                    connections.spawn(connection(stream, broadcaster, config));
+                    let context = Served {
+                        broadcaster: broadcaster.clone(),
+                        config: Arc::clone(&config),
+                        stopping: stopping.clone(),
+                    };
+                    connections.spawn(connection(stream, context));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "accepting a connection failed; retrying in 100 ms");
@@ -181,6 +272,7 @@ pub async fn serve(
     }
     drop(listener);
     broadcaster.close();
+    let _ = stop.send(true);
     let drained = tokio::time::timeout(config.shutdown_grace, async {
         while connections.join_next().await.is_some() {}
     })
@@ -191,22 +283,50 @@ pub async fn serve(
     Ok(())
 }
 
-async fn connection(stream: TcpStream, broadcaster: Broadcaster, config: Arc<ServeConfig>) {
-    if let Err(e) = tune_accepted(&stream, config.send_buffer_size) {
+/// What a connection of [`serve`] needs.
+struct Served {
+    broadcaster: Broadcaster,
+    config: Arc<ServeConfig>,
+    /// Becomes `true` when shutdown starts.
+    #[cfg_attr(not(feature = "server-tls"), allow(dead_code))]
+    stopping: watch::Receiver<bool>,
+}
+
+/// Completes when shutdown starts (or `serve` is gone).
+#[cfg(feature = "server-tls")]
+async fn stopped(stopping: &mut watch::Receiver<bool>) {
+    let _ = stopping.wait_for(|stopping| *stopping).await;
+}
+
+async fn connection(stream: TcpStream, served: Served) {
+    if let Err(e) = tune_accepted(&stream, served.config.send_buffer_size) {
         tracing::debug!(error = %e, "could not set the socket options");
     }
-    let io = TimeoutIo::tcp(stream, config.conn.get_write_timeout());
-    let served = serve_connection(io, &config.conn, |request| {
-        let response = route(&request, &broadcaster, &config);
-        std::future::ready(response)
+    let io = TimeoutIo::tcp(stream, served.config.conn.get_write_timeout());
+    #[cfg(feature = "server-tls")]
+    if let Some(tls) = &served.config.tls {
+        let tls = Arc::clone(tls);
+        return tls::connection(io, tls, served).await;
+    }
+    http1(io, &served).await;
+}
+
+/// Serves an HTTP/1.1 connection (plain or TLS) with the lean driver.
+async fn http1<IO: AsyncRead + AsyncWrite + Unpin>(io: IO, served: &Served) {
+    let config = &served.config;
+    let result = serve_connection(io, &config.conn, |request| {
+        std::future::ready(route(&request, &served.broadcaster, config))
     })
     .await;
-    match served {
+    match result {
         Ok(()) | Err(ConnError::NoRequest) => {}
         Err(e) => tracing::debug!(error = %e, "event stream connection ended"),
     }
 }
 
+/// The response to a request of any HTTP version: the stream on the path,
+/// `404` elsewhere, `405` for methods other than `GET` and `HEAD`. `HEAD`
+/// gets the stream's head without subscribing.
 fn route(
     request: &Request<()>,
     broadcaster: &Broadcaster,
@@ -220,7 +340,12 @@ fn route(
     if request.uri().path() != config.path {
         return refuse(StatusCode::NOT_FOUND);
     }
-    if request.method() != Method::GET && request.method() != Method::HEAD {
+    if request.method() == Method::HEAD {
+        let mut response = Response::new(Routed::Empty);
+        *response.headers_mut() = super::headers();
+        return response;
+    }
+    if request.method() != Method::GET {
         return refuse(StatusCode::METHOD_NOT_ALLOWED);
     }
     let mut options = broadcaster
