@@ -924,6 +924,10 @@ async fn tls_connection(
     mut phase: watch::Receiver<Phase>,
 ) {
     let _ = tune_accepted(&stream, server.send_buffer);
+    // The write timeout sits under TLS: a client that stops reading is cut
+    // (with a reset) even while TLS holds encrypted bytes it could not
+    // write yet, which a timeout over the TLS stream would not see.
+    let stream = TimeoutIo::tcp(stream, server.conn.get_write_timeout());
     let handshake = tokio::time::timeout(ConnConfig::DEFAULT_HEAD_TIMEOUT, acceptor.accept(stream));
     let handshake = tokio::select! {
         handshake = handshake => handshake,
@@ -962,9 +966,6 @@ async fn tls_connection(
         }
     });
     let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    // A write blocked past the write timeout fails, and the connection is
-    // then reset (no orphan socket holding its buffers).
-    let tls = TimeoutIo::new(tls, server.conn.get_write_timeout(), Some(reset_tls));
     let conn = builder.serve_connection(TokioIo::new(tls), service);
     let mut conn = std::pin::pin!(conn);
     let served = tokio::select! {
@@ -985,12 +986,6 @@ async fn tls_connection(
             note(&format!("{peer} connection ended: {e}"));
         }
     }
-}
-
-/// Resets the TCP connection under a TLS stream (`SO_LINGER` 0) as it is
-/// dropped.
-fn reset_tls(tls: &tokio_rustls::server::TlsStream<TcpStream>) {
-    let _ = socket2::SockRef::from(tls.get_ref().0).set_linger(Some(Duration::ZERO));
 }
 
 /// Whether a connection error only says that the client went away (its
