@@ -321,45 +321,32 @@ impl ServerConfig {
         self
     }
 
-    /// How long one write may stay blocked (the client stopped reading)
-    /// before the connection is reset (default 30 s); `None` waits for
-    /// ever.
-    pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.write_timeout = timeout;
-        self
-    }
+    resse_builder::field_methods! {
+        /// How long one write may stay blocked (the client stopped reading)
+        /// before the connection is reset (default 30 s); `None` waits for
+        /// ever.
+        pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self;
 
-    /// How long the request head may take to arrive (default 10 s).
-    pub fn head_timeout(mut self, timeout: Duration) -> Self {
-        self.head_timeout = timeout;
-        self
-    }
+        /// How long the request head may take to arrive (default 10 s).
+        pub fn head_timeout(mut self, timeout: Duration) -> Self;
 
-    /// The longest request head accepted (default 16 KiB); longer gets
-    /// `431`.
-    pub fn max_head_len(mut self, len: usize) -> Self {
-        self.max_head_len = len;
-        self
-    }
+        /// The longest request head accepted (default 16 KiB); longer gets
+        /// `431`.
+        pub fn max_head_len(mut self, len: usize) -> Self;
 
-    /// The kernel send buffer of each accepted socket (`SO_SNDBUF`, default
-    /// 128 KiB; the kernel may double it): what a client that stops reading
-    /// can pin in kernel memory. `None` keeps the system's default (often
-    /// several MiB with autotuning).
-    pub fn send_buffer_size(mut self, size: Option<usize>) -> Self {
-        self.send_buffer_size = size;
-        self
-    }
+        /// The kernel send buffer of each accepted socket (`SO_SNDBUF`, default
+        /// 128 KiB; the kernel may double it): what a client that stops reading
+        /// can pin in kernel memory. `None` keeps the system's default (often
+        /// several MiB with autotuning).
+        pub fn send_buffer_size(mut self, size: Option<usize>) -> Self;
 
-    /// Answers liveness probes (see [`resse_session::probe`]) at the
-    /// stream's path + `/probe` (`GET` or `POST`, `?client=ID&nonce=N`, or
-    /// the [`identity`](Self::identity) function's identity when set): the
-    /// `pong` answer goes to that subscriber's stream and the request gets
-    /// `204`; a bad nonce gets `400`, an unknown identity `404`, with a
-    /// message. Default `None`: that path is `404` like any other.
-    pub fn probe(mut self, answer: Option<ProbeAnswer>) -> Self {
-        self.probe = answer;
-        self
+        /// Answers liveness probes (see [`resse_session::probe`]) at the
+        /// stream's path + `/probe` (`GET` or `POST`, `?client=ID&nonce=N`, or
+        /// the [`identity`](Self::identity) function's identity when set): the
+        /// `pong` answer goes to that subscriber's stream and the request gets
+        /// `204`; a bad nonce gets `400`, an unknown identity `404`, with a
+        /// message. Default `None`: that path is `404` like any other.
+        pub fn probe(mut self, answer: Option<ProbeAnswer>) -> Self;
     }
 
     /// How a subscriber's identity is taken from its request (default:

@@ -194,174 +194,111 @@ impl ReconnectConfig {
     /// Default [`max_redirects`](Self::max_redirects): 20, fetch's limit.
     pub const DEFAULT_MAX_REDIRECTS: u32 = 20;
 
-    /// Seeds the jitter generator (default 0).
-    ///
-    /// **Give every client its own seed** (e.g. from the OS random source in
-    /// the adapter, or a hash of a client id): clients with the same seed
-    /// draw the same jitter and come back together, which is what jitter is
-    /// for preventing. Tests pass fixed seeds and get exact, reproducible
-    /// delays.
-    pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
-        self
-    }
+    resse_builder::field_methods! {
+        /// Seeds the jitter generator (default 0).
+        ///
+        /// **Give every client its own seed** (e.g. from the OS random source in
+        /// the adapter, or a hash of a client id): clients with the same seed
+        /// draw the same jitter and come back together, which is what jitter is
+        /// for preventing. Tests pass fixed seeds and get exact, reproducible
+        /// delays.
+        pub fn seed(mut self, seed: u64) -> Self;
 
-    /// The base delay before the first reconnection, used until the server
-    /// sends `retry:` (default 2 s). Clamped into `[floor, ceiling]`. No
-    /// delay is shorter than the base (with the default jitter, `None` or
-    /// `Spread`); with the default jitter, clients dropped together come
-    /// back over `[base, 2.5·base)`.
-    pub fn initial_delay(mut self, d: Duration) -> Self {
-        self.initial_delay = d;
-        self
-    }
+        /// The base delay before the first reconnection, used until the server
+        /// sends `retry:` (default 2 s). Clamped into `[floor, ceiling]`. No
+        /// delay is shorter than the base (with the default jitter, `None` or
+        /// `Spread`); with the default jitter, clients dropped together come
+        /// back over `[base, 2.5·base)`.
+        pub fn initial_delay(mut self, d: Duration) -> Self;
 
-    /// Caps the growth of the delays (default 30 s): the exponential step,
-    /// or the upper end of the [`Jitter::Decorrelated`] range. The cap never
-    /// pushes a delay below its base, so a server's `retry:` above it is
-    /// still honoured.
-    pub fn max_delay(mut self, d: Duration) -> Self {
-        self.max_delay = d;
-        self
-    }
+        /// Caps the growth of the delays (default 30 s): the exponential step,
+        /// or the upper end of the [`Jitter::Decorrelated`] range. The cap never
+        /// pushes a delay below its base, so a server's `retry:` above it is
+        /// still honoured.
+        pub fn max_delay(mut self, d: Duration) -> Self;
 
-    /// Growth factor of the exponential step per failed attempt (default 2;
-    /// must be finite and ≥ 1; 1 means a constant delay). Used by
-    /// [`Jitter::None`], [`Spread`](Jitter::Spread), [`Full`](Jitter::Full)
-    /// and [`Equal`](Jitter::Equal); [`Jitter::Decorrelated`] has its own
-    /// growth factor.
-    pub fn multiplier(mut self, m: f64) -> Self {
-        self.multiplier = m;
-        self
-    }
+        /// Growth factor of the exponential step per failed attempt (default 2;
+        /// must be finite and ≥ 1; 1 means a constant delay). Used by
+        /// [`Jitter::None`], [`Spread`](Jitter::Spread), [`Full`](Jitter::Full)
+        /// and [`Equal`](Jitter::Equal); [`Jitter::Decorrelated`] has its own
+        /// growth factor.
+        pub fn multiplier(mut self, m: f64) -> Self;
 
-    /// How delays are drawn (default [`Jitter::Decorrelated(2.5)`](Jitter::Decorrelated)).
-    pub fn jitter(mut self, jitter: Jitter) -> Self {
-        self.jitter = jitter;
-        self
-    }
+        /// How delays are drawn (default [`Jitter::Decorrelated(2.5)`](Jitter::Decorrelated)).
+        pub fn jitter(mut self, jitter: Jitter) -> Self;
 
-    /// The shortest delay ever chosen (default 100 ms; must not be zero).
-    ///
-    /// It turns `retry: 0` (or a zero initial delay) into a short wait rather
-    /// than a tight reconnect loop. 100 ms is imperceptible next to a
-    /// reconnection (a TCP and TLS handshake, often across an ocean, costs
-    /// about as much) yet bounds a misbehaving server to ten attempts a
-    /// second per client before the exponential growth kicks in.
-    pub fn floor(mut self, d: Duration) -> Self {
-        self.floor = d;
-        self
-    }
+        /// The shortest delay ever chosen (default 100 ms; must not be zero).
+        ///
+        /// It turns `retry: 0` (or a zero initial delay) into a short wait rather
+        /// than a tight reconnect loop. 100 ms is imperceptible next to a
+        /// reconnection (a TCP and TLS handshake, often across an ocean, costs
+        /// about as much) yet bounds a misbehaving server to ten attempts a
+        /// second per client before the exponential growth kicks in.
+        pub fn floor(mut self, d: Duration) -> Self;
 
-    /// The largest base delay and `Retry-After` honoured (default 1 hour):
-    /// larger `retry:` and `Retry-After` values (a typo, a unit mistake, a
-    /// hostile server) are clamped to it.
-    pub fn ceiling(mut self, d: Duration) -> Self {
-        self.ceiling = d;
-        self
-    }
+        /// The largest base delay and `Retry-After` honoured (default 1 hour):
+        /// larger `retry:` and `Retry-After` values (a typo, a unit mistake, a
+        /// hostile server) are clamped to it.
+        pub fn ceiling(mut self, d: Duration) -> Self;
 
-    /// Gives up after this many consecutive reconnection attempts (default
-    /// `None`: never). `Some(0)` never reconnects.
-    pub fn max_attempts(mut self, n: Option<u32>) -> Self {
-        self.max_attempts = n;
-        self
-    }
+        /// Gives up after this many consecutive reconnection attempts (default
+        /// `None`: never). `Some(0)` never reconnects.
+        pub fn max_attempts(mut self, n: Option<u32>) -> Self;
 
-    /// Gives up rather than schedule a reconnection later than this long
-    /// after the first failure of an outage (default `None`: never).
-    pub fn max_elapsed(mut self, d: Option<Duration>) -> Self {
-        self.max_elapsed = d;
-        self
-    }
+        /// Gives up rather than schedule a reconnection later than this long
+        /// after the first failure of an outage (default `None`: never).
+        pub fn max_elapsed(mut self, d: Option<Duration>) -> Self;
 
-    /// How long a stream must stay open for the outage to count as over
-    /// even without an event (default 10 s). A stream that dispatched an
-    /// event ends the outage however short it was
-    /// ([`ReconnectPolicy::on_progress`](crate::ReconnectPolicy::on_progress)).
-    /// Only then do the attempt count, the backoff step and the elapsed-time
-    /// clock start again from the beginning; a server that accepts and
-    /// closes without an event keeps the client backing off. `ZERO` resets
-    /// on every successful open (the plain WHATWG behaviour).
-    pub fn min_healthy(mut self, d: Duration) -> Self {
-        self.min_healthy = d;
-        self
-    }
+        /// How long a stream must stay open for the outage to count as over
+        /// even without an event (default 10 s). A stream that dispatched an
+        /// event ends the outage however short it was
+        /// ([`ReconnectPolicy::on_progress`](crate::ReconnectPolicy::on_progress)).
+        /// Only then do the attempt count, the backoff step and the elapsed-time
+        /// clock start again from the beginning; a server that accepts and
+        /// closes without an event keeps the client backing off. `ZERO` resets
+        /// on every successful open (the plain WHATWG behaviour).
+        pub fn min_healthy(mut self, d: Duration) -> Self;
 
-    /// How many redirects in a row are followed before failing (default 20,
-    /// as in fetch).
-    pub fn max_redirects(mut self, n: u32) -> Self {
-        self.max_redirects = n;
-        self
-    }
+        /// How many redirects in a row are followed before failing (default 20,
+        /// as in fetch).
+        pub fn max_redirects(mut self, n: u32) -> Self;
 
-    /// What each response status means (default [`VerdictTable::default()`];
-    /// [`VerdictTable::strict()`] behaves exactly as the WHATWG spec says).
-    pub fn verdicts(mut self, table: VerdictTable) -> Self {
-        self.verdicts = table;
-        self
-    }
+        /// What each response status means (default [`VerdictTable::default()`];
+        /// [`VerdictTable::strict()`] behaves exactly as the WHATWG spec says).
+        pub fn verdicts(mut self, table: VerdictTable) -> Self;
 
-    /// Whether a stream that ends cleanly at an event boundary
-    /// ([`Cause::EndOfBodyClean`](crate::Cause::EndOfBodyClean)) means "done"
-    /// rather than "reconnect" (default `false`, as the spec says). Some APIs
-    /// (LLM token streams, for instance) end a finished stream that way.
-    pub fn stop_on_clean_end(mut self, yes: bool) -> Self {
-        self.stop_on_clean_end = yes;
-        self
-    }
+        /// Whether a stream that ends cleanly at an event boundary
+        /// ([`Cause::EndOfBodyClean`](crate::Cause::EndOfBodyClean)) means "done"
+        /// rather than "reconnect" (default `false`, as the spec says). Some APIs
+        /// (LLM token streams, for instance) end a finished stream that way.
+        pub fn stop_on_clean_end(mut self, yes: bool) -> Self;
 
-    /// The jitter seed.
-    pub fn get_seed(&self) -> u64 {
-        self.seed
-    }
-    /// The base delay used until the server sends `retry:`.
-    pub fn get_initial_delay(&self) -> Duration {
-        self.initial_delay
-    }
-    /// The cap on the delays' growth.
-    pub fn get_max_delay(&self) -> Duration {
-        self.max_delay
-    }
-    /// The step's growth factor.
-    pub fn get_multiplier(&self) -> f64 {
-        self.multiplier
-    }
-    /// The jitter mode.
-    pub fn get_jitter(&self) -> Jitter {
-        self.jitter
-    }
-    /// The shortest delay.
-    pub fn get_floor(&self) -> Duration {
-        self.floor
-    }
-    /// The largest base delay and `Retry-After` honoured.
-    pub fn get_ceiling(&self) -> Duration {
-        self.ceiling
-    }
-    /// The attempt limit.
-    pub fn get_max_attempts(&self) -> Option<u32> {
-        self.max_attempts
-    }
-    /// The elapsed-time limit.
-    pub fn get_max_elapsed(&self) -> Option<Duration> {
-        self.max_elapsed
-    }
-    /// The uptime after which an outage counts as over.
-    pub fn get_min_healthy(&self) -> Duration {
-        self.min_healthy
-    }
-    /// The redirect limit.
-    pub fn get_max_redirects(&self) -> u32 {
-        self.max_redirects
-    }
-    /// The verdict table.
-    pub fn get_verdicts(&self) -> &VerdictTable {
-        &self.verdicts
-    }
-    /// Whether a clean end of stream stops.
-    pub fn get_stop_on_clean_end(&self) -> bool {
-        self.stop_on_clean_end
+        /// The jitter seed.
+        pub fn get_seed(&self) -> u64 = self.seed;
+        /// The base delay used until the server sends `retry:`.
+        pub fn get_initial_delay(&self) -> Duration = self.initial_delay;
+        /// The cap on the delays' growth.
+        pub fn get_max_delay(&self) -> Duration = self.max_delay;
+        /// The step's growth factor.
+        pub fn get_multiplier(&self) -> f64 = self.multiplier;
+        /// The jitter mode.
+        pub fn get_jitter(&self) -> Jitter = self.jitter;
+        /// The shortest delay.
+        pub fn get_floor(&self) -> Duration = self.floor;
+        /// The largest base delay and `Retry-After` honoured.
+        pub fn get_ceiling(&self) -> Duration = self.ceiling;
+        /// The attempt limit.
+        pub fn get_max_attempts(&self) -> Option<u32> = self.max_attempts;
+        /// The elapsed-time limit.
+        pub fn get_max_elapsed(&self) -> Option<Duration> = self.max_elapsed;
+        /// The uptime after which an outage counts as over.
+        pub fn get_min_healthy(&self) -> Duration = self.min_healthy;
+        /// The redirect limit.
+        pub fn get_max_redirects(&self) -> u32 = self.max_redirects;
+        /// The verdict table.
+        pub fn get_verdicts(&self) -> &VerdictTable = &self.verdicts;
+        /// Whether a clean end of stream stops.
+        pub fn get_stop_on_clean_end(&self) -> bool = self.stop_on_clean_end;
     }
 
     /// Checks the configuration: a non-zero floor not above the ceiling, a

@@ -107,8 +107,10 @@
 //! # Crate features
 //!
 //! None. The dependencies are `http`, for [`StatusCode`](http::StatusCode)
-//! and [`HeaderMap`](http::HeaderMap), and `httpdate` (which hyper uses too)
-//! for the HTTP dates of `Retry-After` and `Date`.
+//! and [`HeaderMap`](http::HeaderMap), `httpdate` (which hyper uses too)
+//! for the HTTP dates of `Retry-After` and `Date`, and `resse-builder`, the
+//! macro that writes the plain setters and getters of [`ReconnectConfig`]
+//! (no runtime code).
 //!
 //! [Server-Sent Events]: https://html.spec.whatwg.org/multipage/server-sent-events.html
 #![forbid(unsafe_code)]

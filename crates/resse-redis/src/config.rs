@@ -79,70 +79,48 @@ impl RedisConfig {
         self
     }
 
-    /// Entries the log keeps (default 10 000, 1 to [`MAX_BATCH`] × 1000): an
-    /// exact `XADD MAXLEN`, so positions older than the last `max_len`
-    /// events are lost.
-    #[must_use]
-    pub fn max_len(mut self, entries: u64) -> Self {
-        self.max_len = entries;
-        self
-    }
+    resse_builder::field_methods! {
+        /// Entries the log keeps (default 10 000, 1 to [`MAX_BATCH`] × 1000): an
+        /// exact `XADD MAXLEN`, so positions older than the last `max_len`
+        /// events are lost.
+        #[must_use]
+        pub fn max_len(mut self, entries: u64) -> Self;
 
-    /// Time to live of the log after its last publish (default `None`: kept
-    /// until trimmed). Rounded up to whole seconds. When it runs out, the
-    /// meta hash goes too, and the next publish starts a new epoch.
-    #[must_use]
-    pub fn ttl(mut self, ttl: Option<Duration>) -> Self {
-        self.ttl = ttl;
-        self
-    }
+        /// Time to live of the log after its last publish (default `None`: kept
+        /// until trimmed). Rounded up to whole seconds. When it runs out, the
+        /// meta hash goes too, and the next publish starts a new epoch.
+        #[must_use]
+        pub fn ttl(mut self, ttl: Option<Duration>) -> Self;
 
-    /// Largest batch one [`RedisLog::read_after`](crate::RedisLog::read_after)
-    /// returns (default 1 000, 1 to [`MAX_BATCH`]); a larger request is cut
-    /// to it.
-    #[must_use]
-    pub fn max_read_batch(mut self, entries: usize) -> Self {
-        self.max_read_batch = entries;
-        self
-    }
+        /// Largest batch one [`RedisLog::read_after`](crate::RedisLog::read_after)
+        /// returns (default 1 000, 1 to [`MAX_BATCH`]); a larger request is cut
+        /// to it.
+        #[must_use]
+        pub fn max_read_batch(mut self, entries: usize) -> Self;
 
-    /// `XREAD COUNT` of the tail (default 512, 1 to [`MAX_BATCH`]).
-    #[must_use]
-    pub fn tail_batch(mut self, entries: usize) -> Self {
-        self.tail_batch = entries;
-        self
-    }
+        /// `XREAD COUNT` of the tail (default 512, 1 to [`MAX_BATCH`]).
+        #[must_use]
+        pub fn tail_batch(mut self, entries: usize) -> Self;
 
-    /// `XREAD BLOCK` of the tail (default 2 s, 1 ms to 60 s). When a block
-    /// ends with nothing read, the tail checks the log's epoch and head, so
-    /// this is also how long a flushed Redis can go unnoticed while idle.
-    #[must_use]
-    pub fn tail_block(mut self, block: Duration) -> Self {
-        self.tail_block = block;
-        self
-    }
+        /// `XREAD BLOCK` of the tail (default 2 s, 1 ms to 60 s). When a block
+        /// ends with nothing read, the tail checks the log's epoch and head, so
+        /// this is also how long a flushed Redis can go unnoticed while idle.
+        #[must_use]
+        pub fn tail_block(mut self, block: Duration) -> Self;
 
-    /// Items a tail holds for its reader (default 1 024, at least 1); the
-    /// tail stops reading Redis while it is full.
-    #[must_use]
-    pub fn tail_buffer(mut self, items: usize) -> Self {
-        self.tail_buffer = items;
-        self
-    }
+        /// Items a tail holds for its reader (default 1 024, at least 1); the
+        /// tail stops reading Redis while it is full.
+        #[must_use]
+        pub fn tail_buffer(mut self, items: usize) -> Self;
 
-    /// Time allowed to open a connection (default 2 s, at least 1 ms).
-    #[must_use]
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
+        /// Time allowed to open a connection (default 2 s, at least 1 ms).
+        #[must_use]
+        pub fn connect_timeout(mut self, timeout: Duration) -> Self;
 
-    /// Time allowed for a reply on the shared connection (default 2 s, at
-    /// least 1 ms). The tail's connection waits `tail_block` plus this.
-    #[must_use]
-    pub fn response_timeout(mut self, timeout: Duration) -> Self {
-        self.response_timeout = timeout;
-        self
+        /// Time allowed for a reply on the shared connection (default 2 s, at
+        /// least 1 ms). The tail's connection waits `tail_block` plus this.
+        #[must_use]
+        pub fn response_timeout(mut self, timeout: Duration) -> Self;
     }
 
     /// Reconnect delays of the tail and the control channel: from `min`,
@@ -164,59 +142,37 @@ impl RedisConfig {
         self
     }
 
-    /// Notices the control channel holds for its reader (default 1 024, at
-    /// least 1).
-    #[must_use]
-    pub fn notice_buffer(mut self, items: usize) -> Self {
-        self.notice_buffer = items;
-        self
+    resse_builder::field_methods! {
+        /// Notices the control channel holds for its reader (default 1 024, at
+        /// least 1).
+        #[must_use]
+        pub fn notice_buffer(mut self, items: usize) -> Self;
+
+        /// The Redis URL as given (it may hold a password: log
+        /// [`elide_password`] of it instead).
+        pub fn get_url(&self) -> &str = &self.url;
+        /// The stream name.
+        pub fn get_stream(&self) -> &str = &self.stream;
+        /// The key prefix.
+        pub fn get_key_prefix(&self) -> &str = &self.key_prefix;
+        /// Entries the log keeps.
+        pub fn get_max_len(&self) -> u64 = self.max_len;
+        /// The log's time to live after its last publish.
+        pub fn get_ttl(&self) -> Option<Duration> = self.ttl;
+        /// Largest `read_after` batch.
+        pub fn get_max_read_batch(&self) -> usize = self.max_read_batch;
+        /// `XREAD COUNT` of the tail.
+        pub fn get_tail_batch(&self) -> usize = self.tail_batch;
+        /// `XREAD BLOCK` of the tail.
+        pub fn get_tail_block(&self) -> Duration = self.tail_block;
+        /// Items a tail holds for its reader.
+        pub fn get_tail_buffer(&self) -> usize = self.tail_buffer;
+        /// Connect timeout.
+        pub fn get_connect_timeout(&self) -> Duration = self.connect_timeout;
+        /// Response timeout of the shared connection.
+        pub fn get_response_timeout(&self) -> Duration = self.response_timeout;
     }
 
-    /// The Redis URL as given (it may hold a password: log
-    /// [`elide_password`] of it instead).
-    pub fn get_url(&self) -> &str {
-        &self.url
-    }
-    /// The stream name.
-    pub fn get_stream(&self) -> &str {
-        &self.stream
-    }
-    /// The key prefix.
-    pub fn get_key_prefix(&self) -> &str {
-        &self.key_prefix
-    }
-    /// Entries the log keeps.
-    pub fn get_max_len(&self) -> u64 {
-        self.max_len
-    }
-    /// The log's time to live after its last publish.
-    pub fn get_ttl(&self) -> Option<Duration> {
-        self.ttl
-    }
-    /// Largest `read_after` batch.
-    pub fn get_max_read_batch(&self) -> usize {
-        self.max_read_batch
-    }
-    /// `XREAD COUNT` of the tail.
-    pub fn get_tail_batch(&self) -> usize {
-        self.tail_batch
-    }
-    /// `XREAD BLOCK` of the tail.
-    pub fn get_tail_block(&self) -> Duration {
-        self.tail_block
-    }
-    /// Items a tail holds for its reader.
-    pub fn get_tail_buffer(&self) -> usize {
-        self.tail_buffer
-    }
-    /// Connect timeout.
-    pub fn get_connect_timeout(&self) -> Duration {
-        self.connect_timeout
-    }
-    /// Response timeout of the shared connection.
-    pub fn get_response_timeout(&self) -> Duration {
-        self.response_timeout
-    }
     /// Reconnect backoff bounds `(min, max)`.
     pub fn get_backoff(&self) -> (Duration, Duration) {
         (self.backoff_min, self.backoff_max)
@@ -225,9 +181,10 @@ impl RedisConfig {
     pub fn get_node_id(&self) -> Option<&str> {
         self.node_id.as_deref()
     }
-    /// Notices the control channel holds for its reader.
-    pub fn get_notice_buffer(&self) -> usize {
-        self.notice_buffer
+
+    resse_builder::field_methods! {
+        /// Notices the control channel holds for its reader.
+        pub fn get_notice_buffer(&self) -> usize = self.notice_buffer;
     }
 
     /// Checks every setting; the message says which and what is accepted.

@@ -27,40 +27,27 @@ impl ReplayConfig {
     /// Default [`max_tombstones`](Self::max_tombstones): 4096.
     pub const DEFAULT_MAX_TOMBSTONES: usize = 4096;
 
-    /// The most entries the log keeps (default 1024). Zero keeps none.
-    pub fn max_events(mut self, n: usize) -> Self {
-        self.max_events = n;
-        self
-    }
+    resse_builder::field_methods! {
+        /// The most entries the log keeps (default 1024). Zero keeps none.
+        pub fn max_events(mut self, n: usize) -> Self;
 
-    /// The most bytes the entries may hold, counting each entry's encoded
-    /// bytes and its id (default 4 MiB). An entry larger than this on its
-    /// own is not kept (see [`ReplayLog::push`]).
-    pub fn max_len(mut self, n: usize) -> Self {
-        self.max_len = n;
-        self
-    }
+        /// The most bytes the entries may hold, counting each entry's encoded
+        /// bytes and its id (default 4 MiB). An entry larger than this on its
+        /// own is not kept (see [`ReplayLog::push`]).
+        pub fn max_len(mut self, n: usize) -> Self;
 
-    /// How many evicted ids the log remembers (as 8-byte hashes), so that
-    /// [`ReplayLog::events_after`] can tell [`Replay::TooOld`] from
-    /// [`Replay::Unknown`] (default 4096). Older evicted ids read as
-    /// `Unknown`.
-    pub fn max_tombstones(mut self, n: usize) -> Self {
-        self.max_tombstones = n;
-        self
-    }
+        /// How many evicted ids the log remembers (as 8-byte hashes), so that
+        /// [`ReplayLog::events_after`] can tell [`Replay::TooOld`] from
+        /// [`Replay::Unknown`] (default 4096). Older evicted ids read as
+        /// `Unknown`.
+        pub fn max_tombstones(mut self, n: usize) -> Self;
 
-    /// The entry limit.
-    pub fn get_max_events(&self) -> usize {
-        self.max_events
-    }
-    /// The byte limit.
-    pub fn get_max_len(&self) -> usize {
-        self.max_len
-    }
-    /// The tombstone limit.
-    pub fn get_max_tombstones(&self) -> usize {
-        self.max_tombstones
+        /// The entry limit.
+        pub fn get_max_events(&self) -> usize = self.max_events;
+        /// The byte limit.
+        pub fn get_max_len(&self) -> usize = self.max_len;
+        /// The tombstone limit.
+        pub fn get_max_tombstones(&self) -> usize = self.max_tombstones;
     }
 }
 

@@ -120,56 +120,38 @@ impl Default for DecoderConfig {
 }
 
 impl DecoderConfig {
-    /// Sets the longest accepted line in bytes, terminator excluded
-    /// (default [`DEFAULT_MAX_LINE_LEN`]).
-    #[must_use]
-    pub fn max_line_len(mut self, n: usize) -> Self {
-        self.max_line_len = n;
-        self
-    }
+    resse_builder::field_methods! {
+        /// Sets the longest accepted line in bytes, terminator excluded
+        /// (default [`DEFAULT_MAX_LINE_LEN`]).
+        #[must_use]
+        pub fn max_line_len(mut self, n: usize) -> Self;
 
-    /// Sets the most raw bytes one event block may hold before its blank line,
-    /// counted up to the end of its last line's content (default
-    /// [`DEFAULT_MAX_EVENT_LEN`]).
-    #[must_use]
-    pub fn max_event_len(mut self, n: usize) -> Self {
-        self.max_event_len = n;
-        self
-    }
+        /// Sets the most raw bytes one event block may hold before its blank line,
+        /// counted up to the end of its last line's content (default
+        /// [`DEFAULT_MAX_EVENT_LEN`]).
+        #[must_use]
+        pub fn max_event_len(mut self, n: usize) -> Self;
 
-    /// Sets what happens after a limit is exceeded (default
-    /// [`Overflow::Skip`]).
-    #[must_use]
-    pub fn on_overflow(mut self, overflow: Overflow) -> Self {
-        self.on_overflow = overflow;
-        self
-    }
+        /// Sets what happens after a limit is exceeded (default
+        /// [`Overflow::Skip`]).
+        #[must_use]
+        pub fn on_overflow(mut self, overflow: Overflow) -> Self;
 
-    /// Reports comment lines as [`Frame::Comment`] (default: off, comments
-    /// are skipped as the spec says).
-    #[must_use]
-    pub fn comments(mut self, yes: bool) -> Self {
-        self.comments = yes;
-        self
-    }
+        /// Reports comment lines as [`Frame::Comment`] (default: off, comments
+        /// are skipped as the spec says).
+        #[must_use]
+        pub fn comments(mut self, yes: bool) -> Self;
 
-    /// The longest accepted line.
-    pub fn get_max_line_len(&self) -> usize {
-        self.max_line_len
-    }
+        /// The longest accepted line.
+        pub fn get_max_line_len(&self) -> usize = self.max_line_len;
 
-    /// The most raw bytes one event block may hold.
-    pub fn get_max_event_len(&self) -> usize {
-        self.max_event_len
-    }
+        /// The most raw bytes one event block may hold.
+        pub fn get_max_event_len(&self) -> usize = self.max_event_len;
 
-    /// What happens after a limit is exceeded.
-    pub fn get_on_overflow(&self) -> Overflow {
-        self.on_overflow
-    }
+        /// What happens after a limit is exceeded.
+        pub fn get_on_overflow(&self) -> Overflow = self.on_overflow;
 
-    /// Whether comments are reported.
-    pub fn get_comments(&self) -> bool {
-        self.comments
+        /// Whether comments are reported.
+        pub fn get_comments(&self) -> bool = self.comments;
     }
 }

@@ -130,38 +130,28 @@ impl FanoutConfig {
         self
     }
 
-    /// How many live events a subscriber may leave unwritten before it is
-    /// cut off (default [`DEFAULT_MAX_LAG_EVENTS`](Self::DEFAULT_MAX_LAG_EVENTS);
-    /// at least 1, at most the ring's `max_events`). Replayed events do not
-    /// count: a reconnecting client may be replayed the whole ring.
-    pub fn max_lag_events(mut self, events: usize) -> Self {
-        self.max_lag_events = events;
-        self
-    }
+    resse_builder::field_methods! {
+        /// How many live events a subscriber may leave unwritten before it is
+        /// cut off (default [`DEFAULT_MAX_LAG_EVENTS`](Self::DEFAULT_MAX_LAG_EVENTS);
+        /// at least 1, at most the ring's `max_events`). Replayed events do not
+        /// count: a reconnecting client may be replayed the whole ring.
+        pub fn max_lag_events(mut self, events: usize) -> Self;
 
-    /// How many bytes of live events a subscriber may leave unwritten before
-    /// it is cut off (default [`DEFAULT_MAX_LAG_LEN`](Self::DEFAULT_MAX_LAG_LEN);
-    /// at most half the ring's `max_len`). The newest event always counts
-    /// as deliverable, however large.
-    pub fn max_lag_len(mut self, len: usize) -> Self {
-        self.max_lag_len = len;
-        self
-    }
+        /// How many bytes of live events a subscriber may leave unwritten before
+        /// it is cut off (default [`DEFAULT_MAX_LAG_LEN`](Self::DEFAULT_MAX_LAG_LEN);
+        /// at most half the ring's `max_len`). The newest event always counts
+        /// as deliverable, however large.
+        pub fn max_lag_len(mut self, len: usize) -> Self;
 
-    /// The most bytes one [`Transmit::Send`] collects when several events
-    /// are waiting (default [`DEFAULT_MAX_BATCH_LEN`](Self::DEFAULT_MAX_BATCH_LEN);
-    /// one event is always taken, however large).
-    pub fn max_batch_len(mut self, len: usize) -> Self {
-        self.max_batch_len = len;
-        self
-    }
+        /// The most bytes one [`Transmit::Send`] collects when several events
+        /// are waiting (default [`DEFAULT_MAX_BATCH_LEN`](Self::DEFAULT_MAX_BATCH_LEN);
+        /// one event is always taken, however large).
+        pub fn max_batch_len(mut self, len: usize) -> Self;
 
-    /// The most bytes of targeted events ([`Fanout::send_to`]) queued for
-    /// one subscriber (default [`DEFAULT_MAX_TARGETED_LEN`](Self::DEFAULT_MAX_TARGETED_LEN));
-    /// past it, sending fails with [`SendError::Full`].
-    pub fn max_targeted_len(mut self, len: usize) -> Self {
-        self.max_targeted_len = len;
-        self
+        /// The most bytes of targeted events ([`Fanout::send_to`]) queued for
+        /// one subscriber (default [`DEFAULT_MAX_TARGETED_LEN`](Self::DEFAULT_MAX_TARGETED_LEN));
+        /// past it, sending fails with [`SendError::Full`].
+        pub fn max_targeted_len(mut self, len: usize) -> Self;
     }
 
     /// The prefix of assigned ids: `<prefix>1`, `<prefix>2`, … (default
@@ -174,11 +164,10 @@ impl FanoutConfig {
         self
     }
 
-    /// Announce this reconnection delay (`retry:` in milliseconds) at the
-    /// start of every stream (default: none).
-    pub fn retry(mut self, retry: Option<Duration>) -> Self {
-        self.retry = retry;
-        self
+    resse_builder::field_methods! {
+        /// Announce this reconnection delay (`retry:` in milliseconds) at the
+        /// start of every stream (default: none).
+        pub fn retry(mut self, retry: Option<Duration>) -> Self;
     }
 
     /// The final event of a stream superseded by a newer connection with
@@ -197,20 +186,16 @@ impl FanoutConfig {
         self
     }
 
-    /// Keep-alives while a subscriber is idle (default
-    /// [`KeepAliveConfig::default`]: `: keep-alive` after 15 s of quiet);
-    /// `None` for none (e.g. when the adapter's body sends its own).
-    pub fn keep_alive(mut self, config: Option<KeepAliveConfig>) -> Self {
-        self.keep_alive = config;
-        self
-    }
+    resse_builder::field_methods! {
+        /// Keep-alives while a subscriber is idle (default
+        /// [`KeepAliveConfig::default`]: `: keep-alive` after 15 s of quiet);
+        /// `None` for none (e.g. when the adapter's body sends its own).
+        pub fn keep_alive(mut self, config: Option<KeepAliveConfig>) -> Self;
 
-    /// How often at most [`Fanout::poll_lag_report`] reports lag drops (one
-    /// aggregated line instead of one per subscriber; default
-    /// [`DEFAULT_LAG_REPORT_INTERVAL`](Self::DEFAULT_LAG_REPORT_INTERVAL)).
-    pub fn lag_report_interval(mut self, interval: Duration) -> Self {
-        self.lag_report_interval = interval;
-        self
+        /// How often at most [`Fanout::poll_lag_report`] reports lag drops (one
+        /// aggregated line instead of one per subscriber; default
+        /// [`DEFAULT_LAG_REPORT_INTERVAL`](Self::DEFAULT_LAG_REPORT_INTERVAL)).
+        pub fn lag_report_interval(mut self, interval: Duration) -> Self;
     }
 
     /// The ring limits.

@@ -52,57 +52,39 @@ impl ConnConfig {
         Self::default()
     }
 
-    /// The longest request head accepted (request line and headers);
-    /// longer ones get `431` and the connection is closed.
-    pub fn max_head_len(mut self, len: usize) -> Self {
-        self.max_head_len = len;
-        self
-    }
+    resse_builder::field_methods! {
+        /// The longest request head accepted (request line and headers);
+        /// longer ones get `431` and the connection is closed.
+        pub fn max_head_len(mut self, len: usize) -> Self;
 
-    /// The most request headers accepted; more get `431`.
-    pub fn max_headers(mut self, n: usize) -> Self {
-        self.max_headers = n;
-        self
-    }
+        /// The most request headers accepted; more get `431`.
+        pub fn max_headers(mut self, n: usize) -> Self;
 
-    /// How long the whole request head may take to arrive (slow-loris
-    /// protection); then the connection gets `408` and is closed.
-    pub fn head_timeout(mut self, timeout: Duration) -> Self {
-        self.head_timeout = timeout;
-        self
-    }
+        /// How long the whole request head may take to arrive (slow-loris
+        /// protection); then the connection gets `408` and is closed.
+        pub fn head_timeout(mut self, timeout: Duration) -> Self;
 
-    /// How long one write may stay blocked (the client stopped reading and
-    /// its socket is full) before the connection is closed; `None` waits
-    /// for ever. This is what frees the memory and the socket of a client
-    /// that never reads. To have it reset the connection (so that the
-    /// kernel frees the socket's buffers at once rather than keeping an
-    /// orphan), pass the stream wrapped in
-    /// [`TimeoutIo::tcp`](super::TimeoutIo::tcp), as [`serve`](super::serve)
-    /// does.
-    pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self {
-        self.write_timeout = timeout;
-        self
-    }
+        /// How long one write may stay blocked (the client stopped reading and
+        /// its socket is full) before the connection is closed; `None` waits
+        /// for ever. This is what frees the memory and the socket of a client
+        /// that never reads. To have it reset the connection (so that the
+        /// kernel frees the socket's buffers at once rather than keeping an
+        /// orphan), pass the stream wrapped in
+        /// [`TimeoutIo::tcp`](super::TimeoutIo::tcp), as [`serve`](super::serve)
+        /// does.
+        pub fn write_timeout(mut self, timeout: Option<Duration>) -> Self;
 
-    /// The request head limit.
-    pub fn get_max_head_len(&self) -> usize {
-        self.max_head_len
-    }
+        /// The request head limit.
+        pub fn get_max_head_len(&self) -> usize = self.max_head_len;
 
-    /// The request header count limit.
-    pub fn get_max_headers(&self) -> usize {
-        self.max_headers
-    }
+        /// The request header count limit.
+        pub fn get_max_headers(&self) -> usize = self.max_headers;
 
-    /// The request head timeout.
-    pub fn get_head_timeout(&self) -> Duration {
-        self.head_timeout
-    }
+        /// The request head timeout.
+        pub fn get_head_timeout(&self) -> Duration = self.head_timeout;
 
-    /// The write timeout.
-    pub fn get_write_timeout(&self) -> Option<Duration> {
-        self.write_timeout
+        /// The write timeout.
+        pub fn get_write_timeout(&self) -> Option<Duration> = self.write_timeout;
     }
 }
 

@@ -88,34 +88,24 @@ impl ServeConfig {
         self
     }
 
-    /// The connection limits and timeouts (default [`ConnConfig::default`]:
-    /// 30 s write timeout, after which a stuck client's connection is
-    /// reset).
-    pub fn conn(mut self, conn: ConnConfig) -> Self {
-        self.conn = conn;
-        self
-    }
+    resse_builder::field_methods! {
+        /// The connection limits and timeouts (default [`ConnConfig::default`]:
+        /// 30 s write timeout, after which a stuck client's connection is
+        /// reset).
+        pub fn conn(mut self, conn: ConnConfig) -> Self;
 
-    /// The send buffer of each accepted socket (default
-    /// [`DEFAULT_SEND_BUFFER_SIZE`], 128 KiB); `None` keeps the system's
-    /// autotuning (several MiB per stuck client).
-    pub fn send_buffer_size(mut self, size: Option<usize>) -> Self {
-        self.send_buffer_size = size;
-        self
-    }
+        /// The send buffer of each accepted socket (default
+        /// [`DEFAULT_SEND_BUFFER_SIZE`], 128 KiB); `None` keeps the system's
+        /// autotuning (several MiB per stuck client).
+        pub fn send_buffer_size(mut self, size: Option<usize>) -> Self;
 
-    /// Keep-alives of the streams (default [`KeepAliveConfig::default`]);
-    /// `None` for none.
-    pub fn keep_alive(mut self, config: Option<KeepAliveConfig>) -> Self {
-        self.keep_alive = config;
-        self
-    }
+        /// Keep-alives of the streams (default [`KeepAliveConfig::default`]);
+        /// `None` for none.
+        pub fn keep_alive(mut self, config: Option<KeepAliveConfig>) -> Self;
 
-    /// How long shutdown waits for the streams to write what they have
-    /// before the remaining connections are dropped (default 5 s).
-    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
-        self.shutdown_grace = grace;
-        self
+        /// How long shutdown waits for the streams to write what they have
+        /// before the remaining connections are dropped (default 5 s).
+        pub fn shutdown_grace(mut self, grace: Duration) -> Self;
     }
 
     /// How a subscriber's identity is taken from its request (default:
