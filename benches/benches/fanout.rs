@@ -1,5 +1,5 @@
 //! Fan-out on loopback: one publisher, N subscribers over real TCP, for
-//! three servers in the same run:
+//! four servers in the same run:
 //!
 //! * `axum-broadcast`: the anchor, axum's own `Sse` over a
 //!   `tokio::sync::broadcast` channel (`BroadcastStream`), as axum's SSE
@@ -15,7 +15,11 @@
 //! delta after N subscribers connected, divided by N. Then the publisher
 //! publishes E events as fast as it can; delivered events/s is N × E over
 //! the time until every subscriber has all of them; latency is publish →
-//! receive (wall clock, both processes on this machine).
+//! receive (wall clock, both processes on this machine). Then it publishes
+//! events one every 10 ms ("paced", light load) and reads the server
+//! process's CPU time over that phase (every thread's
+//! `/proc/<pid>/task/*/schedstat`, ns on CPU): divided by the deliveries,
+//! that is server CPU per delivery at light load.
 //!
 //! `cargo bench -p resse-benches --bench fanout` runs 1,000 and 10,000
 //! subscribers; under `cargo test --benches` it runs a small smoke size and
@@ -53,6 +57,8 @@ fn main() {
     } else {
         &[(20, 50)]
     };
+    // Paced events: enough for the CPU figure to hold at full size.
+    let paced = if full { PACED } else { 20 };
     // `RESSE_FANOUT_KINDS=resse-hyper,axum-broadcast` runs a subset.
     let only = std::env::var("RESSE_FANOUT_KINDS").ok();
     let kinds: Vec<&'static str> = KINDS
@@ -65,14 +71,16 @@ fn main() {
     let mut rows = Vec::new();
     for &(subscribers, events) in plans {
         for &kind in &kinds {
-            let row = runtime.block_on(run(kind, subscribers, events));
+            let row = runtime.block_on(run(kind, subscribers, events, paced));
             eprintln!("{row:?}");
+            row.check_cpu();
             if !full {
                 assert_eq!(
                     row.delivered,
                     subscribers as u64 * events,
-                    "{kind} delivered every event"
+                    "{kind} delivered every burst event"
                 );
+                assert!(row.paced_complete, "{kind} delivered every paced event");
             }
             rows.push(row);
         }
@@ -101,26 +109,52 @@ struct Row {
     paced_p50_us: u64,
     paced_p99_us: u64,
     idle_bytes_per_conn: f64,
+    /// Paced events, and whether every subscriber got all of them.
+    paced: u64,
+    paced_complete: bool,
+    /// The server's CPU time over the paced phase, in ns (every thread's
+    /// schedstat), and the same from `/proc/<pid>/stat` in clock ticks
+    /// (utime + stime; a cross-check, no thread missed).
+    paced_cpu_ns: u64,
+    paced_cpu_ticks: u64,
 }
 
 impl Row {
     fn events_per_s(&self) -> f64 {
         self.delivered as f64 / self.seconds
     }
+
+    /// Warns when the threads' schedstat sum reads clearly less than the
+    /// process's utime + stime (taken at 100 ticks/s, Linux's USER_HZ):
+    /// CPU time of threads that exited during the paced phase is missing.
+    fn check_cpu(&self) {
+        let ticks_ns = self.paced_cpu_ticks as f64 * 1e7;
+        if ticks_ns > self.paced_cpu_ns as f64 * 1.2 + 2e7 {
+            eprintln!(
+                "warning: {} paced CPU: schedstat {} ns, stat {} ticks",
+                self.kind, self.paced_cpu_ns, self.paced_cpu_ticks
+            );
+        }
+    }
+
+    /// Server CPU ns per delivery at light load (the paced phase).
+    fn cpu_ns_per_delivery(&self) -> f64 {
+        self.paced_cpu_ns as f64 / (self.subscribers as u64 * self.paced) as f64
+    }
 }
 
 fn print_table(rows: &[Row]) {
     println!(
-        "\n| server | subscribers | burst events | delivered | events/s | vs anchor | burst p50 / p99 ms | paced p50 / p99 ms | KiB/idle conn | vs anchor |"
+        "\n| server | subscribers | burst events | delivered | events/s | vs anchor | burst p50 / p99 ms | paced p50 / p99 ms | KiB/idle conn | vs anchor | paced CPU ns/delivery | vs anchor |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     for row in rows {
         let anchor = rows
             .iter()
             .find(|r| r.kind == KINDS[0] && r.subscribers == row.subscribers)
             .unwrap_or(row);
         println!(
-            "| {} | {} | {} | {} | {:.0} | {:.2}× | {:.1} / {:.1} | {:.2} / {:.2} | {:.1} | {:.2}× |",
+            "| {} | {} | {} | {} | {:.0} | {:.2}× | {:.1} / {:.1} | {:.2} / {:.2} | {:.1} | {:.2}× | {:.0}{} | {:.2}× |",
             row.kind,
             row.subscribers,
             row.events,
@@ -133,6 +167,13 @@ fn print_table(rows: &[Row]) {
             row.paced_p99_us as f64 / 1e3,
             row.idle_bytes_per_conn / 1024.0,
             row.idle_bytes_per_conn / anchor.idle_bytes_per_conn,
+            row.cpu_ns_per_delivery(),
+            if row.paced_complete {
+                ""
+            } else {
+                " (incomplete)"
+            },
+            row.cpu_ns_per_delivery() / anchor.cpu_ns_per_delivery(),
         );
     }
 }
@@ -177,6 +218,32 @@ impl ServerProcess {
         let mut line = String::new();
         self.stdout.read_line(&mut line).expect("answer");
         line.trim().to_owned()
+    }
+
+    /// CPU time of every thread of the server so far, in ns on CPU (the
+    /// first field of each `/proc/<pid>/task/<tid>/schedstat`), and the
+    /// process's utime + stime in clock ticks (`/proc/<pid>/stat`, which
+    /// also counts threads that exited).
+    fn cpu(&self) -> (u64, u64) {
+        let pid = self.child.id();
+        let mut ns = 0;
+        if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+            for task in tasks.flatten() {
+                ns += std::fs::read_to_string(task.path().join("schedstat"))
+                    .ok()
+                    .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+        // Fields 14 and 15 (utime, stime), counted after the `(comm)`.
+        let ticks = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|s| {
+                let mut f = s.rsplit_once(')')?.1.split_whitespace().skip(11);
+                Some(f.next()?.parse::<u64>().ok()? + f.next()?.parse::<u64>().ok()?)
+            })
+            .unwrap_or(0);
+        (ns, ticks)
     }
 
     fn rss(&mut self) -> u64 {
@@ -272,13 +339,14 @@ fn quantile(sorted: &[u32], p: f64) -> u64 {
         .unwrap_or(0) as u64
 }
 
-/// Events published at a steady pace after the burst, for latency
-/// without queueing: `PACED` events, one every `PACE`.
-const PACED: u64 = 50;
+/// Events published at a steady pace after the burst, for latency without
+/// queueing and server CPU per delivery at light load: `PACED` events (at
+/// full size), one every `PACE`.
+const PACED: u64 = 200;
 const PACE: Duration = Duration::from_millis(10);
 
-async fn run(kind: &'static str, subscribers: usize, events: u64) -> Row {
-    let mut server = ServerProcess::spawn(kind, events + PACED);
+async fn run(kind: &'static str, subscribers: usize, events: u64, paced: u64) -> Row {
+    let mut server = ServerProcess::spawn(kind, events + paced);
     let port = server.port;
     let rss0 = server.rss();
     let ready = Arc::new(AtomicU64::new(0));
@@ -290,7 +358,7 @@ async fn run(kind: &'static str, subscribers: usize, events: u64) -> Row {
             tasks.push(tokio::spawn(subscriber(
                 port,
                 events,
-                PACED,
+                paced,
                 ready.clone(),
                 delivered.clone(),
             )));
@@ -311,27 +379,30 @@ async fn run(kind: &'static str, subscribers: usize, events: u64) -> Row {
     wait_for(&delivered, want, Duration::from_secs(120)).await;
     let seconds = start.elapsed().as_secs_f64();
     let got = delivered.load(Ordering::Relaxed);
-    // The paced events.
+    // The paced events, with the server's CPU time over them (publishing
+    // included, until every subscriber has the last one).
     let pace = PACE.as_micros();
+    let (cpu0, ticks0) = server.cpu();
     assert_eq!(
-        server.ask(&format!("publish {} {PACED} {pace}", events + 1)),
+        server.ask(&format!("publish {} {paced} {pace}", events + 1)),
         "PUBLISHED"
     );
-    let all = subscribers as u64 * (events + PACED);
+    let all = subscribers as u64 * (events + paced);
     wait_for(&delivered, all, Duration::from_secs(30)).await;
+    let (cpu1, ticks1) = server.cpu();
     let complete = delivered.load(Ordering::Relaxed) == all;
-    let (mut burst, mut paced) = (Vec::new(), Vec::new());
+    let (mut burst, mut paced_latencies) = (Vec::new(), Vec::new());
     for task in tasks {
         if complete {
             let (b, p) = task.await.expect("subscriber");
             burst.extend(b);
-            paced.extend(p);
+            paced_latencies.extend(p);
         } else {
             task.abort();
         }
     }
     burst.sort_unstable();
-    paced.sort_unstable();
+    paced_latencies.sort_unstable();
     Row {
         kind,
         subscribers,
@@ -340,9 +411,13 @@ async fn run(kind: &'static str, subscribers: usize, events: u64) -> Row {
         seconds,
         p50_us: quantile(&burst, 0.50),
         p99_us: quantile(&burst, 0.99),
-        paced_p50_us: quantile(&paced, 0.50),
-        paced_p99_us: quantile(&paced, 0.99),
+        paced_p50_us: quantile(&paced_latencies, 0.50),
+        paced_p99_us: quantile(&paced_latencies, 0.99),
         idle_bytes_per_conn,
+        paced,
+        paced_complete: complete,
+        paced_cpu_ns: cpu1.saturating_sub(cpu0),
+        paced_cpu_ticks: ticks1.saturating_sub(ticks0),
     }
 }
 
