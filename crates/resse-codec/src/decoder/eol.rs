@@ -65,7 +65,7 @@ impl Eol {
     /// the first [`SHORT_SCAN`] bytes, then a vector search.
     #[inline(always)]
     pub(super) fn find_short(&self, hay: &[u8]) -> Option<usize> {
-        self.find_short_ascii(hay).map(|(i, _)| i)
+        self.scan_short::<false>(hay).map(|(i, _)| i)
     }
 
     /// [`find_short`](Self::find_short), and whether the bytes before the
@@ -75,6 +75,17 @@ impl Eol {
     /// the line); `false` means "not known" (not ASCII, or a longer line).
     #[inline(always)]
     pub(super) fn find_short_ascii(&self, hay: &[u8]) -> Option<(usize, bool)> {
+        self.scan_short::<true>(hay)
+    }
+
+    /// The scan of [`find_short`](Self::find_short) and
+    /// [`find_short_ascii`](Self::find_short_ascii). `PRETEST`: test each
+    /// word for a byte below 0x0E before the exact CR/LF mask, which pays
+    /// on the long single `data:` lines of the single-line fast path and
+    /// costs on the short `event:` and `id:` lines (whose line end is in
+    /// the first word, where the pretest always hits).
+    #[inline(always)]
+    fn scan_short<const PRETEST: bool>(&self, hay: &[u8]) -> Option<(usize, bool)> {
         let head = &hay[..hay.len().min(SHORT_SCAN)];
         let mut words = head.chunks_exact(8);
         let mut at = 0;
@@ -85,7 +96,7 @@ impl Eol {
             // on the common path; the exact CR/LF mask only when it hits
             // (then mostly a line end; a tab or other control byte costs
             // the second test and nothing else).
-            let mask = if control_mask(word) != 0 {
+            let mask = if !PRETEST || control_mask(word) != 0 {
                 eol_mask(word)
             } else {
                 0

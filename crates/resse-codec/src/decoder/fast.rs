@@ -92,7 +92,7 @@ impl Decoder {
     #[inline]
     pub(super) fn at_plain_block_start(&self) -> bool {
         self.scan == 0
-            && matches!(self.mode, Mode::Normal)
+            && self.mode == Mode::Normal
             && !self.bom_pending
             && !self.skip_lf
             && !self.has_state()
