@@ -369,15 +369,7 @@ impl Server {
     fn answer_probe(&self, request: &Request<()>) -> (Response<Reply>, String) {
         let (method, path) = (request.method(), request.uri().path());
         if method != Method::GET && method != Method::POST {
-            let mut response = fixed(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "text/plain; charset=utf-8",
-                Bytes::from_static(b"only GET and POST\n"),
-            );
-            response
-                .headers_mut()
-                .insert(ALLOW, HeaderValue::from_static("GET, POST"));
-            return (response, format!("{method} {path}: 405"));
+            return method_not_allowed(method, path, "GET, POST", b"only GET and POST\n");
         }
         if self.is_wedged() {
             let response = fixed(
@@ -537,15 +529,7 @@ impl Server {
             return self.answer_probe(request);
         }
         if method != Method::GET && method != Method::HEAD {
-            let mut response = fixed(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "text/plain; charset=utf-8",
-                Bytes::from_static(b"only GET and HEAD\n"),
-            );
-            response
-                .headers_mut()
-                .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
-            return (response, format!("{method} {path}: 405"));
+            return method_not_allowed(method, path, "GET, HEAD", b"only GET and HEAD\n");
         }
         if path == "/" {
             let page = self.page();
@@ -730,6 +714,24 @@ fn query_last_event_id(query: Option<&str>) -> Option<&str> {
         .split('&')
         .find_map(|pair| pair.strip_prefix("lastEventId="))
         .filter(|id| !id.is_empty())
+}
+
+/// `405` with its `Allow` header, and the request's log line.
+fn method_not_allowed(
+    method: &Method,
+    path: &str,
+    allow: &'static str,
+    body: &'static [u8],
+) -> (Response<Reply>, String) {
+    let mut response = fixed(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "text/plain; charset=utf-8",
+        Bytes::from_static(body),
+    );
+    response
+        .headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
+    (response, format!("{method} {path}: 405"))
 }
 
 /// A response with a fixed body.
