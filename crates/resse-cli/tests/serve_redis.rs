@@ -108,7 +108,8 @@ fn read_until(r: &mut BufReader<TcpStream>, end: &str) -> String {
 fn two_serve_processes_over_redis_serve_one_stream_and_resume_each_others_clients() {
     let redis = Redis::start();
     let url = format!("redis://127.0.0.1:{}/", redis.port);
-    let mut a = Serve::start(&[
+    // Two processes of one service: the same Redis and stream.
+    let args = [
         "--port",
         "0",
         "--redis",
@@ -117,17 +118,9 @@ fn two_serve_processes_over_redis_serve_one_stream_and_resume_each_others_client
         "t",
         "--keep-alive",
         "0",
-    ]);
-    let b = Serve::start(&[
-        "--port",
-        "0",
-        "--redis",
-        &url,
-        "--stream",
-        "t",
-        "--keep-alive",
-        "0",
-    ]);
+    ];
+    let mut a = Serve::start(&args);
+    let b = Serve::start(&args);
     let (a_addr, b_addr) = (a.addr(), b.addr());
     let mut on_b = stream(b_addr, "");
     b.wait_for("stream opened");
