@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bytes::BytesMut;
 use resse_benches::{
     CHUNK_LEN, Counts, Scale, Workload, resse_decode, resse_decode_bytes, resse_decode_slice,
+    resse_frames,
 };
 use support::{Peer, PeerState};
 
@@ -99,10 +100,11 @@ fn main() -> ExitCode {
     );
     for workload in Workload::all(scale) {
         let input = &workload.bytes[..];
-        for parser in ["resse", "resse-bytesmut", "resse-borrowed"] {
+        for parser in ["resse", "resse-bytesmut", "resse-borrowed", "resse-frames"] {
             let (got, allocs) = counted(|| match parser {
                 "resse" => resse_decode_bytes(&workload.bytes, CHUNK_LEN),
                 "resse-borrowed" => resse_decode_slice(input, CHUNK_LEN),
+                "resse-frames" => resse_frames(input, CHUNK_LEN),
                 _ => {
                     let mut buf = BytesMut::new();
                     resse_decode(input, CHUNK_LEN, &mut buf)

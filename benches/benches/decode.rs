@@ -19,7 +19,7 @@ use criterion::{
 };
 use resse_benches::{
     Chunking, Scale, Workload, memchr2_count, memcpy_chunks, resse_decode, resse_decode_bytes,
-    resse_decode_slice, scan_copy,
+    resse_decode_slice, resse_frames, scan_copy,
 };
 use support::{Peer, PeerState};
 
@@ -58,16 +58,27 @@ fn decode(c: &mut Criterion) {
                 "resse (borrowed) on {} at {label}",
                 workload.name
             );
+            let got = resse_frames(input, chunk_len).expect("resse: within limits");
+            assert_eq!(
+                got, expected,
+                "resse (frames) on {} at {label}",
+                workload.name
+            );
 
             // `resse`: the zero-copy entry point (`decode_bytes` on `Bytes`
             // chunks); `resse-borrowed`: borrowed events (`decode_slice` on
-            // `&[u8]` chunks); `resse-bytesmut`: the tokio-util call shape
+            // `&[u8]` chunks); `resse-frames`: the same through
+            // `Decoder::frames` (a line index per chunk); `resse-bytesmut`:
+            // the tokio-util call shape
             // (`decode` on an appended `BytesMut`).
             group.bench_function(BenchmarkId::new("resse", label), |b| {
                 b.iter(|| resse_decode_bytes(black_box(&workload.bytes), chunk_len))
             });
             group.bench_function(BenchmarkId::new("resse-borrowed", label), |b| {
                 b.iter(|| resse_decode_slice(black_box(input), chunk_len))
+            });
+            group.bench_function(BenchmarkId::new("resse-frames", label), |b| {
+                b.iter(|| resse_frames(black_box(input), chunk_len))
             });
             group.bench_function(BenchmarkId::new("resse-bytesmut", label), |b| {
                 b.iter(|| resse_decode(black_box(input), chunk_len, &mut buf))

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use resse_benches::{
     CHUNK_LEN, Chunking, Counts, Scale, Workload, memchr2_count, memcpy_chunks, resse_decode_bytes,
-    resse_decode_slice, scan_copy,
+    resse_decode_slice, resse_frames, scan_copy,
 };
 use support::{Peer, PeerState};
 
@@ -40,6 +40,8 @@ enum Runner {
     Resse,
     /// `decode_slice`: borrowed events.
     ResseBorrowed,
+    /// `Decoder::frames`: borrowed events, with the chunk's line index.
+    ResseFrames,
     Memchr2,
     Memcpy,
     ScanCopy,
@@ -53,6 +55,7 @@ impl Runner {
         let mut all = vec![
             Self::Resse,
             Self::ResseBorrowed,
+            Self::ResseFrames,
             Self::Memchr2,
             Self::Memcpy,
             Self::ScanCopy,
@@ -68,6 +71,7 @@ impl Runner {
         match self {
             Self::Resse => "resse",
             Self::ResseBorrowed => "resse-borrowed",
+            Self::ResseFrames => "resse-frames",
             Self::Memchr2 => "memchr2_scan",
             Self::Memcpy => "memcpy",
             Self::ScanCopy => "scan+copy",
@@ -95,6 +99,9 @@ impl State {
             }
             Runner::ResseBorrowed => {
                 Some(resse_decode_slice(black_box(input), CHUNK_LEN).expect("within limits"))
+            }
+            Runner::ResseFrames => {
+                Some(resse_frames(black_box(input), CHUNK_LEN).expect("within limits"))
             }
             Runner::Memchr2 => {
                 black_box(memchr2_count(black_box(input), CHUNK_LEN));
@@ -238,15 +245,16 @@ fn profile() -> String {
 }
 
 /// Prints one workload's table: every runner's throughput and, per round,
-/// resse's and resse-borrowed's throughput over it (medians [min, max]),
-/// then the ratios the targets are about.
+/// each resse entry point's throughput over it (medians [min, max]), then
+/// the ratios the targets are about.
 fn report(workload: &Workload, runners: &[Runner], times: &[Vec<f64>]) {
     let bytes = workload.bytes.len() as f64;
     let index = |r: Runner| runners.iter().position(|&x| x == r).expect("runner");
-    let (resse, borrowed) = (
-        &times[index(Runner::Resse)],
-        &times[index(Runner::ResseBorrowed)],
-    );
+    let bases: Vec<(&str, &[f64])> = [Runner::Resse, Runner::ResseBorrowed, Runner::ResseFrames]
+        .into_iter()
+        .map(|r| (r.name(), &times[index(r)][..]))
+        .collect();
+    let resse = bases[0].1;
     // Median [min, max] over rounds of `base`'s throughput over `other`'s.
     let ratio = |other: &[f64], base: &[f64]| {
         let mut r: Vec<f64> = other.iter().zip(base).map(|(o, b)| o / b).collect();
@@ -254,16 +262,22 @@ fn report(workload: &Workload, runners: &[Runner], times: &[Vec<f64>]) {
         (m, r[0], r[r.len() - 1])
     };
     println!("\n## {} ({:.1} MB)", workload.name, bytes / 1e6);
-    println!("| parser | GB/s | resse / parser | resse-borrowed / parser |");
-    println!("|---|---|---|---|");
+    let heads: Vec<String> = bases
+        .iter()
+        .map(|(n, _)| format!(" {n} / parser |"))
+        .collect();
+    println!("| parser | GB/s |{}", heads.concat());
+    println!("|---|---|{}", "---|".repeat(bases.len()));
     for (runner, t) in runners.iter().zip(times) {
         let gbs = bytes / median(&mut t.clone()) / 1e9;
-        let (a, alo, ahi) = ratio(t, resse);
-        let (b, blo, bhi) = ratio(t, borrowed);
-        println!(
-            "| {} | {gbs:.2} | {a:.2}× [{alo:.2}, {ahi:.2}] | {b:.2}× [{blo:.2}, {bhi:.2}] |",
-            runner.name()
-        );
+        let cells: Vec<String> = bases
+            .iter()
+            .map(|(_, base)| {
+                let (m, lo, hi) = ratio(t, base);
+                format!(" {m:.2}× [{lo:.2}, {hi:.2}] |")
+            })
+            .collect();
+        println!("| {} | {gbs:.2} |{}", runner.name(), cells.concat());
     }
     let peers = runners
         .iter()
@@ -275,7 +289,7 @@ fn report(workload: &Workload, runners: &[Runner], times: &[Vec<f64>]) {
     else {
         return;
     };
-    for (name, base) in [("resse", resse), ("resse-borrowed", borrowed)] {
+    for (name, base) in bases {
         println!(
             "{} ({name}): {:.2}× the fastest peer ({}); {:.2} of the memchr2 scan; {:.2} of scan+copy",
             workload.name,

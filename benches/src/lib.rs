@@ -262,7 +262,7 @@ impl Workload {
     /// Returns `None` if `large` is not a [`Workload::large`] stream.
     pub fn large_events(large: &Self) -> Option<Vec<Event>> {
         const EVENT_LEN: usize = 6 + LARGE_DATA_LEN + 2;
-        if large.bytes.len() % EVENT_LEN != 0 {
+        if !large.bytes.len().is_multiple_of(EVENT_LEN) {
             return None;
         }
         (0..large.bytes.len() / EVENT_LEN)
@@ -431,6 +431,31 @@ pub fn resse_decode_slice(input: &[u8], chunk_len: usize) -> Result<Counts, Deco
     for chunk in input.chunks(chunk_len.max(1)) {
         let mut rest = chunk;
         while let Some(frame) = decoder.decode_slice(&mut rest)? {
+            if let FrameRef::Event(event) = frame {
+                counts.add(event.data().len());
+            }
+        }
+    }
+    while let Some(frame) = decoder.decode_slice_eof()? {
+        if let FrameRef::Event(event) = frame {
+            counts.add(event.data().len());
+        }
+    }
+    Ok(counts)
+}
+
+/// [`resse_decode_slice`] through [`Decoder::frames`]: each chunk's frames
+/// read with the chunk's line index.
+///
+/// # Errors
+///
+/// Any [`DecodeError`] (none is expected on the benchmark workloads).
+pub fn resse_frames(input: &[u8], chunk_len: usize) -> Result<Counts, DecodeError> {
+    let mut decoder = Decoder::new();
+    let mut counts = Counts::default();
+    for chunk in input.chunks(chunk_len.max(1)) {
+        let mut frames = decoder.frames(chunk);
+        while let Some(frame) = frames.next()? {
             if let FrameRef::Event(event) = frame {
                 counts.add(event.data().len());
             }

@@ -10,6 +10,7 @@ use core::time::Duration;
 use alloc::string::String;
 use bytes::BytesMut;
 
+use crate::decoder::{Eol, LineIndex};
 use crate::source::{Scratch, Source, Span};
 use crate::{DEFAULT_EVENT_TYPE, Event, Frame, Text};
 
@@ -183,23 +184,27 @@ impl CursorBytes for &mut [u8] {
     }
 }
 
-/// Bytes read by [`Decoder::decode_slice`](crate::Decoder::decode_slice):
-/// the decoder consumes them from the front, and pieces are where they were.
-pub(crate) struct SliceCursor<B> {
+/// Bytes read by [`Decoder::decode_slice`](crate::Decoder::decode_slice)
+/// and [`ChunkFrames`](crate::ChunkFrames): the decoder consumes them from
+/// the front, and pieces are where they were.
+pub(crate) struct SliceCursor<'i, B> {
     pub(crate) bytes: B,
     /// How much was consumed.
     pub(crate) at: usize,
+    /// The line index of `bytes` (a whole chunk that it was built on), when
+    /// the caller keeps one: see `LineIndex`.
+    pub(crate) lines: Option<&'i mut LineIndex>,
 }
 
-/// A chunk read by `decode_slice`.
-pub(crate) type Cursor<'c> = SliceCursor<&'c [u8]>;
+/// A chunk read by `decode_slice` or `ChunkFrames`.
+pub(crate) type Cursor<'c, 'i> = SliceCursor<'i, &'c [u8]>;
 
 /// The decoder's carry read by `decode_slice`: as [`Cursor`], writable (so
 /// that multi-line data is joined in place); what is consumed is dropped
 /// from the carry at the next call.
-pub(crate) type CarryCursor<'m> = SliceCursor<&'m mut [u8]>;
+pub(crate) type CarryCursor<'m> = SliceCursor<'m, &'m mut [u8]>;
 
-impl<B: CursorBytes> Deref for SliceCursor<B> {
+impl<B: CursorBytes> Deref for SliceCursor<'_, B> {
     type Target = [u8];
     #[inline(always)]
     fn deref(&self) -> &[u8] {
@@ -208,7 +213,7 @@ impl<B: CursorBytes> Deref for SliceCursor<B> {
 }
 
 /// The borrowed kind: pieces are positions, texts are checked in place.
-impl<B: CursorBytes> Source for SliceCursor<B> {
+impl<B: CursorBytes> Source for SliceCursor<'_, B> {
     type Piece = Range;
     type Value = Val;
     type Frame = RawFrame;
@@ -305,6 +310,18 @@ impl<B: CursorBytes> Source for SliceCursor<B> {
         let at = self.at;
         self.bytes.writable().map(|bytes| &mut bytes[at..])
     }
+    #[inline(always)]
+    fn line_end_ascii(&mut self, eol: &Eol, from: usize) -> Option<(usize, bool)> {
+        let at = self.at;
+        match &mut self.lines {
+            Some(index) => index
+                .find(&self.bytes, at + from)
+                .map(|(end, ascii)| (end - at, ascii)),
+            None => eol
+                .find_short_ascii(&self[from..])
+                .map(|(i, ascii)| (from + i, ascii)),
+        }
+    }
 }
 
 /// Turns the positions of `frame` into texts: `input` is what the call read
@@ -331,10 +348,14 @@ pub(crate) fn resolve<'a>(
 /// The text at `v`.
 #[inline(always)]
 fn text<'a>(v: Val, input: &'a [u8], joined: &'a [u8], scratch: &'a Scratch) -> Option<&'a str> {
-    match v {
-        Val::Absent => None,
-        Val::Input(a, b) => Some(Text::checked_str(&input[a..b])),
-        Val::Joined(a, b) => Some(Text::checked_str(&joined[a..b])),
-        Val::Lossy(a, b) => Some(&scratch.lossy[a..b]),
-    }
+    // One slicing for the three places (selected, not jumped to: measured
+    // 2 indirect jumps per event fewer on `small`); the scratch string's
+    // pieces are whole strings of their own.
+    let (within, a, b) = match v {
+        Val::Absent => return None,
+        Val::Input(a, b) => (input, a, b),
+        Val::Joined(a, b) => (joined, a, b),
+        Val::Lossy(a, b) => (scratch.lossy.as_bytes(), a, b),
+    };
+    Some(Text::checked_str(&within[a..b]))
 }

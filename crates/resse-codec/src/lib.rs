@@ -91,8 +91,8 @@ mod text;
 pub use borrowed::{EventRef, FrameRef};
 pub use chunks::ChunkDecoder;
 pub use decoder::{
-    BufferedDecoder, DEFAULT_MAX_EVENT_LEN, DEFAULT_MAX_LINE_LEN, Decoder, DecoderConfig,
-    MEMORY_SLACK, Overflow,
+    BufferedDecoder, ChunkFrames, DEFAULT_MAX_EVENT_LEN, DEFAULT_MAX_LINE_LEN, Decoder,
+    DecoderConfig, MEMORY_SLACK, Overflow,
 };
 pub use encoder::Encoder;
 pub use error::{DecodeError, EncodeError};

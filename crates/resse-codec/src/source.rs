@@ -9,6 +9,7 @@ use core::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 
+use crate::decoder::Eol;
 use crate::{Event, Frame, Text};
 
 /// A byte range `start..end` of the block being read, relative to the front
@@ -61,6 +62,15 @@ pub(crate) trait Source: core::ops::Deref<Target = [u8]> {
     /// The buffer's bytes, writable, when the decoder may rewrite the block
     /// it has read in place; `None` for shared chunks.
     fn writable(&mut self) -> Option<&mut [u8]>;
+    /// Where the line whose bytes start at `from` ends (its first CR or LF,
+    /// from the front), and whether those bytes are known to be ASCII
+    /// (`false`: not ASCII, or not known): `eol`'s word-at-a-time scan, or
+    /// the chunk's line index where the buffer has one.
+    #[inline(always)]
+    fn line_end_ascii(&mut self, eol: &Eol, from: usize) -> Option<(usize, bool)> {
+        eol.find_short_ascii(&self[from..])
+            .map(|(i, ascii)| (from + i, ascii))
+    }
 
     /// `piece[start..end]`.
     fn sub(piece: &Self::Piece, start: usize, end: usize) -> Self::Piece;

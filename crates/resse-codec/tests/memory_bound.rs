@@ -202,13 +202,21 @@ fn chunk_decoder_peak(limit: usize, shape: &Shape) -> (usize, usize) {
     (peak, outs)
 }
 
-/// Peak memory of `Decoder::decode_slice` on `shape`, and what it decoded.
-fn borrowed_peak(limit: usize, shape: &Shape) -> (usize, usize) {
+/// Peak memory of `Decoder::decode_slice` (or `Decoder::frames`, whose
+/// line index is on the stack) on `shape`, and what it decoded.
+fn borrowed_peak(limit: usize, shape: &Shape, frames: bool) -> (usize, usize) {
     let mut outs = 0;
     let peak = peak_of(|| {
         let mut decoder = Decoder::with_config(config(limit));
         for chunk in shape.chunks() {
             let mut rest = &chunk[..];
+            if frames {
+                let mut frames = decoder.frames(rest);
+                while !matches!(frames.next(), Ok(None)) {
+                    outs += 1;
+                }
+                continue;
+            }
             while !matches!(decoder.decode_slice(&mut rest), Ok(None)) {
                 outs += 1;
             }
@@ -250,15 +258,20 @@ fn check(limit: usize) {
     for shape in shapes(limit) {
         let (bytes_peak, bytes_outs) = chunk_decoder_peak(limit, &shape);
         let (mut_peak, mut_outs) = buffered_peak(limit, &shape);
-        let (slice_peak, slice_outs) = borrowed_peak(limit, &shape);
+        let (slice_peak, slice_outs) = borrowed_peak(limit, &shape, false);
+        let (frames_peak, frames_outs) = borrowed_peak(limit, &shape, true);
         assert_eq!(bytes_outs, mut_outs, "{}", shape.name);
         assert_eq!(bytes_outs, slice_outs, "{}", shape.name);
+        assert_eq!(bytes_outs, frames_outs, "{}", shape.name);
         report.push(format!(
-            "{:<32} ChunkDecoder {:>10}  BufferedDecoder {:>10}  decode_slice {:>10}  bound {bound}",
-            shape.name, bytes_peak, mut_peak, slice_peak
+            "{:<32} ChunkDecoder {:>10}  BufferedDecoder {:>10}  decode_slice {:>10}  frames {:>10}  bound {bound}",
+            shape.name, bytes_peak, mut_peak, slice_peak, frames_peak
         ));
         eprintln!("{}", report[report.len() - 1]);
-        if bytes_peak > bound || mut_peak > bound || slice_peak > bound {
+        if [bytes_peak, mut_peak, slice_peak, frames_peak]
+            .iter()
+            .any(|&peak| peak > bound)
+        {
             failed.push(shape.name);
         }
     }

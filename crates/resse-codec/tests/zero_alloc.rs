@@ -121,9 +121,10 @@ fn measure(input: &[u8]) -> Measured {
     }
 }
 
-/// `measure` for the borrowing entry point: each chunk a plain slice, each
-/// event read and let go before the next.
-fn measure_borrowed(input: &[u8]) -> Measured {
+/// `measure` for the borrowing entry points (`decode_slice`, or `frames`
+/// when `frames`): each chunk a plain slice, each event read and let go
+/// before the next.
+fn measure_borrowed(input: &[u8], frames: bool) -> Measured {
     let mut decoder = Decoder::new();
     let mut chunks = input.chunks(CHUNK);
     let mut warm = 0;
@@ -134,15 +135,27 @@ fn measure_borrowed(input: &[u8]) -> Measured {
             warm += 1;
         }
     }
+    let count = |frame: FrameRef<'_>| {
+        if let FrameRef::Event(e) = frame {
+            assert!(!e.data().is_empty());
+            1
+        } else {
+            0
+        }
+    };
     let ((events, chunks), allocations) = count_allocations(|| {
         let mut events = 0;
         let mut n = 0;
         for mut chunk in chunks {
             n += 1;
-            while let Some(frame) = decoder.decode_slice(&mut chunk).expect("no limit hit") {
-                if let FrameRef::Event(e) = frame {
-                    assert!(!e.data().is_empty());
-                    events += 1;
+            if frames {
+                let mut frames = decoder.frames(chunk);
+                while let Some(frame) = frames.next().expect("no limit hit") {
+                    events += count(frame);
+                }
+            } else {
+                while let Some(frame) = decoder.decode_slice(&mut chunk).expect("no limit hit") {
+                    events += count(frame);
                 }
             }
         }
@@ -200,9 +213,14 @@ fn steady_state_allocations_per_event() {
     //    single-line or multi-line (joins reuse the decoder's buffer, events
     //    that span chunks its carry).
     for (name, input) in [("single-line", &single), ("multi-line", &multi)] {
-        let m = measure_borrowed(input);
-        println!("borrowed {name}: {m:?}");
-        assert!(m.events > EVENTS / 2, "{m:?}");
-        assert_eq!(m.allocations, 0, "borrowed {name}: {m:?}");
+        for frames in [false, true] {
+            let m = measure_borrowed(input, frames);
+            println!("borrowed {name} (frames: {frames}): {m:?}");
+            assert!(m.events > EVENTS / 2, "{m:?}");
+            assert_eq!(
+                m.allocations, 0,
+                "borrowed {name} (frames: {frames}): {m:?}"
+            );
+        }
     }
 }

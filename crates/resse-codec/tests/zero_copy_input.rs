@@ -1,5 +1,6 @@
-//! `Decoder::decode_bytes` (chunks read as `Bytes`, zero-copy) and
-//! `Decoder::decode_slice` (borrowed frames) must give exactly what
+//! `Decoder::decode_bytes` (chunks read as `Bytes`, zero-copy),
+//! `Decoder::decode_slice` and `Decoder::frames` (borrowed frames) must give
+//! exactly what
 //! `Decoder::decode` gives on the whole input: frames, errors, last event ID,
 //! incomplete flag and stopped state, for any chunking, any limits and both
 //! overflow modes.
@@ -72,10 +73,10 @@ fn bounds(len: usize, cuts: &[usize]) -> Vec<usize> {
     bounds
 }
 
-/// `decode_slice` over the chunks, each borrowed frame turned into an owned
-/// one while it is valid (and the borrowed event's accessors checked
-/// against it).
-fn borrowed(config: &DecoderConfig, input: &[u8], cuts: &[usize]) -> Outcome {
+/// `decode_slice` (or, with `frames`, `Decoder::frames`) over the chunks,
+/// each borrowed frame turned into an owned one while it is valid (and the
+/// borrowed event's accessors checked against it).
+fn borrowed(config: &DecoderConfig, input: &[u8], cuts: &[usize], frames: bool) -> Outcome {
     let mut d = Decoder::with_config(config.clone());
     let mut out = Vec::new();
     let budget = input.len() + 2;
@@ -94,7 +95,13 @@ fn borrowed(config: &DecoderConfig, input: &[u8], cuts: &[usize]) -> Outcome {
     };
     for w in bounds(input.len(), cuts).windows(2) {
         let mut chunk = &input[w[0]..w[1]];
-        drain(&mut out, budget, || owned(d.decode_slice(&mut chunk)));
+        if frames {
+            let mut frames = d.frames(chunk);
+            drain(&mut out, budget, || owned(frames.next()));
+            chunk = frames.rest();
+        } else {
+            drain(&mut out, budget, || owned(d.decode_slice(&mut chunk)));
+        }
         assert!(chunk.is_empty(), "Ok(None) before the chunk was used up");
     }
     drain(&mut out, budget, || owned(d.decode_slice_eof()));
@@ -144,7 +151,8 @@ proptest! {
         let config = DecoderConfig::default().comments(comments);
         let whole = whole(&config, &input);
         prop_assert_eq!(&zero_copy(&config, &input, &cuts), &whole);
-        prop_assert_eq!(&borrowed(&config, &input, &cuts), &whole);
+        prop_assert_eq!(&borrowed(&config, &input, &cuts, false), &whole);
+        prop_assert_eq!(&borrowed(&config, &input, &cuts, true), &whole);
     }
 
     #[test]
@@ -161,7 +169,8 @@ proptest! {
             .on_overflow(if stop { Overflow::Stop } else { Overflow::Skip });
         let whole = whole(&config, &input);
         prop_assert_eq!(&zero_copy(&config, &input, &cuts), &whole);
-        prop_assert_eq!(&borrowed(&config, &input, &cuts), &whole);
+        prop_assert_eq!(&borrowed(&config, &input, &cuts, false), &whole);
+        prop_assert_eq!(&borrowed(&config, &input, &cuts, true), &whole);
     }
 }
 
@@ -254,11 +263,13 @@ fn non_ascii_in_a_block_that_spans_chunks_is_checked_at_every_split() {
             for second in [cut, (cut + 7).min(input.len())] {
                 let cuts = [cut, second];
                 let got = zero_copy(&DecoderConfig::default(), &input, &cuts);
-                assert_eq!(
-                    borrowed(&DecoderConfig::default(), &input, &cuts),
-                    got,
-                    "cuts {cuts:?}"
-                );
+                for frames in [false, true] {
+                    assert_eq!(
+                        borrowed(&DecoderConfig::default(), &input, &cuts, frames),
+                        got,
+                        "cuts {cuts:?}"
+                    );
+                }
                 assert_eq!(
                     got,
                     whole(&DecoderConfig::default(), &input),
@@ -303,4 +314,88 @@ fn borrowed_events_inside_a_chunk_point_into_it() {
     assert!(range.contains(&(e.data().as_ptr() as usize)));
     assert_eq!(d.decode_slice(&mut input).expect("valid"), None);
     assert!(input.is_empty());
+}
+
+/// `Decoder::frames` reads a chunk with a line index built 4 KiB at a time:
+/// lines of every length around the index's 64-byte words and 4 KiB
+/// windows (and past a window), with CR, LF and CRLF, and non-ASCII bytes
+/// at the edges, decode exactly as `decode` decodes them, in chunks of
+/// every size around a window; single-line events point into the chunk.
+#[test]
+fn frames_agree_across_line_index_windows() {
+    let mut input = Vec::new();
+    let mut lens: Vec<usize> = (0..140).collect();
+    lens.extend([4000, 4030, 4089, 4090, 4091, 4095, 4096, 4097, 5000, 9000]);
+    lens.extend((0..40).map(|i| 4096 - 6 - i));
+    for (n, &len) in lens.iter().enumerate() {
+        let mut value = vec![b'a' + (n % 26) as u8; len];
+        if len > 2 && n % 3 == 0 {
+            value[len - 2..].copy_from_slice("é".as_bytes());
+        }
+        if len > 1 && n % 5 == 0 {
+            value[0] = 0xFF;
+        }
+        let eol: &[u8] = [&b"\n"[..], b"\r\n", b"\r"][n % 3];
+        input.extend_from_slice(b"data: ");
+        input.extend_from_slice(&value);
+        input.extend_from_slice(eol);
+        input.extend_from_slice(eol);
+        if n % 7 == 0 {
+            input.extend_from_slice(b"id: 5\nevent: t\ndata: x\ndata: y\n\n");
+        }
+    }
+    let config = DecoderConfig::default();
+    let want = whole(&config, &input);
+    assert_eq!(want.0.iter().filter(|f| f.is_ok()).count(), lens.len() + 28);
+    for chunk_len in [input.len(), 65536, 16384, 4097, 4096, 4095, 1000, 63] {
+        let cuts: Vec<usize> = (chunk_len..input.len()).step_by(chunk_len).collect();
+        assert_eq!(
+            borrowed(&config, &input, &cuts, true),
+            want,
+            "chunks of {chunk_len}"
+        );
+    }
+    // Events wholly inside the chunk are slices of it.
+    let range = input.as_ptr() as usize..input.as_ptr() as usize + input.len();
+    let mut d = Decoder::new();
+    let mut frames = d.frames(&input);
+    let mut inside = 0;
+    while let Some(frame) = frames.next().expect("valid") {
+        if let FrameRef::Event(e) = frame {
+            if e.data().len() > 8 && !e.data().contains('\u{FFFD}') && !e.data().contains('\n') {
+                assert!(range.contains(&(e.data().as_ptr() as usize)));
+                inside += 1;
+            }
+        }
+    }
+    assert!(inside > 100, "{inside}");
+}
+
+/// `ChunkFrames` given up early hands back what it did not read, which
+/// `decode_slice` or a new `frames` then reads; the result is as if it had
+/// been read to the end.
+#[test]
+fn frames_given_up_early_hand_back_the_rest() {
+    let input: &[u8] = b"data: one\n\nid: 2\ndata: two\n\ndata: thr";
+    let mut d = Decoder::new();
+    let mut frames = d.frames(input);
+    let Some(FrameRef::Event(e)) = frames.next().expect("valid") else {
+        panic!("expected an event")
+    };
+    assert_eq!(e.data(), "one");
+    let mut rest = frames.rest();
+    assert_eq!(rest, b"id: 2\ndata: two\n\ndata: thr");
+    let Some(FrameRef::Event(e)) = d.decode_slice(&mut rest).expect("valid") else {
+        panic!("expected an event")
+    };
+    assert_eq!((e.data(), e.last_event_id()), ("two", "2"));
+    let mut frames = d.frames(rest);
+    assert_eq!(frames.next().expect("valid"), None);
+    assert!(frames.rest().is_empty());
+    let mut frames = d.frames(b"ee\n\n");
+    let Some(FrameRef::Event(e)) = frames.next().expect("valid") else {
+        panic!("expected an event")
+    };
+    assert_eq!((e.data(), e.last_event_id()), ("three", "2"));
+    assert_eq!(frames.next().expect("valid"), None);
 }

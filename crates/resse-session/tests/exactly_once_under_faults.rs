@@ -129,13 +129,13 @@ struct Sim {
 /// Event `k` on the wire; a deterministic function of `k`, with multi-line
 /// data and an event type now and then.
 fn encode(k: u32) -> Bytes {
-    let mut event = Event::new(if k % 3 == 0 {
+    let mut event = Event::new(if k.is_multiple_of(3) {
         format!("e{k}\nsecond line\r\nthird")
     } else {
         format!("e{k}")
     })
     .with_id(k.to_string());
-    if k % 4 == 0 {
+    if k.is_multiple_of(4) {
         event = event.with_event_type("tick");
     }
     let mut wire = BytesMut::new();
@@ -270,10 +270,17 @@ impl Sim {
                     .and_then(|n| n.parse().ok())
                     .expect("data starts with e<k>");
                 assert_eq!(e.last_event_id(), k.to_string(), "event id");
-                if k % 3 == 0 {
+                if k.is_multiple_of(3) {
                     assert_eq!(e.data(), format!("e{k}\nsecond line\nthird"));
                 }
-                assert_eq!(e.event_type(), if k % 4 == 0 { "tick" } else { "message" });
+                assert_eq!(
+                    e.event_type(),
+                    if k.is_multiple_of(4) {
+                        "tick"
+                    } else {
+                        "message"
+                    }
+                );
                 self.delivered.push(k);
             }
             SessionEvent::Reconnecting { cause, delay, .. } => {

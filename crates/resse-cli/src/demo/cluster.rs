@@ -278,7 +278,7 @@ pub(super) async fn publish(
                 Err(_) if *stop.borrow() => return,
                 Err(_) => {
                     demo.publish_retries.fetch_add(1, Ordering::Relaxed);
-                    if turn % cluster.len() == 0 {
+                    if turn.is_multiple_of(cluster.len()) {
                         tokio::time::sleep(Duration::from_millis(50)).await;
                     }
                 }

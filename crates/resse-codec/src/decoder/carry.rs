@@ -95,9 +95,19 @@ impl Decoder {
         }
     }
 
-    /// Lets go of what `decode_slice`'s last frame pointed into.
-    #[inline]
+    /// Lets go of what `decode_slice`'s last frame pointed into: inlined
+    /// as three tests, since after most frames there is nothing to do.
+    #[inline(always)]
     pub(super) fn settle(&mut self) {
+        if self.carry_used > 0 || self.joined_used || !self.scratch.lossy.is_empty() {
+            self.settle_all();
+        }
+    }
+
+    /// `settle` when there is something to let go of (after every joined
+    /// event of a multi-line stream: not cold).
+    #[inline(never)]
+    fn settle_all(&mut self) {
         self.settle_carry();
         if self.joined_used {
             self.joined_used = false;
@@ -155,7 +165,7 @@ impl Chunk for Bytes {
     }
 }
 
-impl Chunk for Cursor<'_> {
+impl Chunk for Cursor<'_, '_> {
     /// As for `Bytes`, but what is consumed stays in the carry until the
     /// frame is let go, and the frame's positions are in the carry.
     #[inline]
@@ -165,6 +175,7 @@ impl Chunk for Cursor<'_> {
         let mut cursor = CarryCursor {
             bytes: &mut carry[..],
             at: 0,
+            lines: None,
         };
         let result = if eof {
             dec.decode_eof_from(&mut cursor)

@@ -38,7 +38,7 @@ fn control_mask(w: u64) -> u64 {
 /// vector searcher, which skips `memchr2`'s per-call dispatch and needle
 /// set-up (measured 7% faster on 80-byte lines); `memchr2` elsewhere.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Eol {
+pub(crate) struct Eol {
     #[cfg(target_arch = "x86_64")]
     avx2: Option<memchr::arch::x86_64::avx2::memchr::Two>,
 }
@@ -74,7 +74,7 @@ impl Eol {
     /// from the words the scan loads anyway, instead of a second pass over
     /// the line); `false` means "not known" (not ASCII, or a longer line).
     #[inline(always)]
-    pub(super) fn find_short_ascii(&self, hay: &[u8]) -> Option<(usize, bool)> {
+    pub(crate) fn find_short_ascii(&self, hay: &[u8]) -> Option<(usize, bool)> {
         self.scan_short::<true>(hay)
     }
 

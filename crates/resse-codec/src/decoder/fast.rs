@@ -108,12 +108,11 @@ impl Decoder {
         if !buf.starts_with(b"data:") {
             return None;
         }
-        let Some((i, ascii)) = self.eol.find_short_ascii(&buf[5..]) else {
+        let Some((end, ascii)) = buf.line_end_ascii(&self.eol, 5) else {
             // Incomplete line: the general path resumes from here.
             self.scan = buf.len();
             return None;
         };
-        let end = 5 + i;
         if end >= LONG_LINE {
             self.long_line = end.min(self.config.max_line_len);
         }

@@ -35,6 +35,7 @@ mod eol;
 mod fast;
 mod fields;
 mod general;
+mod index;
 mod limits;
 
 pub use buffered::BufferedDecoder;
@@ -45,7 +46,8 @@ pub(crate) use fields::valid_utf8;
 pub(crate) use limits::grow_exact;
 
 use carry::Chunk;
-use eol::Eol;
+pub(crate) use eol::Eol;
+pub(crate) use index::LineIndex;
 
 /// Where the decoder is: reading, skipping after an overflow, or stopped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -426,11 +428,61 @@ impl Decoder {
         &'s mut self,
         input: &mut &'c [u8],
     ) -> Result<Option<FrameRef<'s>>, DecodeError> {
-        self.settle();
         let chunk: &'c [u8] = input;
+        let mut at = 0;
+        let frame = self.slice_step(chunk, &mut at, None);
+        *input = &chunk[at..];
+        frame
+    }
+
+    /// The frames of one chunk, borrowing from it, read with a line index
+    /// of the chunk: the fastest way to decode events that are used before
+    /// the next chunk (see [`ChunkFrames`]). What
+    /// [`decode_slice`](Self::decode_slice) does, called in a loop on the
+    /// same chunk.
+    ///
+    /// ```
+    /// use resse_codec::{Decoder, FrameRef};
+    ///
+    /// let mut decoder = Decoder::new();
+    /// let mut data = Vec::new();
+    /// for chunk in [&b"data: hel"[..], b"lo\n\ndata: world\n\n"] {
+    ///     let mut frames = decoder.frames(chunk);
+    ///     while let Some(frame) = frames.next()? {
+    ///         if let FrameRef::Event(e) = frame {
+    ///             data.push(e.data().to_owned());
+    ///         }
+    ///     }
+    /// }
+    /// while let Some(_frame) = decoder.decode_slice_eof()? {}
+    /// assert_eq!(data, ["hello", "world"]);
+    /// # Ok::<(), resse_codec::DecodeError>(())
+    /// ```
+    #[inline]
+    pub fn frames<'d, 'c>(&'d mut self, chunk: &'c [u8]) -> ChunkFrames<'d, 'c> {
+        ChunkFrames {
+            decoder: self,
+            chunk,
+            at: 0,
+            index: LineIndex::new(),
+        }
+    }
+
+    /// One step of `decode_slice` and `ChunkFrames::next` on `chunk` from
+    /// `at` (moved past what was consumed), with the chunk's line index
+    /// when there is one.
+    #[inline(always)]
+    fn slice_step<'s>(
+        &'s mut self,
+        chunk: &'s [u8],
+        at: &mut usize,
+        lines: Option<&mut LineIndex>,
+    ) -> Result<Option<FrameRef<'s>>, DecodeError> {
+        self.settle();
         let mut cursor = Cursor {
             bytes: chunk,
-            at: 0,
+            at: *at,
+            lines,
         };
         let fast = if self.carry.is_empty() {
             self.fast_event(&mut cursor)
@@ -441,7 +493,7 @@ impl Decoder {
             Some(frame) => Ok(Some(frame)),
             None => self.decode_chunk(&mut cursor),
         };
-        *input = &chunk[cursor.at..];
+        *at = cursor.at;
         let Some(frame) = frame? else {
             return Ok(None);
         };
@@ -473,5 +525,61 @@ impl Decoder {
     /// As [`decode`](Self::decode).
     pub fn decode_bytes_eof(&mut self) -> Result<Option<Frame>, DecodeError> {
         self.with_carry(Self::decode_eof)
+    }
+}
+
+/// The frames of one chunk, from [`Decoder::frames`]: each call to
+/// [`next`](Self::next) is a call to
+/// [`Decoder::decode_slice`](Decoder::decode_slice) on what is left of the
+/// chunk, with the same frames, errors and state, and faster on runs of
+/// small events.
+///
+/// Why faster: holding the chunk for as long as it lives, it finds the line
+/// ends of the chunk ahead, a window of 4 KiB at a time with vector
+/// compares (one bit per byte, kept in this value: 1 KiB), instead of
+/// searching from where the last event ended. Each event then no longer
+/// waits on the previous event's search.
+///
+/// Use each frame before asking for the next, as with `decode_slice`; the
+/// frame borrows this value. Read it to the end (until `Ok(None)`): what is
+/// left unread when it is dropped is given back by [`rest`](Self::rest),
+/// for the caller to pass again. At the end of the stream call
+/// [`Decoder::decode_slice_eof`]. Do not mix with the owned entry points on
+/// one stream (`decode_slice` and `frames` mix freely).
+pub struct ChunkFrames<'d, 'c> {
+    decoder: &'d mut Decoder,
+    chunk: &'c [u8],
+    /// How much of `chunk` was consumed.
+    at: usize,
+    index: LineIndex,
+}
+
+impl<'c> ChunkFrames<'_, 'c> {
+    /// The next frame of the chunk; `Ok(None)` once the chunk is used up
+    /// (an unfinished block is kept by the decoder for the next chunk).
+    ///
+    /// # Errors
+    /// As [`Decoder::decode`].
+    #[inline]
+    #[allow(clippy::should_implement_trait)] // a lending iterator: frames borrow `self`
+    pub fn next(&mut self) -> Result<Option<FrameRef<'_>>, DecodeError> {
+        self.decoder
+            .slice_step(self.chunk, &mut self.at, Some(&mut self.index))
+    }
+
+    /// What is left of the chunk: empty once [`next`](Self::next) has
+    /// returned `Ok(None)`.
+    #[inline]
+    pub fn rest(&self) -> &'c [u8] {
+        &self.chunk[self.at..]
+    }
+}
+
+impl core::fmt::Debug for ChunkFrames<'_, '_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("ChunkFrames")
+            .field("chunk_len", &self.chunk.len())
+            .field("consumed", &self.at)
+            .finish_non_exhaustive()
     }
 }

@@ -435,17 +435,21 @@ pub(crate) fn check_decode_chunked(data: &[u8]) {
         whole, zero_copy,
         "Decoder::decode_bytes differs from Decoder::decode; chunks: {chunks:?}"
     );
-    let borrowed = run_slice(&input.config, &chunks);
-    assert_eq!(
-        whole, borrowed,
-        "Decoder::decode_slice differs from Decoder::decode; chunks: {chunks:?}"
-    );
+    for every in [None, Some(usize::MAX), Some(2)] {
+        let borrowed = run_slice(&input.config, &chunks, every);
+        assert_eq!(
+            whole, borrowed,
+            "Decoder::decode_slice or frames ({every:?}) differs from Decoder::decode; chunks: {chunks:?}"
+        );
+    }
 }
 
 /// Runs a fresh decoder over `chunks` with [`Decoder::decode_slice`] (each
 /// frame borrowed, copied to an owned one while it is valid), then
-/// [`Decoder::decode_slice_eof`].
-pub(crate) fn run_slice(config: &DecoderConfig, chunks: &[&[u8]]) -> Run {
+/// [`Decoder::decode_slice_eof`]. With `frames: Some(n)`, each chunk is read
+/// with [`Decoder::frames`] instead, given up after `n` frames and started
+/// again on its `rest()`.
+pub(crate) fn run_slice(config: &DecoderConfig, chunks: &[&[u8]], frames: Option<usize>) -> Run {
     let mut decoder = Decoder::with_config(config.clone());
     let mut outputs = Vec::new();
     let budget = chunks.iter().map(|c| c.len()).sum::<usize>() + 2;
@@ -456,13 +460,29 @@ pub(crate) fn run_slice(config: &DecoderConfig, chunks: &[&[u8]]) -> Run {
     };
     for chunk in chunks {
         let mut chunk = *chunk;
-        while let Some(out) = owned(decoder.decode_slice(&mut chunk)) {
-            outputs.push(out);
-            assert!(outputs.len() <= budget, "decode_slice is looping");
+        match frames {
+            None => {
+                while let Some(out) = owned(decoder.decode_slice(&mut chunk)) {
+                    outputs.push(out);
+                    assert!(outputs.len() <= budget, "decode_slice is looping");
+                }
+            }
+            Some(every) => 'chunk: loop {
+                let mut frames = decoder.frames(chunk);
+                for _ in 0..every {
+                    let Some(out) = owned(frames.next()) else {
+                        chunk = frames.rest();
+                        break 'chunk;
+                    };
+                    outputs.push(out);
+                    assert!(outputs.len() <= budget, "frames is looping");
+                }
+                chunk = frames.rest();
+            },
         }
         assert!(
             chunk.is_empty(),
-            "decode_slice returned Ok(None) before using its input"
+            "decode_slice or frames returned Ok(None) before using its input"
         );
     }
     while let Some(out) = owned(decoder.decode_slice_eof()) {
@@ -697,11 +717,13 @@ pub(crate) fn check_differential(data: &[u8]) {
             got, want,
             "decoder differs from the reference decoder (comments {comments})"
         );
-        let borrowed = run_slice(&config, &[data]);
-        assert_eq!(
-            borrowed, want,
-            "decode_slice differs from the reference decoder (comments {comments})"
-        );
+        for frames in [None, Some(usize::MAX)] {
+            let borrowed = run_slice(&config, &[data], frames);
+            assert_eq!(
+                borrowed, want,
+                "decode_slice or frames ({frames:?}) differs from the reference decoder (comments {comments})"
+            );
+        }
     }
 }
 

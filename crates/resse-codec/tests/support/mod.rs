@@ -115,32 +115,50 @@ pub(crate) fn run_decoder<'a>(
 }
 
 /// [`run_decoder`] with a fresh decoder built from `config`; checks on the
-/// way that the borrowing entry point (`decode_slice`) gives the same frames,
-/// errors and state on the same chunks, so that every conformance case
-/// covers it too.
+/// way that the borrowing entry points (`decode_slice`, and `frames` read
+/// whole or restarted every few frames) give the same frames, errors and
+/// state on the same chunks, so that every conformance case covers them
+/// too.
 pub(crate) fn run<'a>(config: &DecoderConfig, chunks: impl IntoIterator<Item = &'a [u8]>) -> Run {
     let chunks: Vec<&[u8]> = chunks.into_iter().collect();
     let run = run_decoder(
         &mut Decoder::with_config(config.clone()),
         chunks.iter().copied(),
     );
-    let borrowed = run_borrowed(&mut Decoder::with_config(config.clone()), &chunks);
-    assert_eq!(
-        (
-            &borrowed.outs,
-            &borrowed.last_event_id,
-            borrowed.incomplete,
-            borrowed.stopped
-        ),
-        (&run.outs, &run.last_event_id, run.incomplete, run.stopped),
-        "decode_slice differs from decode on {chunks:?}"
-    );
+    for how in [
+        Borrowing::Slice,
+        Borrowing::Frames(usize::MAX),
+        Borrowing::Frames(2),
+    ] {
+        let borrowed = run_borrowed(&mut Decoder::with_config(config.clone()), &chunks, how);
+        assert_eq!(
+            (
+                &borrowed.outs,
+                &borrowed.last_event_id,
+                borrowed.incomplete,
+                borrowed.stopped
+            ),
+            (&run.outs, &run.last_event_id, run.incomplete, run.stopped),
+            "{how:?} differs from decode on {chunks:?}"
+        );
+    }
     run
 }
 
-/// Feeds `chunks` to `dec.decode_slice`, each frame copied to an owned one
-/// while it is borrowed, then `decode_slice_eof` until `Ok(None)`.
-pub(crate) fn run_borrowed(dec: &mut Decoder, chunks: &[&[u8]]) -> Run {
+/// How [`run_borrowed`] reads each chunk.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Borrowing {
+    /// `Decoder::decode_slice` until `Ok(None)`.
+    Slice,
+    /// `Decoder::frames`, given up after this many frames and started
+    /// again on its `rest()` (a new line index, on a tail of the chunk).
+    Frames(usize),
+}
+
+/// Feeds `chunks` to `dec` through a borrowing entry point, each frame
+/// copied to an owned one while it is borrowed, then `decode_slice_eof`
+/// until `Ok(None)`.
+pub(crate) fn run_borrowed(dec: &mut Decoder, chunks: &[&[u8]], how: Borrowing) -> Run {
     let mut outs = Vec::new();
     let mut push = |r: Result<Option<resse_codec::FrameRef<'_>>, DecodeError>| match r {
         Ok(Some(f)) => {
@@ -156,9 +174,25 @@ pub(crate) fn run_borrowed(dec: &mut Decoder, chunks: &[&[u8]]) -> Run {
     for chunk in chunks {
         let mut rest = *chunk;
         let mut budget = MAX_OUTPUTS_PER_CALL_SITE;
-        while push(dec.decode_slice(&mut rest)) {
-            budget -= 1;
-            assert!(budget > 0, "decode_slice never returned Ok(None)");
+        match how {
+            Borrowing::Slice => {
+                while push(dec.decode_slice(&mut rest)) {
+                    budget -= 1;
+                    assert!(budget > 0, "decode_slice never returned Ok(None)");
+                }
+            }
+            Borrowing::Frames(every) => 'chunk: loop {
+                let mut frames = dec.frames(rest);
+                for _ in 0..every {
+                    if !push(frames.next()) {
+                        rest = frames.rest();
+                        break 'chunk;
+                    }
+                    budget -= 1;
+                    assert!(budget > 0, "frames never returned Ok(None)");
+                }
+                rest = frames.rest();
+            },
         }
         assert!(rest.is_empty(), "Ok(None) before the chunk was used up");
     }

@@ -1,0 +1,282 @@
+//! The line index of [`Decoder::frames`](super::Decoder::frames): where the
+//! CR and LF bytes of a chunk are, and which bytes have their high bit set
+//! (are not ASCII), one bit per byte, built for a window of the chunk at a
+//! time with vector compares.
+//!
+//! Why: reading event after event, each line-end search starts where the
+//! last one ended, so every event waits for the previous one's search (load,
+//! compare, count trailing zeros, next position). Built ahead for the whole
+//! window, the bitmap has no such chain (its compares do not depend on
+//! where a line ends), and finding the next line end is one load and one
+//! `tzcnt` from a word that is already in the L1 cache.
+//!
+//! The index only describes the chunk it was built on; the decoder holds one
+//! only inside a [`ChunkFrames`](super::ChunkFrames), which borrows that
+//! chunk for as long as the index lives. It is an accelerator: every answer
+//! is exactly what a byte-by-byte reading of the chunk gives (tested below),
+//! and a question it has no bits for (before its window) rebuilds it there.
+//!
+//! This module uses `unsafe` for one thing only: calling the SSE2 compare
+//! function, whose target feature is enabled for the whole build
+//! (`cfg(target_feature = "sse2")`, the x86-64 baseline). Elsewhere a
+//! word-at-a-time version builds the same bits.
+#![allow(unsafe_code)]
+
+/// Words of 64 bits per window: 4 KiB of input, 1 KiB of index.
+const WINDOW_WORDS: usize = 64;
+
+/// The bytes a window covers.
+const WINDOW: usize = WINDOW_WORDS * 64;
+
+/// Line ends and non-ASCII bytes of a window of one chunk.
+#[derive(Clone)]
+pub(crate) struct LineIndex {
+    /// Chunk offset of the window's first byte (a multiple of 64).
+    base: usize,
+    /// How many words of the window are built (0: none).
+    words: usize,
+    /// Bit `i` of word `w`: byte `base + 64 w + i` is CR or LF.
+    eol: [u64; WINDOW_WORDS],
+    /// Bit `i` of word `w`: byte `base + 64 w + i` has its high bit set.
+    high: [u64; WINDOW_WORDS],
+}
+
+impl core::fmt::Debug for LineIndex {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("LineIndex")
+            .field("base", &self.base)
+            .field("words", &self.words)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LineIndex {
+    /// An index with nothing built.
+    pub(crate) const fn new() -> Self {
+        Self {
+            base: 0,
+            words: 0,
+            eol: [0; WINDOW_WORDS],
+            high: [0; WINDOW_WORDS],
+        }
+    }
+
+    /// The first CR or LF of `chunk` at or after `from`, and whether the
+    /// bytes `from..` up to it are known to be ASCII (`false`: not ASCII,
+    /// or not known because the line is longer than a window). `chunk` must
+    /// be the chunk the index was built on (or nothing built yet).
+    #[inline(always)]
+    pub(crate) fn find(&mut self, chunk: &[u8], from: usize) -> Option<(usize, bool)> {
+        let mut w = (from >> 6).wrapping_sub(self.base >> 6);
+        if w >= self.words {
+            if !self.build(chunk, from) {
+                return None;
+            }
+            w = 0;
+        }
+        let first = w;
+        let base = self.base;
+        let mut m = self.eol[w] & (u64::MAX << (from & 63));
+        while m == 0 {
+            w += 1;
+            if w == self.words {
+                if !self.build(chunk, self.base + WINDOW) {
+                    return None;
+                }
+                w = 0;
+            }
+            m = self.eol[w];
+        }
+        let end = self.base + (w << 6) + m.trailing_zeros() as usize;
+        let ascii = base == self.base && self.ascii_words(first, w, from, end);
+        Some((end, ascii))
+    }
+
+    /// No byte in `from..end` (both in words `first..=last`) has its high
+    /// bit set.
+    #[inline(always)]
+    fn ascii_words(&self, first: usize, last: usize, from: usize, end: usize) -> bool {
+        let head = u64::MAX << (from & 63);
+        let tail = (1u64 << (end & 63)).wrapping_sub(1);
+        if first == last {
+            return self.high[first] & head & tail == 0;
+        }
+        self.high[first] & head == 0
+            && self.high[first + 1..last].iter().all(|&h| h == 0)
+            && self.high[last] & tail == 0
+    }
+
+    /// Builds the window of `chunk` that starts with the word holding
+    /// `from`; `false` when `from` is past the chunk.
+    #[cold]
+    #[inline(never)]
+    fn build(&mut self, chunk: &[u8], from: usize) -> bool {
+        if from >= chunk.len() {
+            return false;
+        }
+        self.base = from & !63;
+        let bytes = &chunk[self.base..chunk.len().min(self.base + WINDOW)];
+        self.words = bytes.len().div_ceil(64);
+        let mut blocks = bytes.chunks_exact(64);
+        for (w, block) in (&mut blocks).enumerate() {
+            let block: &[u8; 64] = block.try_into().expect("chunks_exact(64)");
+            (self.eol[w], self.high[w]) = masks(block);
+        }
+        let rest = blocks.remainder();
+        if !rest.is_empty() {
+            // Padding bytes are neither line ends nor high.
+            let mut block = [0u8; 64];
+            block[..rest.len()].copy_from_slice(rest);
+            (self.eol[self.words - 1], self.high[self.words - 1]) = masks(&block);
+        }
+        true
+    }
+}
+
+/// `(line ends, high bits)` of a 64-byte block, bit `i` for byte `i`.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn masks(block: &[u8; 64]) -> (u64, u64) {
+    // SAFETY: `masks_sse2` needs only SSE2, which this build enables for
+    // every CPU it runs on (the `cfg` above).
+    unsafe { masks_sse2(block) }
+}
+
+/// As [`masks`], a word at a time (targets without SSE2).
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline(always)]
+fn masks(block: &[u8; 64]) -> (u64, u64) {
+    masks_swar(block)
+}
+
+/// [`masks`] with SSE2: 16 bytes a step, two compares and two `movemask`s.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[target_feature(enable = "sse2")]
+#[inline]
+fn masks_sse2(block: &[u8; 64]) -> (u64, u64) {
+    use core::arch::x86_64::{
+        _mm_cmpeq_epi8, _mm_movemask_epi8, _mm_or_si128, _mm_set_epi64x, _mm_set1_epi8,
+    };
+    let lf = _mm_set1_epi8(b'\n' as i8);
+    let cr = _mm_set1_epi8(b'\r' as i8);
+    let mut eol = 0u64;
+    let mut high = 0u64;
+    for (k, part) in block.chunks_exact(16).enumerate() {
+        let lo = u64::from_le_bytes(part[..8].try_into().expect("16 bytes"));
+        let hi = u64::from_le_bytes(part[8..].try_into().expect("16 bytes"));
+        // Two 8-byte reads that the compiler merges into one vector load.
+        let v = _mm_set_epi64x(hi as i64, lo as i64);
+        let e = _mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, cr));
+        eol |= u64::from(_mm_movemask_epi8(e) as u16) << (16 * k);
+        high |= u64::from(_mm_movemask_epi8(v) as u16) << (16 * k);
+    }
+    (eol, high)
+}
+
+/// [`masks`] a word at a time: an exact per-byte equality test (no borrow
+/// crosses bytes), then the eight flags gathered into eight bits by one
+/// multiplication.
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+fn masks_swar(block: &[u8; 64]) -> (u64, u64) {
+    use super::eol::{HI, LO};
+    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    // High bit set in each byte of `w` that is zero, exactly.
+    let zero = |w: u64| !(((w & LOW7).wrapping_add(LOW7)) | w) & HI;
+    // The high bit of byte `k` moved to bit `k`.
+    let gather = |m: u64| ((m >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56;
+    let mut eol = 0u64;
+    let mut high = 0u64;
+    for (k, part) in block.chunks_exact(8).enumerate() {
+        let w = u64::from_le_bytes(part.try_into().expect("8 bytes"));
+        let e = zero(w ^ (LO * u64::from(b'\n'))) | zero(w ^ (LO * u64::from(b'\r')));
+        eol |= gather(e) << (8 * k);
+        high |= gather(w & HI) << (8 * k);
+    }
+    (eol, high)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{LineIndex, WINDOW, masks, masks_swar};
+    use alloc::vec::Vec;
+
+    fn reference(block: &[u8]) -> (u64, u64) {
+        let mut eol = 0;
+        let mut high = 0;
+        for (i, &b) in block.iter().enumerate() {
+            eol |= u64::from(b == b'\n' || b == b'\r') << i;
+            high |= u64::from(b >= 0x80) << i;
+        }
+        (eol, high)
+    }
+
+    /// Both ways of building the bits agree with a byte-by-byte reading on
+    /// every byte value at every position.
+    #[test]
+    fn masks_agree_with_a_byte_by_byte_reading() {
+        for value in 0..=255u8 {
+            for at in 0..64 {
+                for fill in [b'x', 0x00, 0xFF, b'\n', 0x0B, 0x8D] {
+                    let mut block = [fill; 64];
+                    block[at] = value;
+                    let want = reference(&block);
+                    assert_eq!(masks(&block), want, "{value:#x} at {at} in {fill:#x}");
+                    assert_eq!(masks_swar(&block), want, "{value:#x} at {at} in {fill:#x}");
+                }
+            }
+        }
+    }
+
+    /// `find` answers exactly what a byte-by-byte reading of the chunk says,
+    /// from every position, on a chunk of three and a half windows with
+    /// lines of every length up to past a window, non-ASCII bytes and both
+    /// terminators; the ASCII verdict is never wrong, and exact for lines
+    /// inside one window.
+    #[test]
+    fn find_agrees_with_a_byte_by_byte_reading() {
+        let mut chunk = Vec::new();
+        let mut len = 0;
+        while chunk.len() < 3 * WINDOW + WINDOW / 2 {
+            for i in 0..len {
+                chunk.push(if i % 37 == 36 && len % 3 == 0 {
+                    0xC3
+                } else {
+                    b'a'
+                });
+            }
+            chunk.push(if len % 2 == 0 { b'\n' } else { b'\r' });
+            len = (len * 7 + 13) % (WINDOW + 300);
+        }
+        chunk.extend_from_slice(b"tail without a line end");
+        // Questions in order (as the decoder asks them), then from anywhere.
+        let mut index = LineIndex::new();
+        let mut order: Vec<usize> = (0..=chunk.len()).collect();
+        order.extend((0..=chunk.len()).rev().step_by(61));
+        for from in order {
+            let want = chunk[from.min(chunk.len())..]
+                .iter()
+                .position(|&b| b == b'\n' || b == b'\r')
+                .map(|i| from + i);
+            let got = index.find(&chunk, from);
+            assert_eq!(got.map(|(end, _)| end), want, "from {from}");
+            if let Some((end, ascii)) = got {
+                let is_ascii = chunk[from..end].is_ascii();
+                assert!(!ascii || is_ascii, "from {from} to {end}");
+                if index.base <= from {
+                    // The window did not move on while searching: exact.
+                    assert_eq!(ascii, is_ascii, "from {from} to {end}");
+                }
+            }
+        }
+    }
+
+    /// An empty chunk, and questions at and past the end.
+    #[test]
+    fn find_past_the_end_is_none() {
+        let mut index = LineIndex::new();
+        assert_eq!(index.find(b"", 0), None);
+        assert_eq!(index.find(b"ab\n", 3), None);
+        assert_eq!(index.find(b"ab\n", 2), Some((2, true)));
+        assert_eq!(index.find(b"ab\n", 9), None);
+    }
+}
