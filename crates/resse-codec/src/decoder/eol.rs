@@ -44,11 +44,22 @@ pub(crate) struct Eol {
 }
 
 impl Eol {
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             #[cfg(target_arch = "x86_64")]
             avx2: memchr::arch::x86_64::avx2::memchr::Two::new(b'\n', b'\r'),
         }
+    }
+
+    /// Whether this CPU has AVX2 (`memchr` checked it when it built the
+    /// searcher: at run time with `std`, else from the build's target
+    /// features).
+    #[inline]
+    pub(crate) fn avx2(&self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        return self.avx2.is_some();
+        #[cfg(not(target_arch = "x86_64"))]
+        false
     }
 
     /// The index of the first CR or LF in `hay`, with a vector search.

@@ -39,6 +39,8 @@ pub(crate) struct LineIndex {
     eol: [u64; WINDOW_WORDS],
     /// Bit `i` of word `w`: byte `base + 64 w + i` has its high bit set.
     high: [u64; WINDOW_WORDS],
+    /// The CPU has AVX2 (as found by `memchr`): 32 bytes a compare.
+    avx2: bool,
 }
 
 impl core::fmt::Debug for LineIndex {
@@ -51,13 +53,15 @@ impl core::fmt::Debug for LineIndex {
 }
 
 impl LineIndex {
-    /// An index with nothing built.
-    pub(crate) const fn new() -> Self {
+    /// An index with nothing built. `avx2`: the CPU has AVX2, as
+    /// [`Eol::avx2`](super::Eol::avx2) found.
+    pub(crate) const fn new(avx2: bool) -> Self {
         Self {
             base: 0,
             words: 0,
             eol: [0; WINDOW_WORDS],
             high: [0; WINDOW_WORDS],
+            avx2,
         }
     }
 
@@ -74,36 +78,32 @@ impl LineIndex {
             }
             w = 0;
         }
-        let first = w;
-        let base = self.base;
-        let mut m = self.eol[w] & (u64::MAX << (from & 63));
+        // `w < self.words <= WINDOW_WORDS`: the masks below change nothing
+        // and spare the bounds checks.
+        let mut valid = u64::MAX << (from & 63);
+        let mut m = self.eol[w & (WINDOW_WORDS - 1)] & valid;
+        // High bits seen before the line end (any bit set: not ASCII, or
+        // not known).
+        let mut seen = 0;
         while m == 0 {
+            seen |= self.high[w & (WINDOW_WORDS - 1)] & valid;
+            valid = u64::MAX;
             w += 1;
             if w == self.words {
                 if !self.build(chunk, self.base + WINDOW) {
                     return None;
                 }
+                // The window moved on: what came before is not known.
+                seen = 1;
                 w = 0;
             }
-            m = self.eol[w];
+            m = self.eol[w & (WINDOW_WORDS - 1)];
         }
+        // The bits below the line end.
+        let below = (m & m.wrapping_neg()).wrapping_sub(1);
+        seen |= self.high[w & (WINDOW_WORDS - 1)] & valid & below;
         let end = self.base + (w << 6) + m.trailing_zeros() as usize;
-        let ascii = base == self.base && self.ascii_words(first, w, from, end);
-        Some((end, ascii))
-    }
-
-    /// No byte in `from..end` (both in words `first..=last`) has its high
-    /// bit set.
-    #[inline(always)]
-    fn ascii_words(&self, first: usize, last: usize, from: usize, end: usize) -> bool {
-        let head = u64::MAX << (from & 63);
-        let tail = (1u64 << (end & 63)).wrapping_sub(1);
-        if first == last {
-            return self.high[first] & head & tail == 0;
-        }
-        self.high[first] & head == 0
-            && self.high[first + 1..last].iter().all(|&h| h == 0)
-            && self.high[last] & tail == 0
+        Some((end, seen == 0))
     }
 
     /// Builds the window of `chunk` that starts with the word holding
@@ -117,19 +117,64 @@ impl LineIndex {
         self.base = from & !63;
         let bytes = &chunk[self.base..chunk.len().min(self.base + WINDOW)];
         self.words = bytes.len().div_ceil(64);
-        let mut blocks = bytes.chunks_exact(64);
-        for (w, block) in (&mut blocks).enumerate() {
-            let block: &[u8; 64] = block.try_into().expect("chunks_exact(64)");
-            (self.eol[w], self.high[w]) = masks(block);
-        }
-        let rest = blocks.remainder();
-        if !rest.is_empty() {
+        let whole = bytes.len() / 64 * 64;
+        self.fill(&bytes[..whole], 0);
+        if whole < bytes.len() {
             // Padding bytes are neither line ends nor high.
             let mut block = [0u8; 64];
-            block[..rest.len()].copy_from_slice(rest);
-            (self.eol[self.words - 1], self.high[self.words - 1]) = masks(&block);
+            block[..bytes.len() - whole].copy_from_slice(&bytes[whole..]);
+            self.fill(&block, self.words - 1);
         }
         true
+    }
+
+    /// Builds the words from `at` on for `blocks` (whole 64-byte blocks).
+    #[inline(always)]
+    fn fill(&mut self, blocks: &[u8], at: usize) {
+        let eol = &mut self.eol[at..];
+        let high = &mut self.high[at..];
+        #[cfg(target_arch = "x86_64")]
+        if self.avx2 {
+            // SAFETY: `avx2` is set only where `memchr` found AVX2 on this
+            // CPU (`Eol::avx2`).
+            unsafe { fill_avx2(blocks, eol, high) };
+            return;
+        }
+        fill(blocks, eol, high);
+    }
+}
+
+/// The words of `blocks` (whole 64-byte blocks) into `eol` and `high`.
+#[inline(always)]
+fn fill(blocks: &[u8], eol: &mut [u64], high: &mut [u64]) {
+    for ((block, e), h) in blocks.chunks_exact(64).zip(eol).zip(high) {
+        (*e, *h) = masks(block.try_into().expect("chunks_exact(64)"));
+    }
+}
+
+/// [`fill`] with AVX2: 32 bytes a step.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn fill_avx2(blocks: &[u8], eol: &mut [u64], high: &mut [u64]) {
+    use core::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_movemask_epi8, _mm256_or_si256, _mm256_set_epi64x,
+        _mm256_set1_epi8,
+    };
+    let lf = _mm256_set1_epi8(b'\n' as i8);
+    let cr = _mm256_set1_epi8(b'\r' as i8);
+    // Four 8-byte reads that the compiler merges into one vector load.
+    let load = |half: &[u8]| -> __m256i {
+        let word =
+            |k: usize| i64::from_le_bytes(half[8 * k..8 * k + 8].try_into().expect("32 bytes"));
+        _mm256_set_epi64x(word(3), word(2), word(1), word(0))
+    };
+    for ((block, e), h) in blocks.chunks_exact(64).zip(eol).zip(high) {
+        let (a, b) = (load(&block[..32]), load(&block[32..]));
+        let ea = _mm256_or_si256(_mm256_cmpeq_epi8(a, lf), _mm256_cmpeq_epi8(a, cr));
+        let eb = _mm256_or_si256(_mm256_cmpeq_epi8(b, lf), _mm256_cmpeq_epi8(b, cr));
+        let mask = |v| u64::from(_mm256_movemask_epi8(v) as u32);
+        *e = mask(ea) | mask(eb) << 32;
+        *h = mask(a) | mask(b) << 32;
     }
 }
 
@@ -197,6 +242,7 @@ fn masks_swar(block: &[u8; 64]) -> (u64, u64) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Eol;
     use super::{LineIndex, WINDOW, masks, masks_swar};
     use alloc::vec::Vec;
 
@@ -222,6 +268,11 @@ mod tests {
                     let want = reference(&block);
                     assert_eq!(masks(&block), want, "{value:#x} at {at} in {fill:#x}");
                     assert_eq!(masks_swar(&block), want, "{value:#x} at {at} in {fill:#x}");
+                    for avx2 in [false, Eol::new().avx2()] {
+                        let mut index = LineIndex::new(avx2);
+                        index.fill(&block, 0);
+                        assert_eq!((index.eol[0], index.high[0]), want, "avx2 {avx2}");
+                    }
                 }
             }
         }
@@ -249,7 +300,12 @@ mod tests {
         }
         chunk.extend_from_slice(b"tail without a line end");
         // Questions in order (as the decoder asks them), then from anywhere.
-        let mut index = LineIndex::new();
+        for avx2 in [false, Eol::new().avx2()] {
+            find_agrees_on(&chunk, LineIndex::new(avx2));
+        }
+    }
+
+    fn find_agrees_on(chunk: &[u8], mut index: LineIndex) {
         let mut order: Vec<usize> = (0..=chunk.len()).collect();
         order.extend((0..=chunk.len()).rev().step_by(61));
         for from in order {
@@ -257,7 +313,7 @@ mod tests {
                 .iter()
                 .position(|&b| b == b'\n' || b == b'\r')
                 .map(|i| from + i);
-            let got = index.find(&chunk, from);
+            let got = index.find(chunk, from);
             assert_eq!(got.map(|(end, _)| end), want, "from {from}");
             if let Some((end, ascii)) = got {
                 let is_ascii = chunk[from..end].is_ascii();
@@ -273,7 +329,7 @@ mod tests {
     /// An empty chunk, and questions at and past the end.
     #[test]
     fn find_past_the_end_is_none() {
-        let mut index = LineIndex::new();
+        let mut index = LineIndex::new(Eol::new().avx2());
         assert_eq!(index.find(b"", 0), None);
         assert_eq!(index.find(b"ab\n", 3), None);
         assert_eq!(index.find(b"ab\n", 2), Some((2, true)));

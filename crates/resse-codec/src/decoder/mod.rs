@@ -460,11 +460,12 @@ impl Decoder {
     /// ```
     #[inline]
     pub fn frames<'d, 'c>(&'d mut self, chunk: &'c [u8]) -> ChunkFrames<'d, 'c> {
+        let index = LineIndex::new(self.eol.avx2());
         ChunkFrames {
             decoder: self,
             chunk,
             at: 0,
-            index: LineIndex::new(),
+            index,
         }
     }
 
