@@ -18,9 +18,12 @@
 //!    lie within a chunk are then sliced from it without any copy. If you
 //!    use each event before reading the next (a parser of LLM responses, a
 //!    CLI), [`Decoder::decode_slice`] hands out [`FrameRef`]s whose texts
-//!    borrow from your `&[u8]` chunk: no reference count, no allocation.
+//!    borrow from your `&[u8]` chunk: no reference count, no allocation;
+//!    [`Decoder::frames`] reads a whole chunk that way, faster (see
+//!    [`ChunkFrames`]).
 //! 3. At the end of the stream call [`Decoder::decode_eof`] (or
-//!    [`Decoder::decode_bytes_eof`]) until `Ok(None)`;
+//!    [`Decoder::decode_bytes_eof`], [`Decoder::decode_slice_eof`]) until
+//!    `Ok(None)`;
 //!    [`Decoder::incomplete_at_eof`] then says whether an unterminated event
 //!    was discarded, and [`Decoder::last_event_id`] is what to send as
 //!    `Last-Event-ID` when reconnecting.

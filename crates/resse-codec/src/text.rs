@@ -1,6 +1,7 @@
 //! [`Text`]: a cheaply clonable, `Bytes`-backed string that is always valid UTF-8.
 //!
-//! This is the only module of the crate that uses `unsafe`: it stores the fact
+//! One of the two modules of the crate that use `unsafe` (the other is the
+//! decoder's line index, for its vector compares): it stores the fact
 //! "these bytes were checked to be UTF-8" so that `as_str()` costs nothing
 //! (and `checked_str` does the same for the borrowed frames).
 //! Every constructor either validates, converts lossily, or starts from a

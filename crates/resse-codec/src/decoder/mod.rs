@@ -17,6 +17,8 @@
 //!   memory accounting of the buffers the decoder grows.
 //! * `carry`: the chunk entry points' carry (`decode_bytes`,
 //!   `decode_slice`): a block that spans chunks.
+//! * `index`: the line index of [`ChunkFrames`] (where a chunk's CR, LF and
+//!   non-ASCII bytes are, found ahead with vector compares).
 //! * `buffered`: [`BufferedDecoder`], a decoder that owns its buffer.
 
 use alloc::vec::Vec;
