@@ -315,7 +315,7 @@ impl<B: CursorBytes> Source for SliceCursor<'_, B> {
         let at = self.at;
         match &mut self.lines {
             Some(index) => index
-                .find(&self.bytes, at + from)
+                .find(eol, &self.bytes, at + from)
                 .map(|(end, ascii)| (end - at, ascii)),
             None => eol
                 .find_short_ascii(&self[from..])

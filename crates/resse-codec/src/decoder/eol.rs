@@ -64,7 +64,7 @@ impl Eol {
 
     /// The index of the first CR or LF in `hay`, with a vector search.
     #[inline]
-    pub(super) fn find(&self, hay: &[u8]) -> Option<usize> {
+    pub(crate) fn find(&self, hay: &[u8]) -> Option<usize> {
         #[cfg(target_arch = "x86_64")]
         if let Some(two) = &self.avx2 {
             return two.find(hay);

@@ -13,14 +13,18 @@
 //! The index only describes the chunk it was built on; the decoder holds one
 //! only inside a [`ChunkFrames`](super::ChunkFrames), which borrows that
 //! chunk for as long as the index lives. It is an accelerator: every answer
-//! is exactly what a byte-by-byte reading of the chunk gives (tested below),
-//! and a question it has no bits for (before its window) rebuilds it there.
+//! is exactly what a byte-by-byte reading of the chunk gives (tested below).
+//! A question outside its window rebuilds it where the question starts; a
+//! line that goes on past the window is left to the vector search, so a
+//! chunk of long lines is not indexed beyond the first window of each.
 //!
 //! This module uses `unsafe` for one thing only: calling the SSE2 compare
 //! function, whose target feature is enabled for the whole build
 //! (`cfg(target_feature = "sse2")`, the x86-64 baseline). Elsewhere a
 //! word-at-a-time version builds the same bits.
 #![allow(unsafe_code)]
+
+use super::Eol;
 
 /// Words of 64 bits per window: 4 KiB of input, 1 KiB of index.
 const WINDOW_WORDS: usize = 64;
@@ -67,10 +71,12 @@ impl LineIndex {
 
     /// The first CR or LF of `chunk` at or after `from`, and whether the
     /// bytes `from..` up to it are known to be ASCII (`false`: not ASCII,
-    /// or not known because the line is longer than a window). `chunk` must
-    /// be the chunk the index was built on (or nothing built yet).
+    /// or not known). `chunk` must be the chunk the index was built on (or
+    /// nothing built yet). A line that goes on past the window is searched
+    /// for with `eol`'s vector search instead (a long line needs no index,
+    /// and the window stays where the next short lines are).
     #[inline(always)]
-    pub(crate) fn find(&mut self, chunk: &[u8], from: usize) -> Option<(usize, bool)> {
+    pub(crate) fn find(&mut self, eol: &Eol, chunk: &[u8], from: usize) -> Option<(usize, bool)> {
         let mut w = (from >> 6).wrapping_sub(self.base >> 6);
         if w >= self.words {
             if !self.build(chunk, from) {
@@ -82,20 +88,14 @@ impl LineIndex {
         // and spare the bounds checks.
         let mut valid = u64::MAX << (from & 63);
         let mut m = self.eol[w & (WINDOW_WORDS - 1)] & valid;
-        // High bits seen before the line end (any bit set: not ASCII, or
-        // not known).
+        // High bits seen before the line end (any bit set: not ASCII).
         let mut seen = 0;
         while m == 0 {
             seen |= self.high[w & (WINDOW_WORDS - 1)] & valid;
             valid = u64::MAX;
             w += 1;
             if w == self.words {
-                if !self.build(chunk, self.base + WINDOW) {
-                    return None;
-                }
-                // The window moved on: what came before is not known.
-                seen = 1;
-                w = 0;
+                return self.find_past(eol, chunk);
             }
             m = self.eol[w & (WINDOW_WORDS - 1)];
         }
@@ -104,6 +104,15 @@ impl LineIndex {
         seen |= self.high[w & (WINDOW_WORDS - 1)] & valid & below;
         let end = self.base + (w << 6) + m.trailing_zeros() as usize;
         Some((end, seen == 0))
+    }
+
+    /// [`find`](Self::find) for a line that goes on past the window.
+    #[cold]
+    #[inline(never)]
+    fn find_past(&self, eol: &Eol, chunk: &[u8]) -> Option<(usize, bool)> {
+        let end = self.base + self.words * 64;
+        let rest = chunk.get(end..)?;
+        eol.find(rest).map(|i| (end + i, false))
     }
 
     /// Builds the window of `chunk` that starts with the word holding
@@ -242,8 +251,7 @@ fn masks_swar(block: &[u8; 64]) -> (u64, u64) {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Eol;
-    use super::{LineIndex, WINDOW, masks, masks_swar};
+    use super::{Eol, LineIndex, WINDOW, masks, masks_swar};
     use alloc::vec::Vec;
 
     fn reference(block: &[u8]) -> (u64, u64) {
@@ -313,13 +321,13 @@ mod tests {
                 .iter()
                 .position(|&b| b == b'\n' || b == b'\r')
                 .map(|i| from + i);
-            let got = index.find(chunk, from);
+            let got = index.find(&Eol::new(), chunk, from);
             assert_eq!(got.map(|(end, _)| end), want, "from {from}");
             if let Some((end, ascii)) = got {
                 let is_ascii = chunk[from..end].is_ascii();
                 assert!(!ascii || is_ascii, "from {from} to {end}");
-                if index.base <= from {
-                    // The window did not move on while searching: exact.
+                if index.base <= from && end < index.base + index.words * 64 {
+                    // Found in the window: exact.
                     assert_eq!(ascii, is_ascii, "from {from} to {end}");
                 }
             }
@@ -329,10 +337,11 @@ mod tests {
     /// An empty chunk, and questions at and past the end.
     #[test]
     fn find_past_the_end_is_none() {
-        let mut index = LineIndex::new(Eol::new().avx2());
-        assert_eq!(index.find(b"", 0), None);
-        assert_eq!(index.find(b"ab\n", 3), None);
-        assert_eq!(index.find(b"ab\n", 2), Some((2, true)));
-        assert_eq!(index.find(b"ab\n", 9), None);
+        let eol = Eol::new();
+        let mut index = LineIndex::new(eol.avx2());
+        assert_eq!(index.find(&eol, b"", 0), None);
+        assert_eq!(index.find(&eol, b"ab\n", 3), None);
+        assert_eq!(index.find(&eol, b"ab\n", 2), Some((2, true)));
+        assert_eq!(index.find(&eol, b"ab\n", 9), None);
     }
 }
