@@ -142,9 +142,10 @@ fn median(values: &mut [f64]) -> f64 {
 }
 
 /// Command line: workload names to keep (all when none), `--rounds N`,
-/// `--runner NAME` (repeatable: run only these, without the report; for
-/// counting instructions with `perf stat`, which machine noise does not
-/// change).
+/// `--runner NAME` (repeatable: run only these, in this order, with their
+/// GB/s and their paired ratios to the first instead of the report; also
+/// for counting instructions under callgrind or `perf stat`, which machine
+/// noise does not change).
 struct Args {
     benchmarking: bool,
     rounds: usize,
@@ -192,7 +193,10 @@ fn main() {
     };
     let mut runners = Runner::all();
     if !args.runners.is_empty() {
-        runners.retain(|r| args.runners.iter().any(|n| n == r.name()));
+        // In the order named: the first is what the others are compared to.
+        runners = (args.runners.iter())
+            .filter_map(|n| runners.iter().copied().find(|r| r.name() == n))
+            .collect();
     }
     println!(
         "decode_paired ({}): {} rounds, 16 KiB chunks; GB/s = 10^9 bytes/s (median); \
@@ -224,10 +228,29 @@ fn main() {
         }
         if args.benchmarking && args.runners.is_empty() {
             report(&workload, &runners, &times);
+        } else if args.benchmarking {
+            report_selected(&workload, &runners, &times);
         } else {
             // Tiny inputs in a debug build: the times mean nothing.
             println!("{}: every parser agrees with the generator", workload.name);
         }
+    }
+}
+
+/// With `--runner`: each named runner's median GB/s and its paired ratio
+/// to the first one named (for A/B runs of two binaries or two runners).
+fn report_selected(workload: &Workload, runners: &[Runner], times: &[Vec<f64>]) {
+    let bytes = workload.bytes.len() as f64;
+    for (runner, t) in runners.iter().zip(times) {
+        let mut ratios: Vec<f64> = t.iter().zip(&times[0]).map(|(o, f)| o / f).collect();
+        println!(
+            "{} {}: {:.3} GB/s; {} / it {:.3}",
+            workload.name,
+            runner.name(),
+            bytes / median(&mut t.clone()) / 1e9,
+            runners[0].name(),
+            median(&mut ratios)
+        );
     }
 }
 
