@@ -432,7 +432,7 @@ impl Decoder {
     ) -> Result<Option<FrameRef<'s>>, DecodeError> {
         let chunk: &'c [u8] = input;
         let mut at = 0;
-        let frame = self.slice_step(chunk, &mut at, None);
+        let frame = self.slice_step(chunk, &mut at, None, &mut false);
         *input = &chunk[at..];
         frame
     }
@@ -468,19 +468,23 @@ impl Decoder {
             chunk,
             at: 0,
             index,
+            plain: false,
         }
     }
 
     /// One step of `decode_slice` and `ChunkFrames::next` on `chunk` from
     /// `at` (moved past what was consumed), with the chunk's line index
-    /// when there is one.
+    /// when there is one; sets `plain` to whether the next step may go
+    /// straight to the single-line fast path (see `plain_after`).
     #[inline(always)]
     fn slice_step<'s>(
         &'s mut self,
         chunk: &'s [u8],
         at: &mut usize,
         lines: Option<&mut LineIndex>,
+        plain: &mut bool,
     ) -> Result<Option<FrameRef<'s>>, DecodeError> {
+        *plain = false;
         self.settle();
         let mut cursor = Cursor {
             bytes: chunk,
@@ -505,7 +509,20 @@ impl Decoder {
         } else {
             chunk
         };
+        *plain = self.plain_after();
         Ok(Some(self.resolve(frame, from)))
+    }
+
+    /// After a frame: nothing to let go of at the next step (`settle`), no
+    /// carry, and a plain block start, so the next step may try the
+    /// single-line fast path at once, as `slice_step` would after its
+    /// checks. A single-line event read there keeps all of this true.
+    #[inline(always)]
+    fn plain_after(&self) -> bool {
+        self.carry.is_empty()
+            && !self.joined_used
+            && self.scratch.lossy.is_empty()
+            && self.at_plain_block_start()
     }
 
     /// Decodes what [`decode_slice`](Self::decode_slice) kept at the end of
@@ -555,6 +572,8 @@ pub struct ChunkFrames<'d, 'c> {
     /// How much of `chunk` was consumed.
     at: usize,
     index: LineIndex,
+    /// The decoder is ready for the single-line fast path (`plain_after`).
+    plain: bool,
 }
 
 impl<'c> ChunkFrames<'_, 'c> {
@@ -566,8 +585,25 @@ impl<'c> ChunkFrames<'_, 'c> {
     #[inline]
     #[allow(clippy::should_implement_trait)] // a lending iterator: frames borrow `self`
     pub fn next(&mut self) -> Result<Option<FrameRef<'_>>, DecodeError> {
-        self.decoder
-            .slice_step(self.chunk, &mut self.at, Some(&mut self.index))
+        if self.plain {
+            // Straight to the commonest block, skipping the checks that the
+            // last frame already settled; anything else takes the full step.
+            let mut cursor = Cursor {
+                bytes: self.chunk,
+                at: self.at,
+                lines: Some(&mut self.index),
+            };
+            if let Some(frame) = self.decoder.single_line_event(&mut cursor) {
+                self.at = cursor.at;
+                return Ok(Some(self.decoder.resolve(frame, self.chunk)));
+            }
+        }
+        self.decoder.slice_step(
+            self.chunk,
+            &mut self.at,
+            Some(&mut self.index),
+            &mut self.plain,
+        )
     }
 
     /// What is left of the chunk: empty once [`next`](Self::next) has
