@@ -18,13 +18,21 @@
 //! line that goes on past the window is left to the vector search, so a
 //! chunk of long lines is not indexed beyond the first window of each.
 //!
-//! This module uses `unsafe` for one thing only: calling the SSE2 compare
-//! function, whose target feature is enabled for the whole build
-//! (`cfg(target_feature = "sse2")`, the x86-64 baseline). Elsewhere a
-//! word-at-a-time version builds the same bits.
+//! Only on x86-64 (see [`INDEXED`]). This module uses `unsafe` for one
+//! thing: calling the vector compare functions, whose target features are
+//! known to be there (SSE2: the x86-64 baseline, enabled for the whole
+//! build; AVX2: found on this CPU by `memchr`). Safe alternatives measured:
+//! a word-at-a-time build made `small` through `ChunkFrames` 0.92-0.95x the
+//! fastest peer instead of 2.6-2.7x (thin LTO, same machine, paired runs),
+//! slower than no index at all.
 #![allow(unsafe_code)]
 
 use super::Eol;
+
+/// Whether `ChunkFrames` reads with a line index on this target: where
+/// vector compares build it. Elsewhere it reads as `decode_slice` does (a
+/// byte- or word-at-a-time build costs more than it saves).
+pub(crate) const INDEXED: bool = cfg!(all(target_arch = "x86_64", target_feature = "sse2"));
 
 /// Words of 64 bits per window: 4 KiB of input, 1 KiB of index.
 const WINDOW_WORDS: usize = 64;
@@ -44,6 +52,7 @@ pub(crate) struct LineIndex {
     /// Bit `i` of word `w`: byte `base + 64 w + i` has its high bit set.
     high: [u64; WINDOW_WORDS],
     /// The CPU has AVX2 (as found by `memchr`): 32 bytes a compare.
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     avx2: bool,
 }
 
@@ -196,11 +205,25 @@ fn masks(block: &[u8; 64]) -> (u64, u64) {
     unsafe { masks_sse2(block) }
 }
 
-/// As [`masks`], a word at a time (targets without SSE2).
+/// As [`masks`], a byte at a time: the reference of the tests, and the
+/// build on targets without SSE2, where `ChunkFrames` does not use the
+/// index (see [`INDEXED`]).
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+fn masks_bytes(block: &[u8; 64]) -> (u64, u64) {
+    let mut eol = 0;
+    let mut high = 0;
+    for (i, &b) in block.iter().enumerate() {
+        eol |= u64::from(b == b'\n' || b == b'\r') << i;
+        high |= u64::from(b >= 0x80) << i;
+    }
+    (eol, high)
+}
+
+/// As [`masks`] (targets without SSE2).
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 #[inline(always)]
 fn masks(block: &[u8; 64]) -> (u64, u64) {
-    masks_swar(block)
+    masks_bytes(block)
 }
 
 /// [`masks`] with SSE2: 16 bytes a step, two compares and two `movemask`s.
@@ -227,45 +250,13 @@ fn masks_sse2(block: &[u8; 64]) -> (u64, u64) {
     (eol, high)
 }
 
-/// [`masks`] a word at a time: an exact per-byte equality test (no borrow
-/// crosses bytes), then the eight flags gathered into eight bits by one
-/// multiplication.
-#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
-fn masks_swar(block: &[u8; 64]) -> (u64, u64) {
-    use super::eol::{HI, LO};
-    const LOW7: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    // High bit set in each byte of `w` that is zero, exactly.
-    let zero = |w: u64| !(((w & LOW7).wrapping_add(LOW7)) | w) & HI;
-    // The high bit of byte `k` moved to bit `k`.
-    let gather = |m: u64| ((m >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56;
-    let mut eol = 0u64;
-    let mut high = 0u64;
-    for (k, part) in block.chunks_exact(8).enumerate() {
-        let w = u64::from_le_bytes(part.try_into().expect("8 bytes"));
-        let e = zero(w ^ (LO * u64::from(b'\n'))) | zero(w ^ (LO * u64::from(b'\r')));
-        eol |= gather(e) << (8 * k);
-        high |= gather(w & HI) << (8 * k);
-    }
-    (eol, high)
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{Eol, LineIndex, WINDOW, masks, masks_swar};
+    use super::{Eol, LineIndex, WINDOW, masks, masks_bytes};
     use alloc::vec::Vec;
 
-    fn reference(block: &[u8]) -> (u64, u64) {
-        let mut eol = 0;
-        let mut high = 0;
-        for (i, &b) in block.iter().enumerate() {
-            eol |= u64::from(b == b'\n' || b == b'\r') << i;
-            high |= u64::from(b >= 0x80) << i;
-        }
-        (eol, high)
-    }
-
-    /// Both ways of building the bits agree with a byte-by-byte reading on
-    /// every byte value at every position.
+    /// The vector builds (SSE2, and AVX2 where this CPU has it) agree with a
+    /// byte-by-byte reading on every byte value at every position.
     #[test]
     fn masks_agree_with_a_byte_by_byte_reading() {
         for value in 0..=255u8 {
@@ -273,9 +264,8 @@ mod tests {
                 for fill in [b'x', 0x00, 0xFF, b'\n', 0x0B, 0x8D] {
                     let mut block = [fill; 64];
                     block[at] = value;
-                    let want = reference(&block);
+                    let want = masks_bytes(&block);
                     assert_eq!(masks(&block), want, "{value:#x} at {at} in {fill:#x}");
-                    assert_eq!(masks_swar(&block), want, "{value:#x} at {at} in {fill:#x}");
                     for avx2 in [false, Eol::new().avx2()] {
                         let mut index = LineIndex::new(avx2);
                         index.fill(&block, 0);

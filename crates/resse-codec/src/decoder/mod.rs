@@ -49,6 +49,7 @@ pub(crate) use limits::grow_exact;
 
 use carry::Chunk;
 pub(crate) use eol::Eol;
+use index::INDEXED;
 pub(crate) use index::LineIndex;
 
 /// Where the decoder is: reading, skipping after an overflow, or stopped.
@@ -558,7 +559,10 @@ impl Decoder {
 /// ends of the chunk ahead, a window of 4 KiB at a time with vector
 /// compares (one bit per byte, kept in this value: 1 KiB), instead of
 /// searching from where the last event ended. Each event then no longer
-/// waits on the previous event's search.
+/// waits on the previous event's search. And after a frame that left the
+/// decoder with nothing pending, it goes straight to the fast path for a
+/// one-line event. (The line index is built on x86-64, with SSE2, or AVX2
+/// where the CPU has it; elsewhere `ChunkFrames` reads without one.)
 ///
 /// Use each frame before asking for the next, as with `decode_slice`; the
 /// frame borrows this value. Read it to the end (until `Ok(None)`): what is
@@ -591,7 +595,7 @@ impl<'c> ChunkFrames<'_, 'c> {
             let mut cursor = Cursor {
                 bytes: self.chunk,
                 at: self.at,
-                lines: Some(&mut self.index),
+                lines: INDEXED.then_some(&mut self.index),
             };
             if let Some(frame) = self.decoder.single_line_event(&mut cursor) {
                 self.at = cursor.at;
@@ -601,7 +605,7 @@ impl<'c> ChunkFrames<'_, 'c> {
         self.decoder.slice_step(
             self.chunk,
             &mut self.at,
-            Some(&mut self.index),
+            INDEXED.then_some(&mut self.index),
             &mut self.plain,
         )
     }
