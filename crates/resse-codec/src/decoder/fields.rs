@@ -45,6 +45,18 @@ pub(super) fn split_field(line: &[u8]) -> (usize, usize) {
     }
 }
 
+/// For a line that is not blank and not a comment: whether its field is
+/// `data`, and where its value starts (as [`split_field`] splits it, with
+/// the common `data:` prefix tested first).
+#[inline]
+pub(super) fn data_value(line: &[u8]) -> (bool, usize) {
+    if line.starts_with(b"data:") {
+        return (true, 5 + usize::from(line.get(5) == Some(&b' ')));
+    }
+    let (name_end, value) = split_field(line);
+    (&line[..name_end] == b"data", value)
+}
+
 /// Whether an `id` value counts: one containing NUL is ignored (spec).
 #[inline]
 pub(super) fn valid_id(value: &[u8]) -> bool {
