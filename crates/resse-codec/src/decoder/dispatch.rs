@@ -205,15 +205,25 @@ impl Decoder {
     /// copied inline; a long one is joined after the data and cut out of the
     /// same buffer (one shared handle for the two).
     ///
-    /// `None` (with nothing committed) when the data is not valid UTF-8,
-    /// which the general path handles.
+    /// `checked`: the data is known to be valid UTF-8. Else it is checked
+    /// once joined, and `None` (with nothing committed) when it is not
+    /// valid, which the general path handles.
     #[inline(always)]
     pub(super) fn join<B: Source>(
         &mut self,
         buf: &B,
         event_type: Option<Span>,
         id: Option<Span>,
+        checked: bool,
     ) -> Option<[B::Value; 2]> {
+        if checked {
+            // Committed before the copies: committed last, right before the
+            // event clones it, the clone's 16-byte load (as compiled) spans
+            // the 8-byte stores that wrote it, which cannot be forwarded.
+            if let Some(id) = id {
+                self.commit_id(buf, id);
+            }
+        }
         let len = self.data_len + self.data.len() - 1;
         let event_type = event_type.filter(|s| s.start < s.end);
         let long_type = event_type.filter(|s| s.len() > INLINE_CAP);
@@ -230,22 +240,25 @@ impl Decoder {
         if let Some(span) = long_type {
             joined.extend_from_slice(&buf[span.start..span.end]);
         }
-        // Checked here, once over the joined data, while it is in L1.
-        let from = joined.len() - len - type_len;
-        if !self.input_valid && !valid_utf8(&joined[from..from + len]) {
-            joined.truncate(from);
-            return None;
+        if !checked {
+            // Checked once over the joined data, while it is in L1.
+            let from = joined.len() - len - type_len;
+            if !valid_utf8(&joined[from..from + len]) {
+                joined.truncate(from);
+                return None;
+            }
+            if let Some(id) = id {
+                self.commit_id(buf, id);
+            }
         }
-        if let Some(id) = id {
-            self.commit_id(buf, id);
+        self.joined_used |= !B::OWNED;
+        if long_type.is_none() {
+            let event_type = event_type.map_or(B::absent(), |s| buf.short(s, &mut self.scratch));
+            let data = B::joined_data(&mut self.joined, len, &mut self.scratch);
+            return Some([event_type, data]);
         }
         let [data, long] = B::joined(&mut self.joined, len, type_len, true, &mut self.scratch);
-        self.joined_used |= !B::OWNED;
-        let event_type = match (long_type, event_type) {
-            (Some(_), _) => long,
-            (None, short) => short.map_or(B::absent(), |s| buf.short(s, &mut self.scratch)),
-        };
-        Some([event_type, data])
+        Some([long, data])
     }
 
     /// Takes the block `buf[..next]` and builds its event from slices of it,

@@ -54,6 +54,7 @@ use super::fields::{Field, field_name, valid_id, valid_utf8};
 use super::limits::LONG_LINE;
 use super::{Decoder, Mode};
 use crate::source::{Source, Span};
+use crate::text::is_ascii;
 
 /// The largest block the whole-block fast path takes: larger ones go line by
 /// line and are joined in place where the buffer allows, so that joining
@@ -197,9 +198,13 @@ impl Decoder {
             pos = next;
         };
         // Invalid UTF-8 in the data or type is counted against the limit
-        // once replaced: the general path does that.
+        // once replaced: the general path does that. A block that is all
+        // ASCII (one pass over it in the input, which the line-end search
+        // just read) needs no check of its fields, and `join` can commit its
+        // id before copying.
         let was_valid = self.input_valid;
-        let valid = |s: Span| was_valid || valid_utf8(&buf[s.start..s.end]);
+        let checked = was_valid || is_ascii(&buf[..block_end]);
+        let valid = |s: Span| checked || valid_utf8(&buf[s.start..s.end]);
         if !event_type.is_none_or(valid) {
             return bail(self);
         }
@@ -214,7 +219,7 @@ impl Decoder {
             self.input_valid = was_valid;
             return frame;
         }
-        let Some([event_type, data]) = self.join(buf, event_type, id) else {
+        let Some([event_type, data]) = self.join(buf, event_type, id, checked) else {
             return bail(self);
         };
         self.clear_block();
