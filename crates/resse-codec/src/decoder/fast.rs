@@ -50,7 +50,7 @@
 //! [event stream interpretation]: https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
 
 use super::eol::{after_eol, eol_mask};
-use super::fields::{Field, field_name, valid_id, valid_utf8};
+use super::fields::{Field, field_name, valid_id, valid_id_at, valid_utf8};
 use super::limits::LONG_LINE;
 use super::{Decoder, Mode};
 use crate::source::{Source, Span};
@@ -192,7 +192,7 @@ impl Decoder {
                     self.data_len += span.len();
                 }
                 Field::Event => event_type = Some(span),
-                Field::Id if valid_id(&buf[span.start..span.end]) => id = Some(span),
+                Field::Id if valid_id_at(buf, span.start, span.end) => id = Some(span),
                 Field::Id | Field::Comment => {}
             }
             pos = next;

@@ -3,6 +3,7 @@
 //! optional space), which `id` values count (no NUL), which `retry` values
 //! count (ASCII digits only), and the UTF-8 checks.
 
+use super::eol::{HI, LO};
 #[cfg(doc)]
 use crate::Text;
 use crate::text;
@@ -67,6 +68,23 @@ pub(super) fn valid_id(value: &[u8]) -> bool {
         return !value.iter().fold(false, |nul, &b| nul | (b == 0));
     }
     !value.contains(&0)
+}
+
+/// [`valid_id`] for the value `buf[start..end]`: an id of at most 8 bytes
+/// with 8 bytes of `buf` from its start (its line end follows it) is tested
+/// in one word, without a loop whose trip count changes with the id's
+/// length.
+#[inline(always)]
+pub(super) fn valid_id_at(buf: &[u8], start: usize, end: usize) -> bool {
+    let len = end - start;
+    if let (true, Some(word)) = (len <= 8, buf.get(start..start + 8)) {
+        let w = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+        // The bytes past the value set to 0xFF, so that only its own count.
+        let w = w | u64::MAX.checked_shl(8 * len as u32).unwrap_or(0);
+        // The has-zero-byte trick: nonzero exactly when a byte is 0.
+        return w.wrapping_sub(LO) & !w & HI == 0;
+    }
+    valid_id(&buf[start..end])
 }
 
 /// The `retry` value in milliseconds, if it is one or more ASCII digits.
