@@ -118,3 +118,34 @@ pub(super) fn replaced_len(bytes: &[u8]) -> usize {
         .map(|c| c.valid().len() + if c.invalid().is_empty() { 0 } else { 3 })
         .sum()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{valid_id, valid_id_at};
+    use alloc::vec;
+
+    /// `valid_id_at` agrees with `valid_id` for ids of every length around
+    /// the word, with a NUL at every position or none, and with 0 to 9
+    /// bytes (NULs too) after the id in the buffer.
+    #[test]
+    fn valid_id_at_agrees_with_valid_id() {
+        for len in 0..12 {
+            for nul in (0..len).map(Some).chain([None]) {
+                for after in 0..10 {
+                    for fill in [b'\n', 0] {
+                        let mut buf = vec![b'7'; len];
+                        if let Some(i) = nul {
+                            buf[i] = 0;
+                        }
+                        buf.extend(core::iter::repeat_n(fill, after));
+                        let want = valid_id(&buf[..len]);
+                        assert_eq!(valid_id_at(&buf, 0, len), want, "{len} {nul:?} {after}");
+                        let mut shifted = vec![b'x'; 3];
+                        shifted.extend_from_slice(&buf);
+                        assert_eq!(valid_id_at(&shifted, 3, 3 + len), want);
+                    }
+                }
+            }
+        }
+    }
+}
