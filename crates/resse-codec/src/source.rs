@@ -97,6 +97,14 @@ pub(crate) trait Source: core::ops::Deref<Target = [u8]> {
         scratch: &mut Scratch,
     ) -> [Self::Value; 2];
 
+    /// The text of `joined[joined.len() - len..]`, which the decoder just
+    /// joined there and checked to be valid UTF-8 (owned: split off).
+    #[inline(always)]
+    fn joined_data(joined: &mut BytesMut, len: usize, scratch: &mut Scratch) -> Self::Value {
+        let [data, _] = Self::joined(joined, len, 0, true, scratch);
+        data
+    }
+
     /// An event.
     fn event(event_type: Self::Value, data: Self::Value, last_event_id: &Text) -> Self::Frame;
     /// A `retry` frame.
@@ -153,6 +161,11 @@ macro_rules! owned_output {
                 return Text::split2_lossy(out, len);
             }
             [Text::from_utf8_lossy_or_valid(out, valid), Text::ABSENT]
+        }
+        #[inline(always)]
+        fn joined_data(joined: &mut BytesMut, len: usize, _: &mut Scratch) -> Text {
+            debug_assert_eq!(joined.len(), len);
+            Text::from_utf8_lossy_or_valid(joined.split().freeze(), true)
         }
         #[inline(always)]
         fn event(event_type: Text, data: Text, last_event_id: &Text) -> Frame {

@@ -14,13 +14,14 @@ use crate::source::Source;
 use crate::{DecodeError, Frame, text};
 
 impl Decoder {
-    /// Everything but `decode_bytes`'s fast path.
+    /// Everything but `decode_bytes`'s fast path, which it tried on `input`
+    /// when the carry was empty.
     #[inline(never)]
     pub(super) fn decode_bytes_general(
         &mut self,
         input: &mut Bytes,
     ) -> Result<Option<Frame>, DecodeError> {
-        self.decode_chunk(input)
+        self.decode_chunk_after(input, true)
     }
 
     /// `decode_bytes` and `decode_slice` past their fast path: decodes from
@@ -31,6 +32,22 @@ impl Decoder {
         &mut self,
         input: &mut I,
     ) -> Result<Option<I::Frame>, DecodeError> {
+        self.decode_chunk_after(input, false)
+    }
+
+    /// [`decode_chunk`](Self::decode_chunk); `fast_tried`: the caller tried
+    /// the fast path on `input` (if the carry is empty), so decoding straight
+    /// from the chunk starts with the general path. Trying the fast path
+    /// again would only read the block again to give up again: at each chunk
+    /// end, where the last block is cut off, that was a whole wasted pass
+    /// over it.
+    #[inline(always)]
+    fn decode_chunk_after<I: Chunk>(
+        &mut self,
+        input: &mut I,
+        fast_tried: bool,
+    ) -> Result<Option<I::Frame>, DecodeError> {
+        let mut fast_tried = fast_tried && self.carry.is_empty();
         loop {
             if self.carry.is_empty() {
                 if input.is_empty() {
@@ -38,7 +55,11 @@ impl Decoder {
                 }
                 // Straight from the chunk, without copying.
                 self.from_carry = false;
-                let frame = self.decode_from(input);
+                let frame = if fast_tried {
+                    self.decode_general(input)
+                } else {
+                    self.decode_from(input)
+                };
                 if matches!(frame, Ok(None)) && !input.is_empty() {
                     // An unfinished block: keep it (the decoder's positions
                     // stay valid, as the carry starts where `input` does).
@@ -53,6 +74,7 @@ impl Decoder {
                 }
                 return frame;
             }
+            fast_tried = false;
             if input.is_empty() {
                 return Ok(None);
             }

@@ -8,8 +8,8 @@ use bytes::BytesMut;
 
 #[cfg(doc)]
 use super::Overflow;
-use super::eol::line_at;
-use super::fields::{replaced_len, split_field, valid_utf8};
+use super::eol::Eol;
+use super::fields::{data_value, replaced_len, valid_utf8};
 use super::limits::reserve_in_steps;
 use super::{Decoder, Mode};
 use crate::source::{Source, Span};
@@ -101,7 +101,9 @@ impl Decoder {
             1 => valid_utf8(value(self.first_data)),
             _ => {
                 let mut valid = true;
-                for_each_data_value(&buf[..self.pos], |s| valid &= valid_utf8(value(s)));
+                for_each_data_value(&self.eol, &buf[..self.pos], |s| {
+                    valid &= valid_utf8(value(s))
+                });
                 valid
             }
         };
@@ -110,7 +112,9 @@ impl Decoder {
             if self.data_lines == 1 {
                 len += replaced_len(value(self.first_data));
             } else {
-                for_each_data_value(&buf[..self.pos], |s| len += replaced_len(value(s)));
+                for_each_data_value(&self.eol, &buf[..self.pos], |s| {
+                    len += replaced_len(value(s))
+                });
             }
             replaced = replaced.saturating_add(len);
         }
@@ -150,7 +154,7 @@ impl Decoder {
         };
         let valid = self.input_valid;
         if let Some(bytes) = buf.writable() {
-            let written = join_in_place(&mut bytes[..end], long_type);
+            let written = join_in_place(&self.eol, &mut bytes[..end], long_type);
             debug_assert_eq!(written, len + long_type.map_or(0, Span::len));
             let joined = buf.take(written);
             buf.advance(next - written);
@@ -164,7 +168,7 @@ impl Decoder {
         let joined = &mut self.joined;
         reserve_in_steps(joined, len + type_len, JOIN_STEP);
         let mut first = true;
-        for_each_data_value(&buf[..end], |v| {
+        for_each_data_value(&self.eol, &buf[..end], |v| {
             if !first {
                 joined.extend_from_slice(b"\n");
             }
@@ -201,15 +205,25 @@ impl Decoder {
     /// copied inline; a long one is joined after the data and cut out of the
     /// same buffer (one shared handle for the two).
     ///
-    /// `None` (with nothing committed) when the data is not valid UTF-8,
-    /// which the general path handles.
+    /// `checked`: the data is known to be valid UTF-8. Else it is checked
+    /// once joined, and `None` (with nothing committed) when it is not
+    /// valid, which the general path handles.
     #[inline(always)]
     pub(super) fn join<B: Source>(
         &mut self,
         buf: &B,
         event_type: Option<Span>,
         id: Option<Span>,
+        checked: bool,
     ) -> Option<[B::Value; 2]> {
+        if checked {
+            // Committed before the copies: committed last, right before the
+            // event clones it, the clone's 16-byte load (as compiled) spans
+            // the 8-byte stores that wrote it, which cannot be forwarded.
+            if let Some(id) = id {
+                self.commit_id(buf, id);
+            }
+        }
         let len = self.data_len + self.data.len() - 1;
         let event_type = event_type.filter(|s| s.start < s.end);
         let long_type = event_type.filter(|s| s.len() > INLINE_CAP);
@@ -226,22 +240,25 @@ impl Decoder {
         if let Some(span) = long_type {
             joined.extend_from_slice(&buf[span.start..span.end]);
         }
-        // Checked here, once over the joined data, while it is in L1.
-        let from = joined.len() - len - type_len;
-        if !self.input_valid && !valid_utf8(&joined[from..from + len]) {
-            joined.truncate(from);
-            return None;
+        if !checked {
+            // Checked once over the joined data, while it is in L1.
+            let from = joined.len() - len - type_len;
+            if !valid_utf8(&joined[from..from + len]) {
+                joined.truncate(from);
+                return None;
+            }
+            if let Some(id) = id {
+                self.commit_id(buf, id);
+            }
         }
-        if let Some(id) = id {
-            self.commit_id(buf, id);
+        self.joined_used |= !B::OWNED;
+        if long_type.is_none() {
+            let event_type = event_type.map_or(B::absent(), |s| buf.short(s, &mut self.scratch));
+            let data = B::joined_data(&mut self.joined, len, &mut self.scratch);
+            return Some([event_type, data]);
         }
         let [data, long] = B::joined(&mut self.joined, len, type_len, true, &mut self.scratch);
-        self.joined_used |= !B::OWNED;
-        let event_type = match (long_type, event_type) {
-            (Some(_), _) => long,
-            (None, short) => short.map_or(B::absent(), |s| buf.short(s, &mut self.scratch)),
-        };
-        Some([event_type, data])
+        Some([long, data])
     }
 
     /// Takes the block `buf[..next]` and builds its event from slices of it,
@@ -318,14 +335,13 @@ impl Decoder {
 
 /// Calls `f` with the value of every `data` line of `block` (whole lines,
 /// none blank), in order.
-pub(super) fn for_each_data_value(block: &[u8], mut f: impl FnMut(Span)) {
+pub(super) fn for_each_data_value(eol: &Eol, block: &[u8], mut f: impl FnMut(Span)) {
     let mut at = 0;
     while at < block.len() {
-        let (end, next) = line_at(block, at);
+        let (end, next) = eol.line_at(block, at);
         let line = &block[at..end];
         if line.first() != Some(&b':') {
-            let (name_end, value) = split_field(line);
-            if &line[..name_end] == b"data" {
+            if let (true, value) = data_value(line) {
                 f(Span {
                     start: at + value,
                     end,
@@ -342,18 +358,17 @@ pub(super) fn for_each_data_value(block: &[u8], mut f: impl FnMut(Span)) {
 /// moves towards the front: each line gives up at least its field name, so
 /// nothing is overwritten before it is moved (the event type, moved in line
 /// order too, is rotated to the end).
-pub(super) fn join_in_place(block: &mut [u8], long_type: Option<Span>) -> usize {
+pub(super) fn join_in_place(eol: &Eol, block: &mut [u8], long_type: Option<Span>) -> usize {
     let (mut w, mut at, mut first, mut type_at) = (0, 0, true, None);
     while at < block.len() {
-        let (end, next) = line_at(block, at);
+        let (end, next) = eol.line_at(block, at);
         let line = &block[at..end];
         if line.first() != Some(&b':') {
-            let (name_end, value) = split_field(line);
+            let (is_data, value) = data_value(line);
             let value = Span {
                 start: at + value,
                 end,
             };
-            let is_data = &line[..name_end] == b"data";
             if is_data && !first {
                 block[w] = b'\n';
                 w += 1;

@@ -72,6 +72,20 @@ impl Eol {
         memchr2(b'\n', b'\r', hay)
     }
 
+    /// The line of `block` (which ends with a line terminator, or is empty)
+    /// starting at `at`: where its content ends and where the next line
+    /// starts.
+    #[inline]
+    pub(super) fn line_at(&self, block: &[u8], at: usize) -> (usize, usize) {
+        let end = self.find(&block[at..]).map_or(block.len(), |i| at + i);
+        let next = match block.get(end) {
+            Some(b'\r') if block.get(end + 1) == Some(&b'\n') => end + 2,
+            Some(_) => end + 1,
+            None => end,
+        };
+        (end, next)
+    }
+
     /// The index of the first CR or LF in `hay`: a word-at-a-time scan of
     /// the first [`SHORT_SCAN`] bytes, then a vector search.
     #[inline(always)]
@@ -150,19 +164,6 @@ pub(super) fn after_eol(buf: &[u8], i: usize) -> Option<usize> {
         Some(_) => Some(i + 1),
         None => None,
     }
-}
-
-/// The line of `block` (which ends with a line terminator, or is empty)
-/// starting at `at`: where its content ends and where the next line starts.
-#[inline]
-pub(super) fn line_at(block: &[u8], at: usize) -> (usize, usize) {
-    let end = memchr2(b'\n', b'\r', &block[at..]).map_or(block.len(), |i| at + i);
-    let next = match block.get(end) {
-        Some(b'\r') if block.get(end + 1) == Some(&b'\n') => end + 2,
-        Some(_) => end + 1,
-        None => end,
-    };
-    (end, next)
 }
 
 #[cfg(test)]

@@ -35,7 +35,7 @@
 //! | one leading BOM stripped | never sees it: `at_plain_block_start` requires `!bom_pending` | as single line | runs after `general::strip_bom` | `general::strip_bom` | as single line, or inside `run_lines` |
 //! | lines end at CR, LF or CRLF | `Eol::find_short` and `eol::after_eol`, for the line and its blank line; a CR last in the buffer: gives up | `field_end` and `after_eol`; a CR last: gives up | `field_end` and `after_eol`; a CR last: stops | `Eol::find_short` and `after_eol`; a CR last in the buffer sets `skip_lf`, and the next call drops a LF that follows (`decode_general`, `limits::discard`) | `eol::eol_mask`: only a line ending in LF within 8 bytes |
 //! | comment lines (`:`) ignored, or reported with `comments(true)` | not `data:`: gives up | `fields::field_name` gives `Field::Comment` (ignored) when not reported, `None` (gives up) when reported | as whole block; a run of keep-alives outside a block goes to `skip_comment_run` | `line`: `Frame::Comment` when reported (its replaced length counted against `max_line_len`), else ignored | skips unreported comment lines only |
-//! | name and value split at the first colon, one leading space dropped | `data:` prefix; one space after it | `fields::field_name` (exactly `data:`, `event:`, `id:`; anything else: gives up), then one space | as whole block (anything else: stops) | `data:` prefix inline, else `fields::split_field` (no colon: the whole line is the name, the value empty); comments likewise; `dispatch` finds data values again with `split_field` | not a field |
+//! | name and value split at the first colon, one leading space dropped | `data:` prefix; one space after it | `fields::field_name` (exactly `data:`, `event:`, `id:`; anything else: gives up), then one space | as whole block (anything else: stops) | `data:` prefix inline, else `fields::split_field` (no colon: the whole line is the name, the value empty); comments likewise; `dispatch` finds data values again with `fields::data_value` | not a field |
 //! | `data` appended, lines joined with LF | the one line, cut from the input | spans in `self.data`; one line shared by `dispatch::shared_event`, several joined by `dispatch::join` | `general::record` (count, length, first span); the other lines are found again at `dispatch` (`for_each_data_value`, `join_in_place`) | as run of lines | not a field |
 //! | `event` sets the type (last wins; empty means `message`) | not `data:`: gives up | last one kept; an empty one dropped in `join` / `shared_event` | `record`; an empty one dropped in `join_block` / `shared_event` | as run of lines | not a field |
 //! | `id` with NUL ignored | not `data:`: gives up | `fields::valid_id` | `fields::valid_id` | `fields::valid_id` | not a field |
@@ -50,10 +50,11 @@
 //! [event stream interpretation]: https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
 
 use super::eol::{after_eol, eol_mask};
-use super::fields::{Field, field_name, valid_id, valid_utf8};
+use super::fields::{Field, field_name, valid_id, valid_id_at, valid_utf8};
 use super::limits::LONG_LINE;
 use super::{Decoder, Mode};
 use crate::source::{Source, Span};
+use crate::text::is_ascii;
 
 /// The largest block the whole-block fast path takes: larger ones go line by
 /// line and are joined in place where the buffer allows, so that joining
@@ -190,15 +191,19 @@ impl Decoder {
                     self.data_len += span.len();
                 }
                 Field::Event => event_type = Some(span),
-                Field::Id if valid_id(&buf[span.start..span.end]) => id = Some(span),
+                Field::Id if valid_id_at(buf, span.start, span.end) => id = Some(span),
                 Field::Id | Field::Comment => {}
             }
             pos = next;
         };
         // Invalid UTF-8 in the data or type is counted against the limit
-        // once replaced: the general path does that.
+        // once replaced: the general path does that. A block that is all
+        // ASCII (one pass over it in the input, which the line-end search
+        // just read) needs no check of its fields, and `join` can commit its
+        // id before copying.
         let was_valid = self.input_valid;
-        let valid = |s: Span| was_valid || valid_utf8(&buf[s.start..s.end]);
+        let checked = was_valid || is_ascii(&buf[..block_end]);
+        let valid = |s: Span| checked || valid_utf8(&buf[s.start..s.end]);
         if !event_type.is_none_or(valid) {
             return bail(self);
         }
@@ -213,7 +218,7 @@ impl Decoder {
             self.input_valid = was_valid;
             return frame;
         }
-        let Some([event_type, data]) = self.join(buf, event_type, id) else {
+        let Some([event_type, data]) = self.join(buf, event_type, id, checked) else {
             return bail(self);
         };
         self.clear_block();

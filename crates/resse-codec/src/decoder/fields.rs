@@ -3,6 +3,7 @@
 //! optional space), which `id` values count (no NUL), which `retry` values
 //! count (ASCII digits only), and the UTF-8 checks.
 
+use super::eol::{HI, LO};
 #[cfg(doc)]
 use crate::Text;
 use crate::text;
@@ -45,6 +46,18 @@ pub(super) fn split_field(line: &[u8]) -> (usize, usize) {
     }
 }
 
+/// For a line that is not blank and not a comment: whether its field is
+/// `data`, and where its value starts (as [`split_field`] splits it, with
+/// the common `data:` prefix tested first).
+#[inline]
+pub(super) fn data_value(line: &[u8]) -> (bool, usize) {
+    if line.starts_with(b"data:") {
+        return (true, 5 + usize::from(line.get(5) == Some(&b' ')));
+    }
+    let (name_end, value) = split_field(line);
+    (&line[..name_end] == b"data", value)
+}
+
 /// Whether an `id` value counts: one containing NUL is ignored (spec).
 #[inline]
 pub(super) fn valid_id(value: &[u8]) -> bool {
@@ -55,6 +68,23 @@ pub(super) fn valid_id(value: &[u8]) -> bool {
         return !value.iter().fold(false, |nul, &b| nul | (b == 0));
     }
     !value.contains(&0)
+}
+
+/// [`valid_id`] for the value `buf[start..end]`: an id of at most 8 bytes
+/// with 8 bytes of `buf` from its start (its line end follows it) is tested
+/// in one word, without a loop whose trip count changes with the id's
+/// length.
+#[inline(always)]
+pub(super) fn valid_id_at(buf: &[u8], start: usize, end: usize) -> bool {
+    let len = end - start;
+    if let (true, Some(word)) = (len <= 8, buf.get(start..start + 8)) {
+        let w = u64::from_le_bytes(word.try_into().expect("8 bytes"));
+        // The bytes past the value set to 0xFF, so that only its own count.
+        let w = w | u64::MAX.checked_shl(8 * len as u32).unwrap_or(0);
+        // The has-zero-byte trick: nonzero exactly when a byte is 0.
+        return w.wrapping_sub(LO) & !w & HI == 0;
+    }
+    valid_id(&buf[start..end])
 }
 
 /// The `retry` value in milliseconds, if it is one or more ASCII digits.
@@ -87,4 +117,35 @@ pub(super) fn replaced_len(bytes: &[u8]) -> usize {
         .utf8_chunks()
         .map(|c| c.valid().len() + if c.invalid().is_empty() { 0 } else { 3 })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{valid_id, valid_id_at};
+    use alloc::vec;
+
+    /// `valid_id_at` agrees with `valid_id` for ids of every length around
+    /// the word, with a NUL at every position or none, and with 0 to 9
+    /// bytes (NULs too) after the id in the buffer.
+    #[test]
+    fn valid_id_at_agrees_with_valid_id() {
+        for len in 0..12 {
+            for nul in (0..len).map(Some).chain([None]) {
+                for after in 0..10 {
+                    for fill in [b'\n', 0] {
+                        let mut buf = vec![b'7'; len];
+                        if let Some(i) = nul {
+                            buf[i] = 0;
+                        }
+                        buf.extend(core::iter::repeat_n(fill, after));
+                        let want = valid_id(&buf[..len]);
+                        assert_eq!(valid_id_at(&buf, 0, len), want, "{len} {nul:?} {after}");
+                        let mut shifted = vec![b'x'; 3];
+                        shifted.extend_from_slice(&buf);
+                        assert_eq!(valid_id_at(&shifted, 3, 3 + len), want);
+                    }
+                }
+            }
+        }
+    }
 }
