@@ -19,8 +19,6 @@
 //!   `decode_slice`): a block that spans chunks.
 //! * `buffered`: [`BufferedDecoder`], a decoder that owns its buffer.
 
-use alloc::vec::Vec;
-
 use bytes::{Bytes, BytesMut};
 
 use crate::borrowed::{Cursor, FrameRef};
@@ -123,9 +121,6 @@ pub struct Decoder {
     first_data: Span,
     /// Sum of the lengths of the `data` values.
     data_len: usize,
-    /// Scratch for the `data` values of `block_event`, which takes blocks of
-    /// at most [`FAST_BLOCK_MAX`](fast::FAST_BLOCK_MAX) bytes (empty between calls).
-    data: Vec<Span>,
     /// The last `event` value of the current block.
     event_type: Option<Span>,
     /// The last valid `id` value of the current block (the "last event ID
@@ -193,7 +188,6 @@ impl Decoder {
             data_lines: 0,
             first_data: Span { start: 0, end: 0 },
             data_len: 0,
-            data: Vec::new(),
             event_type: None,
             id: None,
             bom_pending: true,
@@ -271,7 +265,6 @@ impl Decoder {
     }
 
     fn clear_block(&mut self) {
-        self.data.clear();
         self.data_lines = 0;
         self.data_len = 0;
         self.event_type = None;
