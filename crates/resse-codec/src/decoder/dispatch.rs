@@ -1,8 +1,8 @@
 //! What a blank line does: commit the block's id and build its event, from
 //! slices of the input where it can (one data line, a short or long event
 //! type), else by joining the data lines, in place in a `BytesMut` or in the
-//! join buffer the decoder reuses. Also the join of the whole-block fast
-//! path, which checks UTF-8 over the joined data.
+//! join buffer the decoder reuses. Also the texts of the data the
+//! whole-block fast path joined.
 
 use bytes::BytesMut;
 
@@ -197,68 +197,38 @@ impl Decoder {
         ]
     }
 
-    /// Commits the block's `id`, then returns the event type and data of the
-    /// block in `buf` whose data lines (several) are `self.data`: the lines
-    /// are copied, joined with LF, into `self.joined`
-    /// and cut out of it (no allocation in steady state: the buffer's
-    /// memory is reused once the events are dropped). A short event type is
-    /// copied inline; a long one is joined after the data and cut out of the
-    /// same buffer (one shared handle for the two).
-    ///
-    /// `checked`: the data is known to be valid UTF-8. Else it is checked
-    /// once joined, and `None` (with nothing committed) when it is not
-    /// valid, which the general path handles.
+    /// The event type and data of a block in `buf` whose data lines
+    /// (several, `len` bytes joined with LF) `block_event` just joined at the
+    /// end of `self.joined`: the data is cut out of it (no allocation in
+    /// steady state: the buffer's memory is reused once the events are
+    /// dropped). A short event type is copied inline; a long one is joined
+    /// after the data and cut out of the same buffer (one shared handle for
+    /// the two).
     #[inline(always)]
-    pub(super) fn join<B: Source>(
+    pub(super) fn joined_parts<B: Source>(
         &mut self,
         buf: &B,
         event_type: Option<Span>,
-        id: Option<Span>,
-        checked: bool,
-    ) -> Option<[B::Value; 2]> {
-        if checked {
-            // Committed before the copies: committed last, right before the
-            // event clones it, the clone's 16-byte load (as compiled) spans
-            // the 8-byte stores that wrote it, which cannot be forwarded.
-            if let Some(id) = id {
-                self.commit_id(buf, id);
-            }
-        }
-        let len = self.data_len + self.data.len() - 1;
+        len: usize,
+    ) -> [B::Value; 2] {
         let event_type = event_type.filter(|s| s.start < s.end);
-        let long_type = event_type.filter(|s| s.len() > INLINE_CAP);
-        let joined = &mut self.joined;
-        let type_len = long_type.map_or(0, Span::len);
-        reserve_in_steps(joined, len + type_len, JOIN_STEP);
-        // Room is reserved: each append is a copy, no reallocation.
-        for (i, line) in self.data.iter().enumerate() {
-            if i > 0 {
-                joined.extend_from_slice(b"\n");
-            }
-            joined.extend_from_slice(&buf[line.start..line.end]);
-        }
-        if let Some(span) = long_type {
-            joined.extend_from_slice(&buf[span.start..span.end]);
-        }
-        if !checked {
-            // Checked once over the joined data, while it is in L1.
-            let from = joined.len() - len - type_len;
-            if !valid_utf8(&joined[from..from + len]) {
-                joined.truncate(from);
-                return None;
-            }
-            if let Some(id) = id {
-                self.commit_id(buf, id);
-            }
-        }
         self.joined_used |= !B::OWNED;
-        if long_type.is_none() {
-            let event_type = event_type.map_or(B::absent(), |s| buf.short(s, &mut self.scratch));
-            let data = B::joined_data(&mut self.joined, len, &mut self.scratch);
-            return Some([event_type, data]);
+        match event_type {
+            Some(s) if s.len() > INLINE_CAP => {
+                reserve_in_steps(&mut self.joined, s.len(), JOIN_STEP);
+                self.joined.extend_from_slice(&buf[s.start..s.end]);
+                let [data, long] =
+                    B::joined(&mut self.joined, len, s.len(), true, &mut self.scratch);
+                [long, data]
+            }
+            short => {
+                let event_type = short.map_or(B::absent(), |s| buf.short(s, &mut self.scratch));
+                [
+                    event_type,
+                    B::joined_data(&mut self.joined, len, &mut self.scratch),
+                ]
+            }
         }
-        let [data, long] = B::joined(&mut self.joined, len, type_len, true, &mut self.scratch);
-        Some([long, data])
     }
 
     /// Takes the block `buf[..next]` and builds its event from slices of it,

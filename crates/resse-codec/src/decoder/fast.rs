@@ -36,30 +36,31 @@
 //! | lines end at CR, LF or CRLF | `Eol::find_short` and `eol::after_eol`, for the line and its blank line; a CR last in the buffer: gives up | `field_end` and `after_eol`; a CR last: gives up | `field_end` and `after_eol`; a CR last: stops | `Eol::find_short` and `after_eol`; a CR last in the buffer sets `skip_lf`, and the next call drops a LF that follows (`decode_general`, `limits::discard`) | `eol::eol_mask`: only a line ending in LF within 8 bytes |
 //! | comment lines (`:`) ignored, or reported with `comments(true)` | not `data:`: gives up | `fields::field_name` gives `Field::Comment` (ignored) when not reported, `None` (gives up) when reported | as whole block; a run of keep-alives outside a block goes to `skip_comment_run` | `line`: `Frame::Comment` when reported (its replaced length counted against `max_line_len`), else ignored | skips unreported comment lines only |
 //! | name and value split at the first colon, one leading space dropped | `data:` prefix; one space after it | `fields::field_name` (exactly `data:`, `event:`, `id:`; anything else: gives up), then one space | as whole block (anything else: stops) | `data:` prefix inline, else `fields::split_field` (no colon: the whole line is the name, the value empty); comments likewise; `dispatch` finds data values again with `fields::data_value` | not a field |
-//! | `data` appended, lines joined with LF | the one line, cut from the input | spans in `self.data`; one line shared by `dispatch::shared_event`, several joined by `dispatch::join` | `general::record` (count, length, first span); the other lines are found again at `dispatch` (`for_each_data_value`, `join_in_place`) | as run of lines | not a field |
-//! | `event` sets the type (last wins; empty means `message`) | not `data:`: gives up | last one kept; an empty one dropped in `join` / `shared_event` | `record`; an empty one dropped in `join_block` / `shared_event` | as run of lines | not a field |
-//! | `id` with NUL ignored | not `data:`: gives up | `fields::valid_id` | `fields::valid_id` | `fields::valid_id` | not a field |
+//! | `data` appended, lines joined with LF | the one line, cut from the input | one line shared by `dispatch::shared_event`; from a second one on, each copied into the join buffer as it is found (`dispatch::joined_parts` cuts them out) | `general::record` (count, length, first span); the other lines are found again at `dispatch` (`for_each_data_value`, `join_in_place`) | as run of lines | not a field |
+//! | `event` sets the type (last wins; empty means `message`) | not `data:`: gives up | last one kept; an empty one dropped in `joined_parts` / `shared_event` | `record`; an empty one dropped in `join_block` / `shared_event` | as run of lines | not a field |
+//! | `id` with NUL ignored | not `data:`: gives up | `fields::valid_id_at` | `fields::valid_id` | `fields::valid_id` | not a field |
 //! | `retry` only when ASCII digits | not `data:`: gives up | `field_name` gives `None`: gives up | stops | `fields::parse_retry`, `Frame::Retry` at once | not a field |
 //! | unknown fields ignored | gives up | gives up | stops | `line` ignores them | not a field |
 //! | a blank line dispatches the block | the blank line must follow the data line | the loop ends at a blank line once there is data | returns where the blank line ends; the caller calls `dispatch` | an empty line goes to `dispatch` | a blank line right after the comment only outside a block (nothing to dispatch) |
 //! | a block without data dispatches nothing (its id still counts) | has data | no data at the blank line: gives up | `dispatch` → `shared_event` returns `None` after `commit_id` | as run of lines | nothing to dispatch |
-//! | the last event ID changes only at a blank line; an unterminated block at the end is dropped | the event carries the current one | `join` or `shared_event` commit the id (`commit_id`) once the checks passed | `dispatch` → `join_block` or `shared_event` → `commit_id` | as run of lines; `Decoder::decode_eof` drops an unterminated block uncommitted | nothing to commit |
-//! | invalid UTF-8 becomes U+FFFD, replaced length counted against `max_event_len` | invalid data: gives up | invalid type or single data line: gives up; `join` checks the joined data | `dispatch::check_replacement` | as run of lines | skipped unread |
+//! | the last event ID changes only at a blank line; an unterminated block at the end is dropped | the event carries the current one | `block_event` or `shared_event` commit the id (`commit_id`) once the checks passed | `dispatch` → `join_block` or `shared_event` → `commit_id` | as run of lines; `Decoder::decode_eof` drops an unterminated block uncommitted | nothing to commit |
+//! | invalid UTF-8 becomes U+FFFD, replaced length counted against `max_event_len` | invalid data: gives up | a block all ASCII needs no check; else invalid type, single data line or joined data: gives up | `dispatch::check_replacement` | as run of lines | skipped unread |
 //! | limits (`max_line_len`, `max_event_len`) | over either: gives up | over either, or past `FAST_BLOCK_MAX`: gives up | `limits::crossed`: stops | `crossed`, then `limits::overflow`; partial lines by `limits::check_partial` | `crossed` |
 //!
 //! [event stream interpretation]: https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
 
+use super::dispatch::JOIN_STEP;
 use super::eol::{after_eol, eol_mask};
 use super::fields::{Field, field_name, valid_id, valid_id_at, valid_utf8};
-use super::limits::LONG_LINE;
+use super::limits::{LONG_LINE, reserve_in_steps};
 use super::{Decoder, Mode};
 use crate::source::{Source, Span};
 use crate::text::is_ascii;
 
 /// The largest block the whole-block fast path takes: larger ones go line by
 /// line and are joined in place where the buffer allows, so that joining
-/// does not double their memory, and the fast path's scratch (16 bytes per
-/// data line) stays small. Checked with the event limit, at no extra cost.
+/// does not double their memory. Checked with the event limit, at no extra
+/// cost.
 pub(super) const FAST_BLOCK_MAX: usize = 16 * 1024;
 
 impl Decoder {
@@ -140,10 +141,11 @@ impl Decoder {
     /// The fast path for a whole block of `data:`, `event:` and `id:` lines
     /// (and comments that are not reported) ended by a blank line, complete
     /// in `buf`, at the start of a block: one pass that copies data lines as
-    /// it finds them and builds the event. Returns `None` (having consumed
-    /// nothing) for anything else, which the general path then handles with
-    /// exactly the same result: other fields, a limit reached, an
-    /// incomplete block, a block with no data.
+    /// it finds them (from the second on, into the join buffer) and builds
+    /// the event. Returns `None` (having consumed nothing) for anything else,
+    /// which the general path then handles with exactly the same result:
+    /// other fields, a limit reached, an incomplete block, a block with no
+    /// data.
     #[inline]
     pub(super) fn block_event<B: Source>(&mut self, buf: &mut B) -> Option<B::Frame> {
         let comments = self.config.comments;
@@ -153,9 +155,16 @@ impl Decoder {
         let mut pos = 0;
         let mut event_type = None;
         let mut id = None;
-        // `self.data` is empty here (no block state) and serves as scratch.
+        // The first data line, copied only once a second one comes (a single
+        // line is shared, not copied); how many; their total length.
+        let mut first = Span { start: 0, end: 0 };
+        let mut lines = 0;
+        let mut data_len = 0;
+        // Where this block's data is joined in `self.joined`, which holds no
+        // unfinished join here; a block given up leaves it as it was.
+        let mark = self.joined.len();
         let bail = |this: &mut Self| {
-            this.clear_block();
+            this.joined.truncate(mark);
             None
         };
         let block_end = loop {
@@ -164,7 +173,7 @@ impl Decoder {
             };
             if b == b'\n' || b == b'\r' {
                 match after_eol(buf, pos) {
-                    Some(next) if !self.data.is_empty() => break next,
+                    Some(next) if lines > 0 => break next,
                     _ => return bail(self),
                 }
             }
@@ -187,8 +196,23 @@ impl Decoder {
             };
             match field {
                 Field::Data => {
-                    self.data.push(span);
-                    self.data_len += span.len();
+                    lines += 1;
+                    data_len += span.len();
+                    if lines == 1 {
+                        first = span;
+                    } else {
+                        let joined = &mut self.joined;
+                        // Room for the rest is reserved: each append is a
+                        // copy, no reallocation.
+                        if lines == 2 {
+                            reserve_in_steps(joined, first.len() + 1 + span.len(), JOIN_STEP);
+                            joined.extend_from_slice(&buf[first.start..first.end]);
+                        } else {
+                            reserve_in_steps(joined, 1 + span.len(), JOIN_STEP);
+                        }
+                        joined.extend_from_slice(b"\n");
+                        joined.extend_from_slice(&buf[span.start..span.end]);
+                    }
                 }
                 Field::Event => event_type = Some(span),
                 Field::Id if valid_id_at(buf, span.start, span.end) => id = Some(span),
@@ -199,29 +223,31 @@ impl Decoder {
         // Invalid UTF-8 in the data or type is counted against the limit
         // once replaced: the general path does that. A block that is all
         // ASCII (one pass over it in the input, which the line-end search
-        // just read) needs no check of its fields, and `join` can commit its
-        // id before copying.
+        // just read) needs no check of its fields.
         let was_valid = self.input_valid;
         let checked = was_valid || is_ascii(&buf[..block_end]);
         let valid = |s: Span| checked || valid_utf8(&buf[s.start..s.end]);
         if !event_type.is_none_or(valid) {
             return bail(self);
         }
-        if let [first] = self.data[..] {
+        if lines == 1 {
             // One data line: shared, not copied.
             if !valid(first) {
                 return bail(self);
             }
-            self.clear_block();
             self.input_valid = true;
             let frame = self.shared_event(buf, block_end, Some(first), event_type, id);
             self.input_valid = was_valid;
             return frame;
         }
-        let Some([event_type, data]) = self.join(buf, event_type, id, checked) else {
+        if !checked && !valid_utf8(&self.joined[mark..]) {
             return bail(self);
-        };
-        self.clear_block();
+        }
+        if let Some(id) = id {
+            self.commit_id(buf, id);
+        }
+        let len = data_len + lines - 1;
+        let [event_type, data] = self.joined_parts(buf, event_type, len);
         buf.advance(block_end);
         // Built last, right where it is returned: built earlier, it would be
         // moved as a whole right after its fields were stored, which stalls

@@ -21,8 +21,6 @@
 //!   non-ASCII bytes are, found ahead with vector compares).
 //! * `buffered`: [`BufferedDecoder`], a decoder that owns its buffer.
 
-use alloc::vec::Vec;
-
 use bytes::{Bytes, BytesMut};
 
 use crate::borrowed::{Cursor, FrameRef};
@@ -128,9 +126,6 @@ pub struct Decoder {
     first_data: Span,
     /// Sum of the lengths of the `data` values.
     data_len: usize,
-    /// Scratch for the `data` values of `block_event`, which takes blocks of
-    /// at most [`FAST_BLOCK_MAX`](fast::FAST_BLOCK_MAX) bytes (empty between calls).
-    data: Vec<Span>,
     /// The last `event` value of the current block.
     event_type: Option<Span>,
     /// The last valid `id` value of the current block (the "last event ID
@@ -198,7 +193,6 @@ impl Decoder {
             data_lines: 0,
             first_data: Span { start: 0, end: 0 },
             data_len: 0,
-            data: Vec::new(),
             event_type: None,
             id: None,
             bom_pending: true,
@@ -276,7 +270,6 @@ impl Decoder {
     }
 
     fn clear_block(&mut self) {
-        self.data.clear();
         self.data_lines = 0;
         self.data_len = 0;
         self.event_type = None;
