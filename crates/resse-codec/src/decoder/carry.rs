@@ -24,25 +24,16 @@ impl Decoder {
         self.decode_chunk_after(input, true)
     }
 
-    /// `decode_bytes` and `decode_slice` past their fast path: decodes from
-    /// the chunk while no block spans chunks, else appends the chunk to the
-    /// carry a line at a time and decodes from the carry.
-    #[inline(always)]
-    pub(super) fn decode_chunk<I: Chunk>(
-        &mut self,
-        input: &mut I,
-    ) -> Result<Option<I::Frame>, DecodeError> {
-        self.decode_chunk_after(input, false)
-    }
-
-    /// [`decode_chunk`](Self::decode_chunk); `fast_tried`: the caller tried
+    /// The chunk entry points past their fast path: decodes from the chunk
+    /// while no block spans chunks, else appends the chunk to the carry a
+    /// line at a time and decodes from the carry. `fast_tried`: the caller tried
     /// the fast path on `input` (if the carry is empty), so decoding straight
     /// from the chunk starts with the general path. Trying the fast path
     /// again would only read the block again to give up again: at each chunk
     /// end, where the last block is cut off, that was a whole wasted pass
     /// over it.
     #[inline(always)]
-    fn decode_chunk_after<I: Chunk>(
+    pub(super) fn decode_chunk_after<I: Chunk>(
         &mut self,
         input: &mut I,
         fast_tried: bool,
