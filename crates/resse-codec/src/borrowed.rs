@@ -317,9 +317,7 @@ impl<B: CursorBytes> Source for SliceCursor<'_, B> {
             Some(index) => index
                 .find(eol, &self.bytes, at + from)
                 .map(|(end, ascii)| (end - at, ascii)),
-            None => eol
-                .find_short_ascii(&self[from..])
-                .map(|(i, ascii)| (from + i, ascii)),
+            None => eol.line_end_ascii(self, from),
         }
     }
 }

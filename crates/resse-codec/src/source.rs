@@ -68,8 +68,7 @@ pub(crate) trait Source: core::ops::Deref<Target = [u8]> {
     /// the chunk's line index where the buffer has one.
     #[inline(always)]
     fn line_end_ascii(&mut self, eol: &Eol, from: usize) -> Option<(usize, bool)> {
-        eol.find_short_ascii(&self[from..])
-            .map(|(i, ascii)| (from + i, ascii))
+        eol.line_end_ascii(self, from)
     }
 
     /// `piece[start..end]`.

@@ -103,6 +103,15 @@ impl Eol {
         self.scan_short::<true>(hay)
     }
 
+    /// [`find_short_ascii`](Self::find_short_ascii) on `buf[from..]`, the
+    /// line end counted from the front of `buf`: what a buffer without a
+    /// line index answers to `Source::line_end_ascii`.
+    #[inline(always)]
+    pub(crate) fn line_end_ascii(&self, buf: &[u8], from: usize) -> Option<(usize, bool)> {
+        self.find_short_ascii(&buf[from..])
+            .map(|(i, ascii)| (from + i, ascii))
+    }
+
     /// The scan of [`find_short`](Self::find_short) and
     /// [`find_short_ascii`](Self::find_short_ascii). `PRETEST`: test each
     /// word for a byte below 0x0E before the exact CR/LF mask, which pays
