@@ -491,10 +491,11 @@ impl Decoder {
         }
     }
 
-    /// One step of `decode_slice` and `ChunkFrames::next` on `chunk` from
-    /// `at` (moved past what was consumed), with the chunk's line index
-    /// when there is one; sets `plain` to whether the next step may go
-    /// straight to the single-line fast path (see `plain_after`).
+    /// One step of `ChunkFrames::next` on `chunk` from `at` (moved past what
+    /// was consumed), with the chunk's line index when there is one: what
+    /// `decode_slice` does (which keeps its own copy, see there); sets
+    /// `plain` to whether the next step may go straight to the single-line
+    /// fast path (see `plain_after`).
     #[inline(always)]
     fn slice_step<'s>(
         &'s mut self,
