@@ -23,10 +23,10 @@ mod support;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use resse_benches::{
     CHUNK_LEN, Chunking, Counts, Scale, Workload, memchr2_count, memcpy_chunks, resse_decode_bytes,
-    resse_decode_slice, resse_frames, scan_copy,
+    resse_decode_slice, resse_frames, resse_read, scan_copy,
 };
 use support::{Peer, PeerState};
 
@@ -42,6 +42,11 @@ enum Runner {
     ResseBorrowed,
     /// `Decoder::frames`: borrowed events, with the chunk's line index.
     ResseFrames,
+    /// A `ChunkDecoder` fed by reads (copies of 16 KiB) into fresh buffers,
+    /// pushed as chunks: what the blocking adapters did.
+    ReadPush,
+    /// The same reads straight into the decoder's buffer (`read_buf`).
+    ReadInPlace,
     Memchr2,
     Memcpy,
     ScanCopy,
@@ -56,6 +61,8 @@ impl Runner {
             Self::Resse,
             Self::ResseBorrowed,
             Self::ResseFrames,
+            Self::ReadPush,
+            Self::ReadInPlace,
             Self::Memchr2,
             Self::Memcpy,
             Self::ScanCopy,
@@ -72,6 +79,8 @@ impl Runner {
             Self::Resse => "resse",
             Self::ResseBorrowed => "resse-borrowed",
             Self::ResseFrames => "resse-frames",
+            Self::ReadPush => "read-push",
+            Self::ReadInPlace => "read-in-place",
             Self::Memchr2 => "memchr2_scan",
             Self::Memcpy => "memcpy",
             Self::ScanCopy => "scan+copy",
@@ -83,6 +92,7 @@ impl Runner {
 /// Buffers reused across rounds.
 struct State {
     shared: Bytes,
+    read_buf: BytesMut,
     dst: Vec<u8>,
     grow: Vec<u8>,
     peer: PeerState,
@@ -102,6 +112,11 @@ impl State {
             }
             Runner::ResseFrames => {
                 Some(resse_frames(black_box(input), CHUNK_LEN).expect("within limits"))
+            }
+            Runner::ReadPush | Runner::ReadInPlace => {
+                let in_place = runner == Runner::ReadInPlace;
+                let counts = resse_read(black_box(input), CHUNK_LEN, in_place, &mut self.read_buf);
+                Some(counts.expect("within limits"))
             }
             Runner::Memchr2 => {
                 black_box(memchr2_count(black_box(input), CHUNK_LEN));
@@ -210,6 +225,7 @@ fn main() {
         }
         let mut state = State {
             shared: workload.bytes.clone(),
+            read_buf: BytesMut::new(),
             dst: vec![0; workload.bytes.len()],
             grow: Vec::new(),
             peer: PeerState::default(),

@@ -3,11 +3,10 @@
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::BuildHasher;
-use std::io;
+use std::io::{self, Read};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
-use bytes::BytesMut;
 use resse_codec::Event;
 use resse_reconnect::Cause;
 use resse_session::{
@@ -15,7 +14,7 @@ use resse_session::{
 };
 
 use crate::connect::{Body, Connect, HttpConnector, Timeouts};
-use crate::reader::read_chunk;
+use crate::reader::READ_LEN;
 use crate::{Error, Proxy};
 
 /// Shortest read timeout: a zero timeout means "block" to `std`.
@@ -264,7 +263,6 @@ impl ClientBuilder {
             conn: None,
             close: CloseHandle::new(),
             connect_timeout: self.connect_timeout,
-            buf: BytesMut::new(),
             stopped: false,
             last_error: None,
         })
@@ -317,7 +315,6 @@ pub struct Client<C: Connect = HttpConnector> {
     conn: Option<C::Body>,
     close: CloseHandle,
     connect_timeout: Duration,
-    buf: BytesMut,
     stopped: bool,
     last_error: Option<io::Error>,
 }
@@ -528,13 +525,15 @@ impl<C: Connect> Client<C> {
             return;
         };
         let timeout = deadline.map(|d| d.saturating_duration_since(now()).max(MIN_TIMEOUT));
+        // Straight into the decoder's buffer: an event that spans reads is
+        // not copied again.
         let read = match conn.set_read_timeout(timeout) {
-            Ok(()) => read_chunk(conn, &mut self.buf),
+            Ok(()) => conn.read(self.session.body_buf(READ_LEN)),
             Err(e) => Err(e),
         };
         let t = now();
         match read {
-            Ok(chunk) if !chunk.is_empty() => self.session.handle_body(t, chunk),
+            Ok(n) if n > 0 => self.session.handle_body_read(t, n),
             _ if self.close.is_closed() => self.session.close(),
             Ok(_) => {
                 self.drop_conn();

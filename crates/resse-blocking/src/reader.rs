@@ -2,28 +2,20 @@
 
 use std::io::{self, Read};
 
-use bytes::{Bytes, BytesMut};
 use resse_codec::{ChunkDecoder, Decoder, DecoderConfig, Frame};
 
 use crate::Error;
 
 /// How many bytes one `read` call asks for.
-pub(crate) const CHUNK: usize = 8 * 1024;
-
-/// Reads one chunk from `reader` as zero-copy [`Bytes`] (empty at end of
-/// input).
-pub(crate) fn read_chunk(reader: &mut impl Read, buf: &mut BytesMut) -> io::Result<Bytes> {
-    buf.resize(CHUNK, 0);
-    let n = reader.read(&mut buf[..])?;
-    buf.truncate(n);
-    Ok(buf.split().freeze())
-}
+pub(crate) const READ_LEN: usize = 8 * 1024;
 
 /// An [`Iterator`] of decoded [`Frame`]s over any reader (a file, a socket,
 /// an HTTP response body), within the limits of a [`DecoderConfig`].
 ///
-/// Bytes are decoded as they arrive, without copying events that lie
-/// within one read. At the end of input an unterminated event is discarded,
+/// Bytes are decoded as they arrive: each read goes straight into the
+/// decoder's buffer ([`ChunkDecoder::read_buf`]), so no byte is copied
+/// again after the read, whether its event lies within one read or spans
+/// several (events are slices of that buffer). At the end of input an unterminated event is discarded,
 /// as the spec says, and the iterator ends. A decoder limit yields
 /// [`Error::Decode`] once and decoding goes on; with
 /// [`Overflow::Stop`](resse_codec::Overflow::Stop) the iterator ends after
@@ -51,7 +43,6 @@ pub(crate) fn read_chunk(reader: &mut impl Read, buf: &mut BytesMut) -> io::Resu
 pub struct EventReader<R> {
     reader: R,
     chunks: ChunkDecoder,
-    buf: BytesMut,
 }
 
 impl<R: Read> EventReader<R> {
@@ -65,7 +56,6 @@ impl<R: Read> EventReader<R> {
         Self {
             reader,
             chunks: ChunkDecoder::with_config(config),
-            buf: BytesMut::new(),
         }
     }
 
@@ -109,9 +99,9 @@ impl<R: Read> Iterator for EventReader<R> {
                 // nothing more is read.
                 return None;
             }
-            match read_chunk(&mut self.reader, &mut self.buf) {
-                Ok(chunk) if chunk.is_empty() => self.chunks.end(),
-                Ok(chunk) => self.chunks.push(chunk),
+            match self.reader.read(self.chunks.read_buf(READ_LEN)) {
+                Ok(0) => self.chunks.end(),
+                Ok(n) => self.chunks.filled(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Some(Err(e.into())),
             }

@@ -1,8 +1,9 @@
 //! [`ChunkDecoder`]: the one loop that feeds body chunks to a [`Decoder`]
 //! and hands out frames, with the end-of-input and stopped rules.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
+use crate::decoder::grow_exact;
 use crate::{DecodeError, Decoder, DecoderConfig, Frame};
 
 /// Where a [`ChunkDecoder`] is.
@@ -25,6 +26,12 @@ enum State {
 ///
 /// * **Zero-copy**: events that lie within a chunk are slices of it
 ///   ([`Decoder::decode_bytes`]).
+/// * **Reading in place**: a driver that reads from a socket (or any
+///   reader) itself can read straight into the decoder's own buffer with
+///   [`read_buf`](Self::read_buf) and [`filled`](Self::filled) instead of
+///   pushing chunks: then an event that spans reads is not copied again
+///   into the decoder's carry, and the events are still slices of that
+///   buffer.
 /// * **End of input**: after [`end`](Self::end), the complete lines still
 ///   held are decoded and an unterminated event is discarded, as the spec
 ///   says; [`incomplete_at_eof`](Self::incomplete_at_eof) then tells whether
@@ -61,7 +68,17 @@ enum State {
 #[derive(Debug)]
 pub struct ChunkDecoder {
     decoder: Decoder,
+    /// A pushed chunk, decoded without copying (`decode_bytes`).
     chunk: Bytes,
+    /// Input read in place ([`read_buf`](Self::read_buf)), decoded as
+    /// `Decoder::decode` decodes a `BytesMut`. Empty whenever `chunk` is not:
+    /// the input is one or the other, and at each switch the decoder's
+    /// positions stay valid (both count from the start of the unfinished
+    /// block, which the carry or this buffer holds).
+    buf: BytesMut,
+    /// Bytes at the end of `buf` handed out by `read_buf` and not filled
+    /// yet: never decoded.
+    unfilled: usize,
     state: State,
 }
 
@@ -78,6 +95,8 @@ impl ChunkDecoder {
         Self {
             decoder,
             chunk: Bytes::new(),
+            buf: BytesMut::new(),
+            unfilled: 0,
             state: State::Open,
         }
     }
@@ -96,7 +115,12 @@ impl ChunkDecoder {
         if self.state != State::Open || chunk.is_empty() {
             return;
         }
-        if self.chunk.is_empty() {
+        self.drop_unfilled();
+        if !self.buf.is_empty() {
+            // Input read in place is pending: the chunk goes after it.
+            grow_exact(&mut self.buf, chunk.len(), self.decoder.carry_cap());
+            self.buf.extend_from_slice(&chunk);
+        } else if self.chunk.is_empty() {
             self.chunk = chunk;
         } else {
             // A misuse, but no byte may be lost: keep both, in order.
@@ -104,6 +128,96 @@ impl ChunkDecoder {
             joined.extend_from_slice(&self.chunk);
             joined.extend_from_slice(&chunk);
             self.chunk = Bytes::from(joined);
+        }
+    }
+
+    /// A buffer of `len` bytes (zeroed) to read the next input into: the
+    /// end of the decoder's own buffer. Read into it, then say how many
+    /// bytes were read with [`filled`](Self::filled) and pull frames with
+    /// [`next_frame`](Self::next_frame) until it returns `None`, as after
+    /// [`push`](Self::push).
+    ///
+    /// Unlike pushing a chunk read elsewhere, an event that spans reads is
+    /// not copied a second time (into the decoder's carry): each byte is
+    /// copied once, by the read. Events are slices of this buffer, as they
+    /// are of a pushed chunk. The buffer grows within the decoder's memory
+    /// bound (see [`DecoderConfig`]) plus `len`.
+    ///
+    /// Bytes handed out and not [`filled`](Self::filled) (a read that
+    /// failed) are dropped before anything is decoded. Reading and pushing
+    /// may be mixed on one stream: each input is decoded after the ones
+    /// before it. A read after [`end`](Self::end), or once done, is
+    /// ignored.
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// use resse_codec::{ChunkDecoder, Frame};
+    ///
+    /// let mut socket = &b"data: hello\n\ndata: world\n\n"[..]; // any `Read`
+    /// let mut chunks = ChunkDecoder::default();
+    /// let mut data = Vec::new();
+    /// while !chunks.is_done() {
+    ///     let n = socket.read(chunks.read_buf(8))?;
+    ///     if n == 0 {
+    ///         chunks.end();
+    ///     }
+    ///     chunks.filled(n);
+    ///     while let Some(frame) = chunks.next_frame() {
+    ///         if let Frame::Event(e) = frame? {
+    ///             data.push(e.data().to_owned());
+    ///         }
+    ///     }
+    /// }
+    /// assert_eq!(data, ["hello", "world"]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn read_buf(&mut self, len: usize) -> &mut [u8] {
+        self.drop_unfilled();
+        if self.buf.is_empty() {
+            // What the decoder holds of a block that spans chunks, then a
+            // chunk pushed and not decoded yet, come before this read.
+            self.buf = self.decoder.take_carry();
+            if !self.chunk.is_empty() {
+                grow_exact(&mut self.buf, self.chunk.len(), self.decoder.carry_cap());
+                self.buf.extend_from_slice(&self.chunk);
+                self.chunk = Bytes::new();
+            }
+        }
+        if self.buf.capacity() - self.buf.len() < len && !self.buf.try_reclaim(len) {
+            // Room for this read and as much again (within the decoder's
+            // bound): the partial line this read leaves then fits beside
+            // the next read, which reclaims this memory instead of
+            // allocating again.
+            let cap = self.decoder.carry_cap();
+            let room = (len.saturating_mul(2))
+                .min(cap.saturating_sub(self.buf.len()))
+                .max(len);
+            grow_exact(&mut self.buf, room, cap);
+        }
+        let at = self.buf.len();
+        self.buf.resize(at + len, 0);
+        self.unfilled = len;
+        &mut self.buf[at..]
+    }
+
+    /// The read into [`read_buf`](Self::read_buf) gave `n` bytes (at most
+    /// the length asked for; more counts as that length). `0` adds
+    /// nothing: at the end of the input call [`end`](Self::end).
+    pub fn filled(&mut self, n: usize) {
+        let n = if self.state == State::Open {
+            n.min(self.unfilled)
+        } else {
+            0
+        };
+        let unfilled = core::mem::take(&mut self.unfilled);
+        self.buf.truncate(self.buf.len() - unfilled + n);
+    }
+
+    /// Drops what `read_buf` handed out and `filled` did not fill.
+    #[inline]
+    fn drop_unfilled(&mut self) {
+        if self.unfilled > 0 {
+            self.filled(0);
         }
     }
 
@@ -124,8 +238,13 @@ impl ChunkDecoder {
     /// comes out.
     #[inline]
     pub fn next_frame(&mut self) -> Option<Result<Frame, DecodeError>> {
+        self.drop_unfilled();
         let result = match self.state {
-            State::Open => self.decoder.decode_bytes(&mut self.chunk),
+            State::Open if self.buf.is_empty() => self.decoder.decode_bytes(&mut self.chunk),
+            State::Open => self.decoder.decode(&mut self.buf),
+            // The end of input read in place (`decode_eof` first returns
+            // what complete lines still yield).
+            State::Ended if !self.buf.is_empty() => self.decoder.decode_eof(&mut self.buf),
             // What was pushed before the end is decoded first.
             State::Ended if !self.chunk.is_empty() => {
                 match self.decoder.decode_bytes(&mut self.chunk) {
@@ -172,6 +291,8 @@ impl ChunkDecoder {
     pub fn reset(&mut self) {
         self.decoder.reset();
         self.chunk = Bytes::new();
+        self.buf.clear();
+        self.unfilled = 0;
         self.state = State::Open;
     }
 
@@ -189,6 +310,8 @@ impl ChunkDecoder {
     fn finish(&mut self) {
         self.state = State::Done;
         self.chunk = Bytes::new();
+        self.buf = BytesMut::new();
+        self.unfilled = 0;
     }
 }
 

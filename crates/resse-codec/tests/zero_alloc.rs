@@ -8,7 +8,7 @@
 #![allow(unsafe_code)]
 
 use bytes::BytesMut;
-use resse_codec::{Decoder, Frame, FrameRef};
+use resse_codec::{ChunkDecoder, Decoder, Frame, FrameRef};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -169,6 +169,46 @@ fn measure_borrowed(input: &[u8], frames: bool) -> Measured {
     }
 }
 
+/// `measure` for a `ChunkDecoder` whose input is read into its own buffer
+/// (`read_buf`, as the blocking adapters read a socket), every frame
+/// dropped at once.
+fn measure_read(input: &[u8]) -> Measured {
+    let mut decoder = ChunkDecoder::default();
+    let mut chunks = input.chunks(CHUNK);
+    let read = |decoder: &mut ChunkDecoder, chunk: &[u8]| {
+        decoder.read_buf(CHUNK)[..chunk.len()].copy_from_slice(chunk);
+        decoder.filled(chunk.len());
+        let mut events = 0;
+        while let Some(frame) = decoder.next_frame() {
+            if matches!(frame.expect("no limit hit"), Frame::Event(_)) {
+                events += 1;
+            }
+        }
+        events
+    };
+    let mut warm = 0;
+    while warm < WARM_UP {
+        warm += read(
+            &mut decoder,
+            chunks.next().expect("longer than the warm-up"),
+        );
+    }
+    let ((events, chunks), allocations) = count_allocations(|| {
+        let (mut events, mut n) = (0, 0);
+        for chunk in chunks {
+            n += 1;
+            events += read(&mut decoder, chunk);
+        }
+        (events, n)
+    });
+    assert_eq!(warm + events, EVENTS, "every event decoded");
+    Measured {
+        events,
+        chunks,
+        allocations,
+    }
+}
+
 #[test]
 fn steady_state_allocations_per_event() {
     // 1. Single-line data, the common case: zero-copy, so allocations can
@@ -208,6 +248,13 @@ fn steady_state_allocations_per_event() {
         m.events,
         m.chunks
     );
+
+    // 2b. Read into a `ChunkDecoder`'s own buffer: its memory is reclaimed
+    //     once the events are dropped, so nothing is allocated.
+    let m = measure_read(&single);
+    println!("read in place, single-line: {m:?}");
+    assert!(m.events > EVENTS / 2, "{m:?}");
+    assert_eq!(m.allocations, 0, "read in place, single-line: {m:?}");
 
     // 3. The borrowing entry point: no allocation at all in steady state,
     //    single-line or multi-line (joins reuse the decoder's buffer, events

@@ -472,20 +472,53 @@ impl ClientSession {
     /// included). `retry:` fields go to the reconnection policy. Ignored
     /// unless the stream is open.
     pub fn handle_body(&mut self, now: Instant, bytes: Bytes) {
-        let now = self.tick(now);
-        if !matches!(self.state, State::Open) || bytes.is_empty() {
-            return;
+        if self.body_arrived(now, bytes.len()) {
+            // Zero-copy: events that lie within this chunk are slices of it.
+            self.chunks.push(bytes);
+            self.drain();
         }
-        let n = bytes.len() as u64;
+    }
+
+    /// A buffer of `len` bytes to read the open stream's body into, for a
+    /// driver that reads the body itself (from a socket or any reader):
+    /// the end of the decoder's own buffer, so that an event that spans
+    /// reads is not copied again (see
+    /// [`ChunkDecoder::read_buf`](resse_codec::ChunkDecoder::read_buf)).
+    /// Then call [`handle_body_read`](Self::handle_body_read) with the
+    /// count read; a read that failed needs nothing more (what it was handed
+    /// is dropped before anything is decoded).
+    pub fn body_buf(&mut self, len: usize) -> &mut [u8] {
+        self.chunks.read_buf(len)
+    }
+
+    /// `n` body bytes were read into [`body_buf`](Self::body_buf) at `now`:
+    /// what [`handle_body`](Self::handle_body) does with a chunk. `0` adds
+    /// nothing (the end of the body is [`handle_eof`](Self::handle_eof)).
+    pub fn handle_body_read(&mut self, now: Instant, n: usize) {
+        if self.body_arrived(now, n) {
+            self.chunks.filled(n);
+            self.drain();
+        } else {
+            self.chunks.filled(0);
+        }
+    }
+
+    /// Counts `n` body bytes that arrived at `now` (the idle watchdog, the
+    /// counters); whether they are to be decoded: not unless the stream is
+    /// open.
+    fn body_arrived(&mut self, now: Instant, n: usize) -> bool {
+        let now = self.tick(now);
+        if !matches!(self.state, State::Open) || n == 0 {
+            return false;
+        }
+        let n = n as u64;
         self.conn_bytes = self.conn_bytes.saturating_add(n);
         self.total_bytes = self.total_bytes.saturating_add(n);
         self.last_byte = Some(now);
         if let Some(idle) = &mut self.idle {
             idle.on_bytes_received(now);
         }
-        // Zero-copy: events that lie within this chunk are slices of it.
-        self.chunks.push(bytes);
-        self.drain();
+        true
     }
 
     /// The body of the open stream ended at `now` (or the connection closed

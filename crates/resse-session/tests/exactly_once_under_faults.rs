@@ -457,8 +457,15 @@ impl Sim {
         }
     }
 
+    /// Body bytes to the session: pushed as a chunk, or (every other
+    /// chunk, by length) read into its buffer as the blocking client does.
     fn feed(&mut self, bytes: Bytes) {
-        self.session.handle_body(self.now, bytes);
+        if bytes.len().is_multiple_of(2) {
+            self.session.handle_body(self.now, bytes);
+        } else {
+            self.session.body_buf(bytes.len())[..].copy_from_slice(&bytes);
+            self.session.handle_body_read(self.now, bytes.len());
+        }
     }
 
     /// Ends the stream as planned; `next` is the event that would follow.

@@ -108,6 +108,14 @@ impl Decoder {
         }
     }
 
+    /// What the carry holds (the start of a block that spans chunks), taken
+    /// out to be decoded as a `BytesMut` with [`decode`](Self::decode): the
+    /// decoder's positions count from its start either way.
+    pub(crate) fn take_carry(&mut self) -> BytesMut {
+        self.settle_carry();
+        core::mem::take(&mut self.carry)
+    }
+
     /// Lets go of what `decode_slice`'s last frame pointed into: inlined
     /// as three tests, since after most frames there is nothing to do.
     #[inline(always)]

@@ -168,7 +168,7 @@ impl Decoder {
     /// The most the carry (or a [`BufferedDecoder`]'s buffer) grows to by
     /// doubling: what it may hold after `Ok(None)` (the larger limit and a
     /// line terminator) plus a read.
-    pub(super) fn carry_cap(&self) -> usize {
+    pub(crate) fn carry_cap(&self) -> usize {
         let limit = self.config.max_line_len.max(self.config.max_event_len);
         limit.saturating_add(2 + CARRY_ROOM)
     }

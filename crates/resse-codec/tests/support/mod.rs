@@ -5,8 +5,8 @@
 
 pub(crate) mod oracle;
 
-use bytes::BytesMut;
-use resse_codec::{DecodeError, Decoder, DecoderConfig, Frame};
+use bytes::{Bytes, BytesMut};
+use resse_codec::{ChunkDecoder, DecodeError, Decoder, DecoderConfig, Frame};
 
 /// Guard against a decoder that never stops producing output.
 const MAX_OUTPUTS_PER_CALL_SITE: usize = 1_000_000;
@@ -116,7 +116,8 @@ pub(crate) fn run_decoder<'a>(
 
 /// [`run_decoder`] with a fresh decoder built from `config`; checks on the
 /// way that the borrowing entry points (`decode_slice`, and `frames` read
-/// whole or restarted every few frames) give the same frames, errors and
+/// whole or restarted every few frames) and [`ChunkDecoder`] (chunks
+/// pushed, read in place, or both in turn) give the same frames, errors and
 /// state on the same chunks, so that every conformance case covers them
 /// too.
 pub(crate) fn run<'a>(config: &DecoderConfig, chunks: impl IntoIterator<Item = &'a [u8]>) -> Run {
@@ -142,7 +143,73 @@ pub(crate) fn run<'a>(config: &DecoderConfig, chunks: impl IntoIterator<Item = &
             "{how:?} differs from decode on {chunks:?}"
         );
     }
+    for how in [Feeding::Push, Feeding::Read, Feeding::Alternate] {
+        let fed = run_chunk_decoder(config, &chunks, how);
+        assert_eq!(
+            (&fed.outs, &fed.last_event_id, fed.incomplete),
+            (&run.outs, &run.last_event_id, run.incomplete),
+            "ChunkDecoder ({how:?}) differs from decode on {chunks:?}"
+        );
+    }
     run
+}
+
+/// How [`run_chunk_decoder`] gives a [`ChunkDecoder`] each chunk.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Feeding {
+    /// `push`.
+    Push,
+    /// Copied into `read_buf` (asked for a few bytes more than the chunk),
+    /// then `filled`; before every third chunk a `read_buf` that is never
+    /// filled (a read that failed).
+    Read,
+    /// `Read` and `Push` in turn.
+    Alternate,
+}
+
+/// Feeds `chunks` to a [`ChunkDecoder`] built from `config`, pulling every
+/// frame after each chunk, then ends the input and drains it.
+pub(crate) fn run_chunk_decoder(config: &DecoderConfig, chunks: &[&[u8]], how: Feeding) -> Run {
+    let mut dec = ChunkDecoder::with_config(config.clone());
+    let mut outs = Vec::new();
+    let mut pull = |dec: &mut ChunkDecoder| {
+        let mut budget = MAX_OUTPUTS_PER_CALL_SITE;
+        while let Some(r) = dec.next_frame() {
+            outs.push(match r {
+                Ok(f) => Out::Frame(f),
+                Err(e) => Out::from_error(&e),
+            });
+            budget -= 1;
+            assert!(budget > 0, "next_frame never returned None");
+        }
+    };
+    for (i, chunk) in chunks.iter().enumerate() {
+        let read = match how {
+            Feeding::Push => false,
+            Feeding::Read => true,
+            Feeding::Alternate => i % 2 == 0,
+        };
+        if read {
+            if i % 3 == 0 {
+                dec.read_buf(5).fill(b'x');
+            }
+            dec.read_buf(chunk.len() + 3)[..chunk.len()].copy_from_slice(chunk);
+            dec.filled(chunk.len());
+        } else {
+            dec.push(Bytes::copy_from_slice(chunk));
+        }
+        pull(&mut dec);
+    }
+    dec.end();
+    pull(&mut dec);
+    assert!(dec.is_done(), "not done after the end was drained");
+    Run {
+        outs,
+        last_event_id: dec.decoder().last_event_id().as_str().to_owned(),
+        incomplete: dec.incomplete_at_eof(),
+        stopped: dec.decoder().is_stopped(),
+        max_buffered: 0,
+    }
 }
 
 /// How [`run_borrowed`] reads each chunk.

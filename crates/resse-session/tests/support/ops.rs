@@ -11,7 +11,7 @@
 //! | --- | --- |
 //! | 0 | advance time by `arg²` ms (arg: next byte) |
 //! | 1 | `handle_response`, status from a table (arg) |
-//! | 2 | `handle_body` with `arg % 48` bytes; bytes `>= 0xF0` expand to SSE tokens |
+//! | 2 | `handle_body` with `arg % 48` bytes (`body_buf` and `handle_body_read` when `arg >= 0x80`); bytes `>= 0xF0` expand to SSE tokens |
 //! | 3 | `handle_eof` |
 //! | 4 | `handle_error` with a cause (arg) |
 //! | 5 | `handle_timeout(now)` (often early: spurious) |
@@ -164,7 +164,8 @@ pub(crate) fn check_session_ops(data: &[u8]) {
                 c.after(kind, before_timeout, Vec::new());
             }
             2 => {
-                let n = input.byte().unwrap_or(0) % 48;
+                let arg = input.byte().unwrap_or(0);
+                let n = arg % 48;
                 let mut chunk = Vec::new();
                 for _ in 0..n {
                     let Some(b) = input.byte() else { break };
@@ -182,7 +183,14 @@ pub(crate) fn check_session_ops(data: &[u8]) {
                 } else {
                     Vec::new()
                 };
-                c.session.handle_body(c.now, Bytes::from(chunk));
+                if arg >= 0x80 {
+                    // Read in place, as the blocking client reads, a few
+                    // bytes of the buffer left unfilled.
+                    c.session.body_buf(chunk.len() + 3)[..chunk.len()].copy_from_slice(&chunk);
+                    c.session.handle_body_read(c.now, chunk.len());
+                } else {
+                    c.session.handle_body(c.now, Bytes::from(chunk));
+                }
                 let kind = if open { Op::Body } else { Op::Ignored };
                 c.after(kind, before_timeout, expected);
             }
