@@ -1,8 +1,9 @@
 //! `resse decode`: read an SSE byte stream, print every frame as soon as it is decoded.
 //!
-//! Bytes are read from a file or stdin in reads of up to 64 KiB and pushed
-//! through a [`resse_codec::ChunkDecoder`] (optionally in smaller pieces,
-//! `--chunk-size`). After each read the output is flushed, so
+//! Bytes are read from a file or stdin in reads of up to 64 KiB (or
+//! `--chunk-size`) straight into the buffer of a
+//! [`resse_codec::ChunkDecoder`] (`read_buf`), so that no byte is copied
+//! again after its read. After each read the output is flushed, so
 //! `tail -f stream.sse | resse decode` shows events as they arrive. At end of
 //! input what the decoder holds is drained and a final end-of-stream
 //! record tells the last event id and whether an unterminated event was
@@ -21,7 +22,6 @@ use std::io::{self, BufWriter, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use bytes::Bytes;
 use clap::Args;
 use resse_codec::{
     ChunkDecoder, DEFAULT_MAX_EVENT_LEN, DEFAULT_MAX_LINE_LEN, DecodeError, DecoderConfig,
@@ -131,9 +131,12 @@ pub(crate) fn run(args: &DecodeArgs) -> Result<ExitCode, CliError> {
         skipped_event: 0,
     };
 
-    let mut chunk = vec![0_u8; READ_LEN];
+    // Each read goes straight into the decoder's buffer, at most
+    // `--chunk-size` bytes at a time.
+    let read_len = args.chunk_size.unwrap_or(READ_LEN).clamp(1, READ_LEN);
     loop {
-        let n = match input.read(&mut chunk) {
+        let buf = run.chunks.read_buf(read_len);
+        let n = match input.read(buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -143,12 +146,9 @@ pub(crate) fn run(args: &DecodeArgs) -> Result<ExitCode, CliError> {
                 return Err(CliError::Input { name, source });
             }
         };
-        let read = chunk.get(..n).unwrap_or(&chunk);
-        for piece in read.chunks(args.chunk_size.unwrap_or(n)) {
-            run.positions.feed(piece);
-            run.chunks.push(Bytes::copy_from_slice(piece));
-            run.drain()?;
-        }
+        run.positions.feed(buf.get(..n).unwrap_or(buf));
+        run.chunks.filled(n);
+        run.drain()?;
         run.out.flush().map_err(CliError::Output)?;
     }
 
