@@ -82,34 +82,21 @@ struct Measured {
     allocations: u64,
 }
 
-/// Feeds `input` in 16 KiB chunks into one reused `BytesMut`, dropping every
-/// frame at once; counts allocations from the first chunk that starts after
-/// `WARM_UP` events to the end.
-fn measure(input: &[u8]) -> Measured {
-    let mut decoder = Decoder::new();
-    let mut buf = BytesMut::with_capacity(4 * CHUNK);
+/// Feeds `input` to `decode_chunk` in 16 KiB chunks (it decodes one chunk,
+/// letting every frame go at once, and returns how many events it saw);
+/// counts allocations from the first chunk that starts after `WARM_UP`
+/// events to the end.
+fn measure_with(input: &[u8], mut decode_chunk: impl FnMut(&[u8]) -> usize) -> Measured {
     let mut chunks = input.chunks(CHUNK);
     let mut warm = 0;
     while warm < WARM_UP {
-        let chunk = chunks.next().expect("input longer than the warm-up");
-        buf.extend_from_slice(chunk);
-        while let Some(frame) = decoder.decode(&mut buf).expect("no limit hit") {
-            assert!(matches!(frame, Frame::Event(_)));
-            warm += 1;
-        }
+        warm += decode_chunk(chunks.next().expect("input longer than the warm-up"));
     }
     let ((events, chunks), allocations) = count_allocations(|| {
-        let mut events = 0;
-        let mut n = 0;
+        let (mut events, mut n) = (0, 0);
         for chunk in chunks {
             n += 1;
-            buf.extend_from_slice(chunk);
-            while let Some(frame) = decoder.decode(&mut buf).expect("no limit hit") {
-                if matches!(frame, Frame::Event(_)) {
-                    events += 1;
-                }
-                drop(frame);
-            }
+            events += decode_chunk(chunk);
         }
         (events, n)
     });
@@ -121,20 +108,25 @@ fn measure(input: &[u8]) -> Measured {
     }
 }
 
-/// `measure` for the borrowing entry points (`decode_slice`, or `frames`
-/// when `frames`): each chunk a plain slice, each event read and let go
-/// before the next.
+/// `Decoder::decode` on one reused `BytesMut` that each chunk is appended
+/// to (as `FramedRead` does).
+fn measure(input: &[u8]) -> Measured {
+    let mut decoder = Decoder::new();
+    let mut buf = BytesMut::with_capacity(4 * CHUNK);
+    measure_with(input, |chunk| {
+        buf.extend_from_slice(chunk);
+        let mut events = 0;
+        while let Some(frame) = decoder.decode(&mut buf).expect("no limit hit") {
+            events += usize::from(matches!(frame, Frame::Event(_)));
+        }
+        events
+    })
+}
+
+/// The borrowing entry points (`decode_slice`, or `frames` when `frames`):
+/// each chunk a plain slice, each event read and let go before the next.
 fn measure_borrowed(input: &[u8], frames: bool) -> Measured {
     let mut decoder = Decoder::new();
-    let mut chunks = input.chunks(CHUNK);
-    let mut warm = 0;
-    while warm < WARM_UP {
-        let mut chunk = chunks.next().expect("input longer than the warm-up");
-        while let Some(frame) = decoder.decode_slice(&mut chunk).expect("no limit hit") {
-            assert!(matches!(frame, FrameRef::Event(_)));
-            warm += 1;
-        }
-    }
     let count = |frame: FrameRef<'_>| {
         if let FrameRef::Event(e) = frame {
             assert!(!e.data().is_empty());
@@ -143,70 +135,35 @@ fn measure_borrowed(input: &[u8], frames: bool) -> Measured {
             0
         }
     };
-    let ((events, chunks), allocations) = count_allocations(|| {
+    measure_with(input, |mut chunk| {
         let mut events = 0;
-        let mut n = 0;
-        for mut chunk in chunks {
-            n += 1;
-            if frames {
-                let mut frames = decoder.frames(chunk);
-                while let Some(frame) = frames.next().expect("no limit hit") {
-                    events += count(frame);
-                }
-            } else {
-                while let Some(frame) = decoder.decode_slice(&mut chunk).expect("no limit hit") {
-                    events += count(frame);
-                }
+        if frames {
+            let mut frames = decoder.frames(chunk);
+            while let Some(frame) = frames.next().expect("no limit hit") {
+                events += count(frame);
+            }
+        } else {
+            while let Some(frame) = decoder.decode_slice(&mut chunk).expect("no limit hit") {
+                events += count(frame);
             }
         }
-        (events, n)
-    });
-    assert_eq!(warm + events, EVENTS, "every event decoded");
-    Measured {
-        events,
-        chunks,
-        allocations,
-    }
+        events
+    })
 }
 
-/// `measure` for a `ChunkDecoder` whose input is read into its own buffer
-/// (`read_buf`, as the blocking adapters read a socket), every frame
-/// dropped at once.
+/// A `ChunkDecoder` whose input is read into its own buffer (`read_buf`,
+/// as the blocking adapters read a socket).
 fn measure_read(input: &[u8]) -> Measured {
     let mut decoder = ChunkDecoder::default();
-    let mut chunks = input.chunks(CHUNK);
-    let read = |decoder: &mut ChunkDecoder, chunk: &[u8]| {
+    measure_with(input, |chunk| {
         decoder.read_buf(CHUNK)[..chunk.len()].copy_from_slice(chunk);
         decoder.filled(chunk.len());
         let mut events = 0;
         while let Some(frame) = decoder.next_frame() {
-            if matches!(frame.expect("no limit hit"), Frame::Event(_)) {
-                events += 1;
-            }
+            events += usize::from(matches!(frame.expect("no limit hit"), Frame::Event(_)));
         }
         events
-    };
-    let mut warm = 0;
-    while warm < WARM_UP {
-        warm += read(
-            &mut decoder,
-            chunks.next().expect("longer than the warm-up"),
-        );
-    }
-    let ((events, chunks), allocations) = count_allocations(|| {
-        let (mut events, mut n) = (0, 0);
-        for chunk in chunks {
-            n += 1;
-            events += read(&mut decoder, chunk);
-        }
-        (events, n)
-    });
-    assert_eq!(warm + events, EVENTS, "every event decoded");
-    Measured {
-        events,
-        chunks,
-        allocations,
-    }
+    })
 }
 
 #[test]
