@@ -72,13 +72,7 @@ impl Decoder {
         if !self.at_plain_block_start() {
             return None;
         }
-        if buf.first() == Some(&b':') && !self.config.comments {
-            // Keep-alive comment lines before a block, at a word a line
-            // (here rather than in `block_event`, whose loop stays tight).
-            if let Some(after) = self.skip_comment_run(buf, 0, true) {
-                buf.advance(after);
-            }
-        }
+        self.skip_keep_alives(buf);
         if let Some(frame) = self.single_line_event(buf) {
             return Some(frame);
         }
@@ -87,6 +81,18 @@ impl Decoder {
             return self.block_event(buf);
         }
         None
+    }
+
+    /// Keep-alive comment lines before a block, at a word a line (here
+    /// rather than in `block_event`, whose loop stays tight): consumed,
+    /// unless comments are reported.
+    #[inline(always)]
+    pub(super) fn skip_keep_alives<B: Source>(&self, buf: &mut B) {
+        if buf.first() == Some(&b':') && !self.config.comments {
+            if let Some(after) = self.skip_comment_run(buf, 0, true) {
+                buf.advance(after);
+            }
+        }
     }
 
     /// Nothing unusual is pending and no line of a block has been read: the
