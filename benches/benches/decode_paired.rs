@@ -23,10 +23,10 @@ mod support;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use resse_benches::{
-    CHUNK_LEN, Chunking, Counts, Scale, Workload, memchr2_count, memcpy_chunks, resse_decode_bytes,
-    resse_decode_slice, resse_frames, resse_read, scan_copy,
+    CHUNK_LEN, Chunking, Counts, Scale, Workload, memchr2_count, memcpy_chunks, paired_times,
+    resse_decode_bytes, resse_decode_slice, resse_frames, scan_copy,
 };
 use support::{Peer, PeerState};
 
@@ -42,11 +42,6 @@ enum Runner {
     ResseBorrowed,
     /// `Decoder::frames`: borrowed events, with the chunk's line index.
     ResseFrames,
-    /// A `ChunkDecoder` fed by reads (copies of 16 KiB) into fresh buffers,
-    /// pushed as chunks: what the blocking adapters did.
-    ReadPush,
-    /// The same reads straight into the decoder's buffer (`read_buf`).
-    ReadInPlace,
     Memchr2,
     Memcpy,
     ScanCopy,
@@ -61,8 +56,6 @@ impl Runner {
             Self::Resse,
             Self::ResseBorrowed,
             Self::ResseFrames,
-            Self::ReadPush,
-            Self::ReadInPlace,
             Self::Memchr2,
             Self::Memcpy,
             Self::ScanCopy,
@@ -79,8 +72,6 @@ impl Runner {
             Self::Resse => "resse",
             Self::ResseBorrowed => "resse-borrowed",
             Self::ResseFrames => "resse-frames",
-            Self::ReadPush => "read-push",
-            Self::ReadInPlace => "read-in-place",
             Self::Memchr2 => "memchr2_scan",
             Self::Memcpy => "memcpy",
             Self::ScanCopy => "scan+copy",
@@ -92,7 +83,6 @@ impl Runner {
 /// Buffers reused across rounds.
 struct State {
     shared: Bytes,
-    read_buf: BytesMut,
     dst: Vec<u8>,
     grow: Vec<u8>,
     peer: PeerState,
@@ -100,6 +90,9 @@ struct State {
 
 impl State {
     /// Runs `runner` once over the workload, checking what it reports.
+    /// Kept out of line, so that what one run costs reads off a profile
+    /// (callgrind's inclusive count of `State::run`).
+    #[inline(never)]
     fn run(&mut self, runner: Runner, workload: &Workload) -> Duration {
         let input = &workload.bytes[..];
         let start = Instant::now();
@@ -112,11 +105,6 @@ impl State {
             }
             Runner::ResseFrames => {
                 Some(resse_frames(black_box(input), CHUNK_LEN).expect("within limits"))
-            }
-            Runner::ReadPush | Runner::ReadInPlace => {
-                let in_place = runner == Runner::ReadInPlace;
-                let counts = resse_read(black_box(input), CHUNK_LEN, in_place, &mut self.read_buf);
-                Some(counts.expect("within limits"))
             }
             Runner::Memchr2 => {
                 black_box(memchr2_count(black_box(input), CHUNK_LEN));
@@ -225,23 +213,15 @@ fn main() {
         }
         let mut state = State {
             shared: workload.bytes.clone(),
-            read_buf: BytesMut::new(),
             dst: vec![0; workload.bytes.len()],
             grow: Vec::new(),
             peer: PeerState::default(),
         };
-        // One untimed run each: page faults, allocator warm-up, and the
-        // event-count checks before anything is timed.
-        for &runner in &runners {
-            state.run(runner, &workload);
-        }
-        let mut times: Vec<Vec<f64>> = vec![Vec::new(); runners.len()];
-        for round in 0..args.rounds {
-            for k in 0..runners.len() {
-                let i = (round + k) % runners.len();
-                times[i].push(state.run(runners[i], &workload).as_secs_f64());
-            }
-        }
+        // One untimed run each first (page faults, allocator warm-up, and
+        // the event-count checks before anything is timed).
+        let times = paired_times(runners.len(), args.rounds, |i| {
+            state.run(runners[i], &workload)
+        });
         if args.benchmarking && args.runners.is_empty() {
             report(&workload, &runners, &times);
         } else if args.benchmarking {

@@ -469,51 +469,27 @@ pub fn resse_frames(input: &[u8], chunk_len: usize) -> Result<Counts, DecodeErro
     Ok(counts)
 }
 
-/// What a driver that reads its input itself (a socket; here `input`,
-/// copied `chunk_len` bytes per read) does with a
-/// [`ChunkDecoder`](resse_codec::ChunkDecoder): each read goes into a fresh
-/// buffer that is pushed as a chunk (`in_place: false`, as the blocking
-/// adapters did, with `buf` as their read buffer), or straight into the
-/// decoder's own buffer with `read_buf` (`in_place: true`, as they do now).
-/// Both pay the read's copy; pushing pays one more for each event that
-/// spans reads (into the decoder's carry). Events are dropped as soon as
-/// their data length is recorded.
-///
-/// # Errors
-///
-/// Any [`DecodeError`] (none is expected on the benchmark workloads).
-pub fn resse_read(
-    input: &[u8],
-    chunk_len: usize,
-    in_place: bool,
-    buf: &mut BytesMut,
-) -> Result<Counts, DecodeError> {
-    let mut decoder = resse_codec::ChunkDecoder::default();
-    let mut counts = Counts::default();
-    let mut drain = |decoder: &mut resse_codec::ChunkDecoder| -> Result<(), DecodeError> {
-        while let Some(frame) = decoder.next_frame() {
-            if let Frame::Event(event) = frame? {
-                counts.add(event.data().len());
-            }
-        }
-        Ok(())
-    };
-    let chunk_len = chunk_len.max(1);
-    for read in input.chunks(chunk_len) {
-        if in_place {
-            decoder.read_buf(chunk_len)[..read.len()].copy_from_slice(read);
-            decoder.filled(read.len());
-        } else {
-            buf.resize(chunk_len, 0);
-            buf[..read.len()].copy_from_slice(read);
-            buf.truncate(read.len());
-            decoder.push(buf.split().freeze());
-        }
-        drain(&mut decoder)?;
+/// Runs `runners` runners (`run(i)` runs runner `i` once and returns how
+/// long it took) once each untimed (page faults, warm-up, checks), then
+/// `rounds` paired rounds, each runner once per round in an order that
+/// rotates from round to round; returns each runner's times in seconds,
+/// round by round, so that ratios can be taken within a round.
+pub fn paired_times(
+    runners: usize,
+    rounds: usize,
+    mut run: impl FnMut(usize) -> std::time::Duration,
+) -> Vec<Vec<f64>> {
+    for i in 0..runners {
+        run(i);
     }
-    decoder.end();
-    drain(&mut decoder)?;
-    Ok(counts)
+    let mut times: Vec<Vec<f64>> = vec![Vec::with_capacity(rounds); runners];
+    for round in 0..rounds {
+        for k in 0..runners {
+            let i = (round + k) % runners;
+            times[i].push(run(i).as_secs_f64());
+        }
+    }
+    times
 }
 
 /// Physical limit (a): visits every CR and LF of `input` with
