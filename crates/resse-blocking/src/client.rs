@@ -525,8 +525,8 @@ impl<C: Connect> Client<C> {
             return;
         };
         let timeout = deadline.map(|d| d.saturating_duration_since(now()).max(MIN_TIMEOUT));
-        // Straight into the decoder's buffer: an event that spans reads is
-        // not copied again.
+        // Into the decoder's memory: a large event that spans reads is not
+        // copied again.
         let read = match conn.set_read_timeout(timeout) {
             Ok(()) => conn.read(self.session.body_buf(READ_LEN)),
             Err(e) => Err(e),

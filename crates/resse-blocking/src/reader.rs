@@ -12,10 +12,10 @@ pub(crate) const READ_LEN: usize = 8 * 1024;
 /// An [`Iterator`] of decoded [`Frame`]s over any reader (a file, a socket,
 /// an HTTP response body), within the limits of a [`DecoderConfig`].
 ///
-/// Bytes are decoded as they arrive: each read goes straight into the
-/// decoder's buffer ([`ChunkDecoder::read_buf`]), so no byte is copied
-/// again after the read, whether its event lies within one read or spans
-/// several (events are slices of that buffer). At the end of input an unterminated event is discarded,
+/// Bytes are decoded as they arrive. Each read goes into the decoder's own
+/// memory ([`ChunkDecoder::read_buf`]): events within a read are slices
+/// of it, and a large event that spans reads is not copied again after its
+/// read. At the end of input an unterminated event is discarded,
 /// as the spec says, and the iterator ends. A decoder limit yields
 /// [`Error::Decode`] once and decoding goes on; with
 /// [`Overflow::Stop`](resse_codec::Overflow::Stop) the iterator ends after

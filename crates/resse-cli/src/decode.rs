@@ -1,9 +1,9 @@
 //! `resse decode`: read an SSE byte stream, print every frame as soon as it is decoded.
 //!
 //! Bytes are read from a file or stdin in reads of up to 64 KiB (or
-//! `--chunk-size`) straight into the buffer of a
-//! [`resse_codec::ChunkDecoder`] (`read_buf`), so that no byte is copied
-//! again after its read. After each read the output is flushed, so
+//! `--chunk-size`) into the memory of a [`resse_codec::ChunkDecoder`]
+//! (`read_buf`): events within a read are slices of it, and a large event
+//! that spans reads is not copied again after its read. After each read the output is flushed, so
 //! `tail -f stream.sse | resse decode` shows events as they arrive. At end of
 //! input what the decoder holds is drained and a final end-of-stream
 //! record tells the last event id and whether an unterminated event was
@@ -131,7 +131,7 @@ pub(crate) fn run(args: &DecodeArgs) -> Result<ExitCode, CliError> {
         skipped_event: 0,
     };
 
-    // Each read goes straight into the decoder's buffer, at most
+    // Each read goes into the decoder's memory, at most
     // `--chunk-size` bytes at a time.
     let read_len = args.chunk_size.unwrap_or(READ_LEN).clamp(1, READ_LEN);
     loop {

@@ -3,8 +3,12 @@
 
 use bytes::{Bytes, BytesMut};
 
-use crate::decoder::grow_exact;
 use crate::{DecodeError, Decoder, DecoderConfig, Frame};
+
+/// A read goes straight into the decoder's carry when the carry holds at
+/// least this much (the start of a long line, which the read most likely
+/// goes on with); else it becomes the next chunk.
+const IN_PLACE_MIN: usize = 4096;
 
 /// Where a [`ChunkDecoder`] is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,11 +31,11 @@ enum State {
 /// * **Zero-copy**: events that lie within a chunk are slices of it
 ///   ([`Decoder::decode_bytes`]).
 /// * **Reading in place**: a driver that reads from a socket (or any
-///   reader) itself can read straight into the decoder's own buffer with
+///   reader) itself can read into the decoder's own memory with
 ///   [`read_buf`](Self::read_buf) and [`filled`](Self::filled) instead of
-///   pushing chunks: then an event that spans reads is not copied again
-///   into the decoder's carry, and the events are still slices of that
-///   buffer.
+///   pushing chunks: then a large event that spans reads is not copied
+///   again into the decoder's carry, and events are still slices of what
+///   was read.
 /// * **End of input**: after [`end`](Self::end), the complete lines still
 ///   held are decoded and an unterminated event is discarded, as the spec
 ///   says; [`incomplete_at_eof`](Self::incomplete_at_eof) then tells whether
@@ -70,15 +74,17 @@ pub struct ChunkDecoder {
     decoder: Decoder,
     /// A pushed chunk, decoded without copying (`decode_bytes`).
     chunk: Bytes,
-    /// Input read in place ([`read_buf`](Self::read_buf)), decoded as
-    /// `Decoder::decode` decodes a `BytesMut`. Empty whenever `chunk` is not:
-    /// the input is one or the other, and at each switch the decoder's
-    /// positions stay valid (both count from the start of the unfinished
-    /// block, which the carry or this buffer holds).
+    /// Where [`read_buf`](Self::read_buf) reads go that do not go into the
+    /// decoder's carry: split off as the next chunk. Empty but while a
+    /// read is handed out.
     buf: BytesMut,
-    /// Bytes at the end of `buf` handed out by `read_buf` and not filled
-    /// yet: never decoded.
+    /// Bytes the last `read_buf` handed out and `filled` did not fill yet,
+    /// at the end of the carry (`in_carry`) or of `buf`: never decoded.
     unfilled: usize,
+    /// The last `read_buf` was at the end of the decoder's carry.
+    in_carry: bool,
+    /// The carry holds bytes read into it that were not decoded yet.
+    carry_fresh: bool,
     state: State,
 }
 
@@ -97,6 +103,8 @@ impl ChunkDecoder {
             chunk: Bytes::new(),
             buf: BytesMut::new(),
             unfilled: 0,
+            in_carry: false,
+            carry_fresh: false,
             state: State::Open,
         }
     }
@@ -116,11 +124,7 @@ impl ChunkDecoder {
             return;
         }
         self.drop_unfilled();
-        if !self.buf.is_empty() {
-            // Input read in place is pending: the chunk goes after it.
-            grow_exact(&mut self.buf, chunk.len(), self.decoder.carry_cap());
-            self.buf.extend_from_slice(&chunk);
-        } else if self.chunk.is_empty() {
+        if self.chunk.is_empty() {
             self.chunk = chunk;
         } else {
             // A misuse, but no byte may be lost: keep both, in order.
@@ -131,17 +135,20 @@ impl ChunkDecoder {
         }
     }
 
-    /// A buffer of `len` bytes (zeroed) to read the next input into: the
-    /// end of the decoder's own buffer. Read into it, then say how many
-    /// bytes were read with [`filled`](Self::filled) and pull frames with
+    /// A buffer of `len` bytes (zeroed) to read the next input into, in
+    /// the decoder's own memory. Read into it, then say how many bytes were
+    /// read with [`filled`](Self::filled) and pull frames with
     /// [`next_frame`](Self::next_frame) until it returns `None`, as after
     /// [`push`](Self::push).
     ///
-    /// Unlike pushing a chunk read elsewhere, an event that spans reads is
-    /// not copied a second time (into the decoder's carry): each byte is
-    /// copied once, by the read. Events are slices of this buffer, as they
-    /// are of a pushed chunk. The buffer grows within the decoder's memory
-    /// bound (see [`DecoderConfig`]) plus `len`.
+    /// Unlike pushing a chunk read elsewhere, the start of a long line
+    /// (4 KiB or more) that the decoder holds from earlier reads is not
+    /// copied again: the read goes on at its end, in the decoder's carry,
+    /// so each byte of a large event is copied once, by the read. Other
+    /// reads become the next chunk, whose events are slices of it, as
+    /// those of a pushed chunk. Memory stays within the decoder's bound
+    /// (see [`DecoderConfig`]) plus `len`, and is reused once the events of
+    /// earlier reads are dropped.
     ///
     /// Bytes handed out and not [`filled`](Self::filled) (a read that
     /// failed) are dropped before anything is decoded. Reading and pushing
@@ -173,44 +180,42 @@ impl ChunkDecoder {
     /// ```
     pub fn read_buf(&mut self, len: usize) -> &mut [u8] {
         self.drop_unfilled();
-        if self.buf.is_empty() {
-            // What the decoder holds of a block that spans chunks, then a
-            // chunk pushed and not decoded yet, come before this read.
-            self.buf = self.decoder.take_carry();
-            if !self.chunk.is_empty() {
-                grow_exact(&mut self.buf, self.chunk.len(), self.decoder.carry_cap());
-                self.buf.extend_from_slice(&self.chunk);
-                self.chunk = Bytes::new();
-            }
-        }
-        if self.buf.capacity() - self.buf.len() < len && !self.buf.try_reclaim(len) {
-            // Room for this read and as much again (within the decoder's
-            // bound): the partial line this read leaves then fits beside
-            // the next read, which reclaims this memory instead of
-            // allocating again.
-            let cap = self.decoder.carry_cap();
-            let room = (len.saturating_mul(2))
-                .min(cap.saturating_sub(self.buf.len()))
-                .max(len);
-            grow_exact(&mut self.buf, room, cap);
-        }
-        let at = self.buf.len();
-        self.buf.resize(at + len, 0);
         self.unfilled = len;
-        &mut self.buf[at..]
+        // The decoder holds the start of a long line: the read most likely
+        // goes on with it, so read it where the line is. Else the read
+        // becomes the next chunk, whose events are slices of it (decoded
+        // from the carry, short events cost more than from a chunk).
+        self.in_carry = self.chunk.is_empty() && self.decoder.carry_len() >= IN_PLACE_MIN;
+        if self.in_carry {
+            return self.decoder.carry_read_buf(len);
+        }
+        // Its memory is reclaimed once the events of the last chunk read
+        // into it are let go.
+        if self.buf.capacity() < len && !self.buf.try_reclaim(len) {
+            self.buf = BytesMut::with_capacity(len);
+        }
+        self.buf.resize(len, 0);
+        &mut self.buf[..]
     }
 
     /// The read into [`read_buf`](Self::read_buf) gave `n` bytes (at most
     /// the length asked for; more counts as that length). `0` adds
     /// nothing: at the end of the input call [`end`](Self::end).
     pub fn filled(&mut self, n: usize) {
+        let given = core::mem::take(&mut self.unfilled);
         let n = if self.state == State::Open {
-            n.min(self.unfilled)
+            n.min(given)
         } else {
             0
         };
-        let unfilled = core::mem::take(&mut self.unfilled);
-        self.buf.truncate(self.buf.len() - unfilled + n);
+        if self.in_carry {
+            self.decoder.carry_filled(given, n);
+            self.carry_fresh |= n > 0;
+        } else {
+            self.buf.truncate(n);
+            let chunk = self.buf.split().freeze();
+            self.push(chunk);
+        }
     }
 
     /// Drops what `read_buf` handed out and `filled` did not fill.
@@ -240,12 +245,17 @@ impl ChunkDecoder {
     pub fn next_frame(&mut self) -> Option<Result<Frame, DecodeError>> {
         self.drop_unfilled();
         let result = match self.state {
-            State::Open if self.buf.is_empty() => self.decoder.decode_bytes(&mut self.chunk),
-            State::Open => self.decoder.decode(&mut self.buf),
-            // The end of input read in place (`decode_eof` first returns
-            // what complete lines still yield).
-            State::Ended if !self.buf.is_empty() => self.decoder.decode_eof(&mut self.buf),
-            // What was pushed before the end is decoded first.
+            // Bytes read into the carry come before any chunk pushed since.
+            State::Open if self.carry_fresh => match self.decoder.decode_carry() {
+                Ok(None) => {
+                    self.carry_fresh = false;
+                    self.decoder.decode_bytes(&mut self.chunk)
+                }
+                other => other,
+            },
+            State::Open => self.decoder.decode_bytes(&mut self.chunk),
+            // What was pushed before the end is decoded first (after what
+            // the carry holds, which `decode_bytes` appends it to).
             State::Ended if !self.chunk.is_empty() => {
                 match self.decoder.decode_bytes(&mut self.chunk) {
                     Ok(None) if !self.decoder.is_stopped() => self.decoder.decode_bytes_eof(),
@@ -260,6 +270,10 @@ impl ChunkDecoder {
             Ok(None) => {
                 if self.state == State::Ended || self.decoder.is_stopped() {
                     self.finish();
+                } else {
+                    // Used up: let go of its memory (a chunk read into
+                    // `buf` is reclaimed once its events are dropped too).
+                    self.chunk = Bytes::new();
                 }
                 None
             }
@@ -293,6 +307,7 @@ impl ChunkDecoder {
         self.chunk = Bytes::new();
         self.buf.clear();
         self.unfilled = 0;
+        self.carry_fresh = false;
         self.state = State::Open;
     }
 
@@ -312,6 +327,7 @@ impl ChunkDecoder {
         self.chunk = Bytes::new();
         self.buf = BytesMut::new();
         self.unfilled = 0;
+        self.carry_fresh = false;
     }
 }
 

@@ -5,6 +5,8 @@
 //! incomplete flag and stopped state, for any chunking, any limits and both
 //! overflow modes.
 
+mod support;
+
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use resse_codec::{DecodeError, Decoder, DecoderConfig, Frame, FrameRef, Overflow};
@@ -321,8 +323,10 @@ fn borrowed_events_inside_a_chunk_point_into_it() {
 /// windows (and past a window), with CR, LF and CRLF, and non-ASCII bytes
 /// at the edges, decode exactly as `decode` decodes them, in chunks of
 /// every size around a window; single-line events point into the chunk.
-#[test]
-fn frames_agree_across_line_index_windows() {
+/// Lines of every length around 64 bytes and the line index's 4 KiB
+/// windows and beyond, CR/LF/CRLF, non-ASCII at their edges, with a block
+/// of short lines now and then; and how many events they make.
+fn long_lines() -> (Vec<u8>, usize) {
     let mut input = Vec::new();
     let mut lens: Vec<usize> = (0..140).collect();
     lens.extend([4000, 4030, 4089, 4090, 4091, 4095, 4096, 4097, 5000, 9000]);
@@ -344,9 +348,16 @@ fn frames_agree_across_line_index_windows() {
             input.extend_from_slice(b"id: 5\nevent: t\ndata: x\ndata: y\n\n");
         }
     }
+    let events = lens.len() + lens.len().div_ceil(7);
+    (input, events)
+}
+
+#[test]
+fn frames_agree_across_line_index_windows() {
+    let (input, events) = long_lines();
     let config = DecoderConfig::default();
     let want = whole(&config, &input);
-    assert_eq!(want.0.iter().filter(|f| f.is_ok()).count(), lens.len() + 28);
+    assert_eq!(want.0.iter().filter(|f| f.is_ok()).count(), events);
     for chunk_len in [input.len(), 65536, 16384, 4097, 4096, 4095, 1000, 63] {
         let cuts: Vec<usize> = (chunk_len..input.len()).step_by(chunk_len).collect();
         assert_eq!(
@@ -369,6 +380,23 @@ fn frames_agree_across_line_index_windows() {
         }
     }
     assert!(inside > 100, "{inside}");
+}
+
+/// A `ChunkDecoder` read into in place (`read_buf`: a long line's start
+/// in the carry, the read going on at its end; else a fresh chunk), or fed
+/// by reads and pushes in turn, gives what `decode` gives, whatever the
+/// read size (each chunking checked by `support::run`, which runs every
+/// entry point).
+#[test]
+fn chunk_decoder_reads_in_place_agree_on_long_lines() {
+    let (input, events) = long_lines();
+    let config = DecoderConfig::default();
+    let want = support::run(&config, [&input[..]]);
+    assert_eq!(want.frames().len(), events);
+    for read_len in [16384, 8192, 4097, 4096, 4095, 1000, 63] {
+        let run = support::run(&config, input.chunks(read_len));
+        assert_eq!(run.outs, want.outs, "reads of {read_len}");
+    }
 }
 
 /// `ChunkFrames` given up early hands back what it did not read, which

@@ -481,8 +481,8 @@ impl ClientSession {
 
     /// A buffer of `len` bytes to read the open stream's body into, for a
     /// driver that reads the body itself (from a socket or any reader):
-    /// the end of the decoder's own buffer, so that an event that spans
-    /// reads is not copied again (see
+    /// in the decoder's own memory, so that a large event that spans reads
+    /// is not copied again (see
     /// [`ChunkDecoder::read_buf`](resse_codec::ChunkDecoder::read_buf)).
     /// Then call [`handle_body_read`](Self::handle_body_read) with the
     /// count read; a read that failed needs nothing more (what it was handed

@@ -108,12 +108,37 @@ impl Decoder {
         }
     }
 
-    /// What the carry holds (the start of a block that spans chunks), taken
-    /// out to be decoded as a `BytesMut` with [`decode`](Self::decode): the
-    /// decoder's positions count from its start either way.
-    pub(crate) fn take_carry(&mut self) -> BytesMut {
+    /// How many bytes the carry holds (of a block that spans chunks).
+    pub(crate) fn carry_len(&self) -> usize {
+        self.carry.len()
+    }
+
+    /// `len` zeroed bytes at the end of the carry, to read the input that
+    /// follows straight into it (`ChunkDecoder::read_buf`); then
+    /// [`carry_filled`](Self::carry_filled). Grows it as appending does.
+    pub(crate) fn carry_read_buf(&mut self, len: usize) -> &mut [u8] {
         self.settle_carry();
-        core::mem::take(&mut self.carry)
+        let cap = self.carry_cap();
+        grow_exact(&mut self.carry, len, cap);
+        let at = self.carry.len();
+        self.carry.resize(at + len, 0);
+        &mut self.carry[at..]
+    }
+
+    /// Of the `given` bytes [`carry_read_buf`](Self::carry_read_buf) handed
+    /// out, the first `n` were read: the rest are dropped, and what was
+    /// read counts in the carry's ASCII verdict. Decode it with
+    /// [`decode_carry`](Self::decode_carry).
+    pub(crate) fn carry_filled(&mut self, given: usize, n: usize) {
+        let at = self.carry.len() - given;
+        self.carry.truncate(at + n);
+        self.carry_ascii &= text::is_ascii(&self.carry[at..]);
+    }
+
+    /// The next frame of what the carry holds (bytes read into it in place
+    /// included), `Ok(None)` once only part of a block is left in it.
+    pub(crate) fn decode_carry(&mut self) -> Result<Option<Frame>, DecodeError> {
+        Bytes::on_carry(self, false)
     }
 
     /// Lets go of what `decode_slice`'s last frame pointed into: inlined
