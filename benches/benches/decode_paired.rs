@@ -25,8 +25,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use resse_benches::{
-    CHUNK_LEN, Chunking, Counts, Scale, Workload, memchr2_count, memcpy_chunks, paired_times,
-    resse_decode_bytes, resse_decode_slice, resse_frames, scan_copy,
+    CHUNK_LEN, Chunking, Counts, Scale, Workload, median, memchr2_count, memcpy_chunks,
+    paired_times, resse_decode_bytes, resse_decode_slice, resse_frames, scan_copy,
 };
 use support::{Peer, PeerState};
 
@@ -133,15 +133,6 @@ impl State {
         }
         elapsed
     }
-}
-
-/// The median of `values` (sorted in place); 0 when empty.
-fn median(values: &mut [f64]) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 /// Command line: workload names to keep (all when none), `--rounds N`,

@@ -492,6 +492,15 @@ pub fn paired_times(
     times
 }
 
+/// The median of `values` (sorted in place); 0 when empty.
+pub fn median(values: &mut [f64]) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
 /// Physical limit (a): visits every CR and LF of `input` with
 /// `memchr::memchr2_iter`, chunk by chunk, and returns how many there are.
 pub fn memchr2_count(input: &[u8], chunk_len: usize) -> usize {
